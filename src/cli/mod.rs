@@ -1,0 +1,134 @@
+//! The command-line tool: arguments, one function per command, and the mapping of every failure
+//! to an [`ExitCode`]. `main.rs` parses and calls [`run`]; everything else lives here.
+
+mod client;
+mod logging;
+mod serve;
+mod signal;
+mod value;
+
+use clap::{Parser, Subcommand};
+
+use crate::ExitCode;
+
+/// TCP echo server, client and round-trip harness: proof that every byte survives the trip.
+///
+/// Exit codes: 0 success; 1 a check failed (the target misbehaved); 2 usage error or bad input;
+/// 3 environment error (cannot bind, refused before the first exchange, cannot start a process);
+/// 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "echo-harness", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the echo server (default 127.0.0.1:8080). Stops on SIGINT/SIGTERM, exit 0.
+    Serve(serve::ServeArgs),
+    /// The tutorial's interactive client: each line of stdin is sent and must come back.
+    Client(client::ClientArgs),
+}
+
+/// A failed command: the error to print and the exit code it stands for.
+#[derive(Debug)]
+pub struct Failure {
+    /// What the process exits with.
+    pub code: ExitCode,
+    /// What is printed, as one line, behind the `echo-harness: error:` prefix.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input: a bad flag, address or file (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: ExitCode::Usage,
+            error: error.into(),
+        }
+    }
+
+    /// The environment failed before the first exchange (exit 3).
+    pub fn environment(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: ExitCode::Environment,
+            error: error.into(),
+        }
+    }
+
+    /// The target misbehaved (exit 1).
+    pub fn check(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: ExitCode::CheckFailed,
+            error: error.into(),
+        }
+    }
+
+    /// Stop quietly with success: stdout was closed by its reader.
+    fn stdout_closed() -> Failure {
+        Failure {
+            code: ExitCode::Success,
+            error: anyhow::anyhow!("stdout closed"),
+        }
+    }
+}
+
+/// Runs the command `cli` names.
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Client(args) => client::client(args),
+    }
+}
+
+/// Renders an error and its causes as one line, `outer: inner: root`, leaving out a cause whose
+/// text the line already carries (library errors often quote their source in their message).
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Writes a line to stdout. A closed stdout (`echo-harness ... | head`) is not an error worth a
+/// message: the reader has gone, so the caller stops quietly.
+pub(crate) fn print_line(line: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::stdout_closed()),
+        Err(e) => Err(Failure::environment(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_joins_causes_and_skips_repeats() {
+        let root = std::io::Error::other("refused");
+        let error = anyhow::Error::new(root)
+            .context("cannot connect: refused")
+            .context("client");
+        assert_eq!(one_line(&error), "client: cannot connect: refused");
+        let error = anyhow::anyhow!("a").context("b");
+        assert_eq!(one_line(&error), "b: a");
+    }
+}

@@ -1,0 +1,99 @@
+//! `echo-harness serve`: the echo server on an address, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{logging, print_line, signal, value, Failure};
+use crate::{bind_listener, EchoServer, ExitCode, ServerConfig};
+
+/// File descriptors kept free for everything that is not a client connection (listener,
+/// stdio, logging, the runtime's own).
+const RESERVED_FDS: u64 = 64;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The real address is printed as
+    /// `listening on ADDR` once the server accepts connections.
+    #[arg(long, short, default_value = "127.0.0.1:8080", value_parser = value::address)]
+    listen: SocketAddr,
+
+    /// Most connections served at once; the next one is accepted and closed at once. Default:
+    /// the open-files limit (raised to its hard limit at start) minus 64.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// Close a connection on which no byte moved either way for this long (`off` disables).
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = value::optional_duration)]
+    idle_timeout: value::MaybeDuration,
+
+    /// On SIGINT/SIGTERM, how long open connections get to finish before they are closed.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = value::duration)]
+    grace: Duration,
+
+    /// Log each connection and each echo (`echoed N bytes: ...`, escaped) to stderr; -vv for more.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    logging::init(args.verbose);
+    let max_connections = match args.max_connections {
+        Some(0) => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--max-connections must be at least 1"
+            )))
+        }
+        Some(n) => n,
+        None => default_max_connections(),
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        max_connections,
+        idle_timeout: args.idle_timeout.0,
+        shutdown_grace: args.grace,
+        ..ServerConfig::default()
+    };
+    let listener = bind_listener(config.listen, config.backlog).map_err(Failure::environment)?;
+    let local_addr = listener
+        .local_addr()
+        .context("cannot read the bound address")
+        .map_err(Failure::environment)?;
+    let runtime = tokio::runtime::Runtime::new()
+        .context("cannot start the runtime")
+        .map_err(Failure::environment)?;
+    let server = EchoServer::new(config);
+    let (listener, stop) = {
+        let _entered = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .context("cannot register the listener")
+            .map_err(Failure::environment)?;
+        let stop = signal::StopSignal::install()
+            .context("cannot install the signal handlers")
+            .map_err(Failure::environment)?;
+        (listener, stop)
+    };
+    tracing::debug!("max connections {max_connections}");
+    print_line(format_args!("listening on {local_addr}"))?;
+    runtime
+        .block_on(server.run(listener, async {
+            stop.recv().await;
+            tracing::info!("stop requested; shutting down");
+        }))
+        .context("server failed")
+        .map_err(Failure::environment)?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::Success)
+}
+
+/// Raises the soft open-files limit to the hard limit and derives the connection limit from it.
+fn default_max_connections() -> usize {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit > RESERVED_FDS => {
+            usize::try_from(limit - RESERVED_FDS).unwrap_or(usize::MAX)
+        }
+        // No limit to read (Windows), or one too small to matter: fall back to the library's.
+        _ => ServerConfig::default().max_connections,
+    }
+}

@@ -1,0 +1,210 @@
+//! One echo connection: read what the client sends, write all of it back, in order, and end
+//! cleanly.
+//!
+//! The loop owns three promises:
+//! - **No lost bytes.** A read is written back completely (every short `write` is continued)
+//!   before the next read. When the client half-closes, everything read has already been written,
+//!   so the server shuts down its write side and the client reads exactly its bytes, then EOF.
+//! - **Backpressure, bounded memory.** Because the next read waits for the previous write, a
+//!   client that stops reading stops the server from reading too: what the server holds for a
+//!   connection (`bytes_in - bytes_out`) never exceeds one buffer, [`ServerConfig::buffer_size`].
+//!   While waiting for data the connection holds no buffer at all.
+//! - **Bounded waits.** Every wait, for readability or for a write to make progress, ends at the
+//!   idle deadline (no byte moved either way for the idle timeout) or at shutdown.
+//!
+//! [`ServerConfig::buffer_size`]: super::ServerConfig::buffer_size
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::pool::BufferPool;
+use super::stats::{ConnectionEnd, ConnectionTally};
+use crate::escape::escape_bytes_truncated;
+
+/// What a connection task needs besides its socket.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionContext {
+    pub(crate) pool: Arc<BufferPool>,
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Flips to `true` when the server shuts down. A connection waiting for data closes at once;
+    /// one in the middle of writing finishes what it owes first.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Why a wait ended without its operation completing.
+enum Interrupted {
+    Idle,
+    Shutdown,
+}
+
+/// Serves one connection until it ends, and records how it ended in `tally`.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    mut tally: ConnectionTally,
+    mut ctx: ConnectionContext,
+) {
+    // Echo replies are small and latency-bound; Nagle would hold them back.
+    let _ = stream.set_nodelay(true);
+    let end = echo_until_end(&stream, &tally, &mut ctx).await;
+    tracing::debug!(peer = %tally.peer(), "connection ended: {end}");
+    tally.end = end;
+}
+
+async fn echo_until_end(
+    stream: &TcpStream,
+    tally: &ConnectionTally,
+    ctx: &mut ConnectionContext,
+) -> ConnectionEnd {
+    let mut last_progress = Instant::now();
+    loop {
+        // Wait for data with no buffer held.
+        let readable = wait(
+            idle_deadline(last_progress, ctx.idle_timeout),
+            &mut ctx.shutdown,
+            true,
+            stream.readable(),
+        )
+        .await;
+        match readable {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return end_of(&e),
+            Err(Interrupted::Idle) => return ConnectionEnd::IdleTimeout,
+            Err(Interrupted::Shutdown) => {
+                return close_write(stream, ConnectionEnd::ServerShutdown).await
+            }
+        }
+
+        let mut buffer = ctx.pool.take();
+        // Drain the socket while it has data, keeping the buffer for the whole burst.
+        loop {
+            let n = match stream.try_read(&mut buffer) {
+                Ok(0) => return close_write(stream, ConnectionEnd::ClientClosed).await,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return end_of(&e),
+            };
+            tally.read(n);
+            last_progress = Instant::now();
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!(
+                    peer = %tally.peer(),
+                    "echoed {n} bytes: {}",
+                    escape_bytes_truncated(&buffer[..n], 256)
+                );
+            }
+            if let Err(end) = write_all(stream, &buffer[..n], tally, &mut last_progress, ctx).await
+            {
+                return end;
+            }
+            if *ctx.shutdown.borrow() {
+                return close_write(stream, ConnectionEnd::ServerShutdown).await;
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes`, continuing every short write. Shutdown does not interrupt it: these
+/// bytes were read, so they are owed; the grace period bounds how long that may take.
+async fn write_all(
+    stream: &TcpStream,
+    mut bytes: &[u8],
+    tally: &ConnectionTally,
+    last_progress: &mut Instant,
+    ctx: &mut ConnectionContext,
+) -> Result<(), ConnectionEnd> {
+    while !bytes.is_empty() {
+        let written = wait(
+            idle_deadline(*last_progress, ctx.idle_timeout),
+            &mut ctx.shutdown,
+            false,
+            write_some(stream, bytes),
+        )
+        .await;
+        match written {
+            Ok(Ok(0)) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
+            Ok(Ok(n)) => {
+                tally.wrote(n);
+                *last_progress = Instant::now();
+                bytes = &bytes[n..];
+            }
+            Ok(Err(e)) => return Err(end_of(&e)),
+            Err(_) => return Err(ConnectionEnd::IdleTimeout),
+        }
+    }
+    Ok(())
+}
+
+async fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `operation` until it completes, the idle deadline passes, or (when `stop_on_shutdown`)
+/// the server shuts down.
+async fn wait<T>(
+    deadline: Option<Instant>,
+    shutdown: &mut watch::Receiver<bool>,
+    stop_on_shutdown: bool,
+    operation: impl Future<Output = T>,
+) -> Result<T, Interrupted> {
+    if stop_on_shutdown && *shutdown.borrow() {
+        return Err(Interrupted::Shutdown);
+    }
+    let idle = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    let stopping = async {
+        if !stop_on_shutdown {
+            return std::future::pending().await;
+        }
+        // A closed channel means the server is gone: treat it as shutdown.
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    tokio::select! {
+        result = operation => Ok(result),
+        () = idle => Err(Interrupted::Idle),
+        () = stopping => Err(Interrupted::Shutdown),
+    }
+}
+
+fn idle_deadline(last_progress: Instant, idle_timeout: Option<Duration>) -> Option<Instant> {
+    idle_timeout.map(|idle| last_progress + idle)
+}
+
+/// Shuts down the write side, so the client sees EOF after the last echoed byte.
+async fn close_write(stream: &TcpStream, end: ConnectionEnd) -> ConnectionEnd {
+    // `shutdown` on a shared reference: tokio's `AsyncWriteExt::shutdown` needs `&mut`, but the
+    // socket-level call does not.
+    match socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write) {
+        Ok(()) => end,
+        // The client may already be gone; the bytes we owed were written, so the end stands.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => end,
+        Err(e) => end_of(&e),
+    }
+}
+
+fn end_of(error: &io::Error) -> ConnectionEnd {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => ConnectionEnd::Reset,
+        kind => ConnectionEnd::Error(kind),
+    }
+}

@@ -1,0 +1,379 @@
+//! The echo server: configuration, the accept loop, graceful shutdown, and the two ways to start
+//! it — [`EchoServer::spawn`] from any code, or [`EchoServer::run`] inside the caller's runtime.
+//!
+//! Unlike the tutorial's server, it serves many clients at once, one task per connection, and
+//! owns its limits: a connection limit (the next client past it is accepted and closed at once,
+//! and counted as rejected), an idle timeout, and a bounded amount of memory per connection (see
+//! [`connection`](self) for the promises each connection keeps).
+//!
+//! Shutdown is designed in: a `watch` channel tells every connection to stop, connections that
+//! are waiting for data close at once, those in the middle of writing finish what they owe, and
+//! whatever is still running when the grace period ends is aborted (and recorded as such).
+
+mod connection;
+mod pool;
+mod stats;
+
+pub use stats::{ConnectionEnd, ConnectionRecord, ServerStats, StatsSnapshot};
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use connection::ConnectionContext;
+use pool::BufferPool;
+
+/// The tutorial's address, and the default of `echo-harness serve`.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8080,
+));
+
+/// How a server is set up. Start from [`ServerConfig::default`] (the tutorial's `127.0.0.1:8080`)
+/// or [`ServerConfig::ephemeral`] (`127.0.0.1:0`, what tests use) and change fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Where [`EchoServer::spawn`] binds. Port 0 picks a free port; IPv4 and IPv6 both work.
+    pub listen: SocketAddr,
+    /// The most connections served at once. The next client is accepted and closed at once (it
+    /// reads EOF, or a reset if it had sent data) and counted in [`StatsSnapshot::rejected`].
+    pub max_connections: usize,
+    /// A connection on which no byte moved in either direction for this long is closed. A
+    /// connection stalled because its client does not read counts as idle. `None` disables it.
+    pub idle_timeout: Option<Duration>,
+    /// How long open connections get to finish after shutdown starts before they are aborted.
+    pub shutdown_grace: Duration,
+    /// Bytes per echo buffer. It is also the most a connection holds on the server's side: the
+    /// server does not read again until it has written the previous read back.
+    pub buffer_size: usize,
+    /// Free buffers the pool keeps for reuse; more are freed when returned.
+    pub pooled_buffers: usize,
+    /// How many closed connections [`ServerStats`] remembers.
+    pub closed_history: usize,
+    /// The listen backlog passed to `listen(2)`.
+    pub backlog: u32,
+    /// Worker threads of the runtime that [`EchoServer::spawn`] starts: `None` means one per
+    /// core, `Some(1)` a single-threaded runtime (cheapest for tests and fuzzing).
+    pub worker_threads: Option<usize>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN,
+            max_connections: 10_000,
+            idle_timeout: Some(Duration::from_secs(300)),
+            shutdown_grace: Duration::from_secs(5),
+            buffer_size: 64 * 1024,
+            pooled_buffers: 256,
+            closed_history: 1024,
+            backlog: 1024,
+            worker_threads: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, on `127.0.0.1:0`: the configuration tests and the harness start from.
+    pub fn ephemeral() -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The address could not be bound (in use, not local, not permitted).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The runtime or the server thread could not be started.
+    #[error("cannot start the server: {0}")]
+    Start(#[source] io::Error),
+    /// The server did not stop within its grace period (plus a margin) after being asked to.
+    #[error("the server did not stop within {0:?}")]
+    StopTimeout(Duration),
+    /// The server stopped with an error.
+    #[error("server failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Binds `addr` with the settings the echo server wants, and returns a non-blocking std
+/// listener that either runtime flavour can adopt.
+///
+/// This is the one place that binds: [`EchoServer::spawn`] and the CLI both go through it, so
+/// they report bind errors the same way.
+pub fn bind_listener(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, ServerError> {
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(bind_error)?;
+    // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT. On
+    // Windows it would allow two live listeners on one port, so it stays off there.
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    if addr.is_ipv6() {
+        // Serve exactly the address asked for: `[::1]` should not also mean 127.0.0.1.
+        socket.set_only_v6(true).map_err(bind_error)?;
+    }
+    socket.bind(&addr.into()).map_err(bind_error)?;
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(bind_error)?;
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    Ok(socket.into())
+}
+
+/// An echo server: its configuration and its counters.
+///
+/// ```
+/// use echo_harness::{EchoClient, EchoServer, ServerConfig};
+/// use std::time::Duration;
+///
+/// let server = EchoServer::spawn(ServerConfig::ephemeral())?;
+/// let mut client = EchoClient::connect(server.local_addr(), Duration::from_secs(2))?;
+/// client.echo(b"hello")?;
+/// client.finish()?;
+/// server.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct EchoServer {
+    config: ServerConfig,
+    stats: Arc<ServerStats>,
+}
+
+impl EchoServer {
+    /// A server with `config`, not yet running. `config.listen` is ignored by [`run`](Self::run),
+    /// which takes a listener the caller bound.
+    pub fn new(config: ServerConfig) -> EchoServer {
+        let stats = Arc::new(ServerStats::new(config.closed_history));
+        EchoServer { config, stats }
+    }
+
+    /// The counters, shared with the running server.
+    pub fn stats(&self) -> Arc<ServerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Binds `config.listen` and serves on a thread of its own, with a runtime of its own.
+    ///
+    /// Callable from anywhere — a plain `#[test]`, a fuzz target, or inside a tokio runtime of
+    /// either flavour — because it never touches the caller's runtime. Bind errors are returned
+    /// here, before anything runs.
+    pub fn spawn(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let listener = bind_listener(config.listen, config.backlog)?;
+        let local_addr = listener.local_addr()?;
+        let runtime = build_runtime(config.worker_threads).map_err(ServerError::Start)?;
+        let grace = config.shutdown_grace;
+        let server = EchoServer::new(config);
+        let stats = server.stats();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name(format!("echo-server {local_addr}"))
+            .spawn(move || {
+                let result = runtime.block_on(async move {
+                    let listener = TcpListener::from_std(listener)?;
+                    // A dropped handle drops the sender, which also ends the wait: stop then too.
+                    server
+                        .run(listener, async move {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                });
+                // Tasks still alive were aborted by `run`; do not wait on stragglers.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+                let _ = done_tx.send(result);
+            })
+            .map_err(ServerError::Start)?;
+        Ok(ServerHandle {
+            local_addr,
+            stats,
+            stop: Some(stop_tx),
+            done: done_rx,
+            thread: Some(thread),
+            grace,
+        })
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes, then drains: no new
+    /// connections, connections waiting for data close at once, connections in the middle of a
+    /// write finish it, and the rest are aborted when [`ServerConfig::shutdown_grace`] ends.
+    ///
+    /// Runs in the caller's runtime (current-thread or multi-thread); connection tasks are
+    /// spawned onto it.
+    pub async fn run(&self, listener: TcpListener, shutdown: impl Future) -> io::Result<()> {
+        let (notify_tx, notify_rx) = watch::channel(false);
+        let limit = Arc::new(Semaphore::new(self.config.max_connections));
+        let ctx = ConnectionContext {
+            pool: Arc::new(BufferPool::new(
+                self.config.buffer_size,
+                self.config.pooled_buffers,
+                self.stats(),
+            )),
+            idle_timeout: self.config.idle_timeout,
+            shutdown: notify_rx,
+        };
+        let mut connections = JoinSet::new();
+        let mut accept_backoff = Duration::from_millis(5);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                // Reap finished connection tasks so the set holds only live ones.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        accept_backoff = Duration::from_millis(5);
+                        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+                            tracing::debug!(%peer, "connection limit reached, rejecting");
+                            self.stats.reject(peer);
+                            drop(stream);
+                            continue;
+                        };
+                        let tally = self.stats.open(peer);
+                        let ctx = ctx.clone();
+                        connections.spawn(async move {
+                            connection::serve(stream, tally, ctx).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(e) if is_per_connection_error(&e) => {}
+                    Err(e) => {
+                        // Out of file descriptors or similar: wait and try again rather than
+                        // spin or give up; the condition usually clears as connections close.
+                        tracing::warn!("accept failed: {e}; retrying in {accept_backoff:?}");
+                        tokio::time::sleep(accept_backoff).await;
+                        accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let _ = notify_tx.send(true);
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "{} connections still open after the {:?} grace period; aborting them",
+                connections.len(),
+                self.config.shutdown_grace
+            );
+            connections.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Errors of `accept` that concern only the connection being accepted, not the listener.
+fn is_per_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    )
+}
+
+fn build_runtime(worker_threads: Option<usize>) -> io::Result<tokio::runtime::Runtime> {
+    match worker_threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.max(1))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
+/// A server running on its own thread. Stop it with [`shutdown`](Self::shutdown); dropping the
+/// handle stops it too, waiting at most the grace period plus a second.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stats: Arc<ServerStats>,
+    /// Sending (or dropping) it starts the graceful shutdown.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Receives the server's result when its thread is done, so stopping can wait with a bound
+    /// (a `JoinHandle` cannot be joined with a timeout).
+    done: mpsc::Receiver<io::Result<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl ServerHandle {
+    /// The address the server actually listens on (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> Arc<ServerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Stops the server gracefully and waits for it, at most the grace period plus a second.
+    ///
+    /// It blocks the calling thread but needs nothing from the caller's runtime, so it does not
+    /// deadlock when called from inside one.
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        self.stop_and_wait()
+    }
+
+    fn stop_and_wait(&mut self) -> Result<(), ServerError> {
+        let Some(stop) = self.stop.take() else {
+            return Ok(());
+        };
+        let _ = stop.send(());
+        let bound = self.grace + Duration::from_secs(1);
+        let result = match self.done.recv_timeout(bound) {
+            Ok(result) => result.map_err(ServerError::Io),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(ServerError::StopTimeout(bound)),
+            // The thread ended without reporting: it panicked. Its runtime is gone either way.
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(()),
+        };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        result
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_and_wait() {
+            tracing::warn!("{e}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared test fixtures: the binary under test, a `serve` child process that is always killed
+//! and reaped, and waits that are always bounded.
+
+#![allow(dead_code)] // Each test crate uses a different part of this module.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// How long any wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The `echo-harness` binary, ready for assert_cmd, with a timeout so no test can hang.
+pub fn bin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("echo-harness").expect("binary built");
+    cmd.timeout(Duration::from_secs(30));
+    cmd
+}
+
+/// Path of the `echo-harness` binary, for tests that manage the process themselves.
+pub fn bin_path() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("echo-harness")
+}
+
+/// A running `echo-harness serve`, killed and reaped on drop (also when the test panics).
+pub struct ServeProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The rest of stdout, line by line, read by a background thread.
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl ServeProcess {
+    /// Starts `echo-harness serve` with `args` (which should include `--listen 127.0.0.1:0`)
+    /// and waits for its `listening on ADDR` line.
+    pub fn start(args: &[&str]) -> ServeProcess {
+        let mut child = Command::new(bin_path())
+            .arg("serve")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = read_lines(stdout);
+        let mut process = ServeProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lines,
+        };
+        let first = process
+            .lines
+            .recv_timeout(WAIT)
+            .expect("serve announces its address in time");
+        process.addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .expect("a socket address");
+        process
+    }
+
+    /// Waits, bounded, for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process did not exit in time"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// An address on which nothing listens: bound to find a free port, then released.
+pub fn refused_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A deliberately wrong echo server on a thread: it answers each read with `answer(bytes)`.
+/// It lives as long as the test process; each test starts its own on port 0.
+pub fn faulty_server(answer: fn(&[u8]) -> Vec<u8>) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 || stream.write_all(&answer(&buffer[..n])).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
