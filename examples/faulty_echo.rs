@@ -337,7 +337,6 @@ fn echo_short_send_drop(mut conn: TcpStream) -> io::Result<()> {
         // The bug, as in an event loop on a non-blocking socket: one send per chunk, its count
         // ignored. When the send buffer is full (the client reads slowly), the rest is gone.
         conn.set_nonblocking(true)?;
-        #[allow(clippy::unused_io_amount)]
         let _ = conn.write(&buf[..n]);
         conn.set_nonblocking(false)?;
     }

@@ -7,7 +7,10 @@ fn readme_names_the_two_setup_commands_and_every_exit_code() {
     assert!(readme.contains("cargo run --release -- serve"));
     assert!(readme.contains("\ncargo test "));
     for code in echo_harness_exit_codes() {
-        assert!(readme.contains(&format!("| {code} |")), "exit code {code} is documented");
+        assert!(
+            readme.contains(&format!("| {code} |")),
+            "exit code {code} is documented"
+        );
     }
 }
 
