@@ -52,7 +52,9 @@ fn push_char(out: &mut String, c: char) {
         '\\' => out.push_str("\\\\"),
         c if c.is_control() => {
             let code = c as u32;
-            if code <= 0xff {
+            // `\xNN` is one raw byte, so only ASCII controls may use it; a C1 control such as
+            // U+0085 is a two-byte character and must stay one, or it would not read back.
+            if code <= 0x7f {
                 let _ = write!(out, "\\x{code:02x}");
             } else {
                 let _ = write!(out, "\\u{{{code:x}}}");
@@ -77,7 +79,7 @@ mod tests {
             escape_bytes(b"a\r\n\t\\b\x1b[31m"),
             "a\\r\\n\\t\\\\b\\x1b[31m"
         );
-        assert_eq!(escape_bytes("\u{7f}\u{85}".as_bytes()), "\\x7f\\x85");
+        assert_eq!(escape_bytes("\u{7f}\u{85}".as_bytes()), "\\x7f\\u{85}");
     }
 
     #[test]

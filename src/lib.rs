@@ -33,17 +33,28 @@
 
 #![warn(missing_docs)]
 
+pub mod case;
+pub mod check;
 pub mod client;
 pub mod escape;
 pub mod exit_code;
+pub mod generator;
+pub mod hexdump;
+pub mod roundtrip;
+pub mod scenario;
 pub mod server;
+#[cfg(feature = "spawn")]
+pub mod spawn;
+pub mod strategy;
 
 #[cfg(feature = "cli")]
 pub mod cli;
 
+pub use check::{Check, Verdict};
 pub use client::{ClientError, EchoClient};
 pub use escape::escape_bytes;
 pub use exit_code::ExitCode;
+pub use roundtrip::{Divergence, DivergenceKind};
 pub use server::{
     bind_listener, ConnectionEnd, ConnectionRecord, EchoServer, ServerConfig, ServerError,
     ServerHandle, ServerStats, StatsSnapshot,

@@ -1,6 +1,7 @@
 //! The command-line tool: arguments, one function per command, and the mapping of every failure
 //! to an [`ExitCode`]. `main.rs` parses and calls [`run`]; everything else lives here.
 
+mod check;
 mod client;
 mod logging;
 mod serve;
@@ -29,6 +30,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// The tutorial's interactive client: each line of stdin is sent and must come back.
     Client(client::ClientArgs),
+    /// A seeded randomized campaign against an echo server: every byte must come back
+    /// unchanged, however the stream is cut. Exit 1 with a minimised, saved case on failure.
+    Check(check::CheckArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Client(args) => client::client(args),
+        Command::Check(args) => check::check(args),
     }
 }
 

@@ -28,6 +28,28 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A byte size: digits with an optional `B`, `KiB`, `MiB` or `GiB` (`4096`, `64KiB`, `4MiB`).
+pub(crate) fn size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1 << 10,
+        "MiB" | "M" | "MB" => 1 << 20,
+        "GiB" | "G" | "GB" => 1 << 30,
+        _ => return Err(format!("invalid size '{text}': expected digits with an optional unit B, KiB, MiB or GiB, such as 64KiB")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| format!("invalid size '{text}': expected digits with an optional unit B, KiB, MiB or GiB, such as 64KiB"))
+}
+
 /// A duration that may be switched off: `None` means "never".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MaybeDuration(pub(crate) Option<Duration>);
@@ -54,6 +76,16 @@ mod tests {
             .contains("invalid address 'nonsense'"));
         assert!(address("127.0.0.1").is_err());
         assert!(address("127.0.0.1:99999").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("4096"), Ok(4096));
+        assert_eq!(size("64KiB"), Ok(65536));
+        assert_eq!(size("4MiB"), Ok(4 << 20));
+        assert!(size("4 parsecs").unwrap_err().contains("invalid size"));
+        assert!(size("").is_err());
+        assert!(size("99999999999999999999GiB").is_err());
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! Case-level simplifications, tried after proptest's shrinking has done what it can.
+//!
+//! proptest shrinks each part of a case on its own (a vector loses an element, a number halves),
+//! which stalls where two parts must change together, or where a union of strategies cannot step
+//! from one variant to a simpler one. These steps know what a case means: keep only the failing
+//! connection, cut a payload to a prefix, drop a round, drop pauses, flatten a plan. Each is kept
+//! only when the case still fails the same way, so the result is still a failing case.
+
+use crate::case::{Case, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
+
+/// Largest payload for which suffixes are tried (they turn it into literal bytes).
+const SUFFIX_LIMIT: usize = 64 * 1024;
+
+/// Simpler variants of `case`, most promising first. `failing` names the connection that
+/// diverged.
+pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
+    let mut out = Vec::new();
+    let Some(index) = case.connections.iter().position(|c| c.name == failing) else {
+        return out;
+    };
+    // 1. Only the failing connection.
+    if case.connections.len() > 1 {
+        let mut alone = case.clone();
+        alone.connections = vec![case.connections[index].clone()];
+        out.push(alone);
+        // Or drop one other connection (crossings need two).
+        for other in (0..case.connections.len()).filter(|&i| i != index) {
+            let mut fewer = case.clone();
+            fewer.connections.remove(other);
+            out.push(fewer);
+        }
+    }
+    let with = |change: &dyn Fn(&mut ConnectionCase) -> bool| -> Option<Case> {
+        let mut simpler = case.clone();
+        change(&mut simpler.connections[index]).then_some(simpler)
+    };
+    // 2. The same bytes as one stream with a half-close: a server that loses bytes then shows
+    //    it by closing early instead of leaving a reader waiting.
+    out.extend(with(&|c| into_stream(&mut c.conversation)));
+    // 3. Fewer rounds.
+    out.extend(with(&|c| drop_round(&mut c.conversation, true)));
+    out.extend(with(&|c| drop_round(&mut c.conversation, false)));
+    // 4. Shorter payloads: a prefix of each.
+    let payloads = case.connections[index].conversation.payloads().len();
+    for p in 0..payloads {
+        let len = case.connections[index].conversation.payloads()[p].len();
+        let mut lengths = vec![
+            len / 2,
+            len - len / 4,
+            len - len / 16,
+            len.saturating_sub(1),
+        ];
+        lengths.dedup();
+        for new_len in lengths.into_iter().filter(|&l| l < len) {
+            out.extend(with(&|c| truncate(&mut c.conversation, p, new_len)));
+        }
+        // A suffix keeps a bad byte near the end; only for payloads small enough to save as
+        // literal bytes (a generated payload always starts at its stream's offset 0).
+        if len <= SUFFIX_LIMIT {
+            let mut skips = vec![len / 2, len / 4, len / 16, 1];
+            skips.dedup();
+            for skip in skips.into_iter().filter(|&s| s > 0 && s < len) {
+                out.extend(with(&|c| drop_prefix(&mut c.conversation, p, skip)));
+            }
+        }
+    }
+    // Two writes with a pause between them: the least fragmentation that still makes a server
+    // read twice, for bugs that need more than one read.
+    let total = case.connections[index].conversation.total_len();
+    if total >= 2 {
+        let half = usize::try_from(total.div_ceil(2)).unwrap_or(usize::MAX);
+        out.extend(with(&|c| split_in_two(&mut c.write, half)));
+    }
+    // 5. Simpler plans.
+    out.extend(with(&|c| clear(&mut c.write.pauses)));
+    out.extend(with(&|c| clear(&mut c.read.pauses)));
+    out.extend(with(&|c| flatten(&mut c.write.chunks)));
+    out.extend(with(&|c| flatten(&mut c.read.sizes)));
+    out.extend(with(&|c| default_buffers(&mut c.write)));
+    out.extend(with(&|c| std::mem::replace(&mut c.write.nodelay, false)));
+    out.extend(with(&|c| default_read(&mut c.read)));
+    out
+}
+
+/// Turns short generated payloads into literal bytes: the same bytes, so the case plays the
+/// same, but a person reads them in the file.
+pub(crate) fn literalize(case: &mut Case, max_len: usize) {
+    for conn in &mut case.connections {
+        let payloads: &mut [Payload] = match &mut conn.conversation {
+            Conversation::Stream { payload } | Conversation::Close { payload } => {
+                std::slice::from_mut(payload)
+            }
+            Conversation::Interactive { messages } => messages,
+        };
+        for payload in payloads {
+            if matches!(payload, Payload::Generated { .. }) && payload.len() <= max_len {
+                *payload = Payload::Literal(payload.bytes().into_owned());
+            }
+        }
+    }
+}
+
+fn into_stream(conversation: &mut Conversation) -> bool {
+    let payload = match conversation {
+        Conversation::Stream { .. } => return false,
+        Conversation::Close { payload } => payload.clone(),
+        Conversation::Interactive { messages } => match messages.as_slice() {
+            [only] => only.clone(),
+            _ => {
+                let mut bytes = Vec::new();
+                for message in messages.iter() {
+                    bytes.extend_from_slice(&message.bytes());
+                }
+                Payload::Literal(bytes)
+            }
+        },
+    };
+    *conversation = Conversation::Stream { payload };
+    true
+}
+
+fn drop_round(conversation: &mut Conversation, first: bool) -> bool {
+    match conversation {
+        Conversation::Interactive { messages } if messages.len() > 1 => {
+            if first {
+                messages.remove(0);
+            } else {
+                messages.pop();
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+fn truncate(conversation: &mut Conversation, index: usize, len: usize) -> bool {
+    let payload = match conversation {
+        Conversation::Stream { payload } | Conversation::Close { payload } => payload,
+        Conversation::Interactive { messages } => match messages.get_mut(index) {
+            Some(message) => message,
+            None => return false,
+        },
+    };
+    *payload = match payload {
+        Payload::Literal(bytes) => Payload::Literal(bytes[..len.min(bytes.len())].to_vec()),
+        Payload::Generated { seed, .. } => Payload::Generated { len, seed: *seed },
+    };
+    true
+}
+
+fn drop_prefix(conversation: &mut Conversation, index: usize, skip: usize) -> bool {
+    let payload = match conversation {
+        Conversation::Stream { payload } | Conversation::Close { payload } => payload,
+        Conversation::Interactive { messages } => match messages.get_mut(index) {
+            Some(message) => message,
+            None => return false,
+        },
+    };
+    let bytes = payload.bytes();
+    let rest = bytes.get(skip..).unwrap_or_default().to_vec();
+    *payload = Payload::Literal(rest);
+    true
+}
+
+fn split_in_two(write: &mut WritePlan, half: usize) -> bool {
+    let plan = (vec![half.max(1)], vec![std::time::Duration::from_millis(1)]);
+    if (write.chunks.clone(), write.pauses.clone()) == plan {
+        return false;
+    }
+    write.chunks = plan.0;
+    write.pauses = plan.1;
+    write.nodelay = true;
+    true
+}
+
+fn clear<T>(list: &mut Vec<T>) -> bool {
+    let changed = !list.is_empty();
+    list.clear();
+    changed
+}
+
+/// A cyclic list of one entry instead of several: the largest, which keeps the fewest cuts.
+fn flatten(list: &mut Vec<usize>) -> bool {
+    if list.len() < 2 {
+        return false;
+    }
+    let largest = list.iter().copied().max().unwrap_or(1);
+    *list = vec![largest];
+    true
+}
+
+fn default_buffers(write: &mut WritePlan) -> bool {
+    let changed = write.send_buffer.is_some() || write.recv_buffer.is_some();
+    write.send_buffer = None;
+    write.recv_buffer = None;
+    changed
+}
+
+fn default_read(read: &mut ReadPlan) -> bool {
+    let default = ReadPlan::default();
+    let changed = *read != default;
+    *read = default;
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_are_each_simpler_than_the_case() {
+        let mut case = Case::single(Conversation::Interactive {
+            messages: vec![
+                Payload::generated(100, 1),
+                Payload::Literal(b"abc".to_vec()),
+            ],
+        });
+        case.connections[0].write.pauses = vec![std::time::Duration::from_millis(1)];
+        case.connections[0].write.chunks = vec![1, 7];
+        let mut other = case.connections[0].clone();
+        other.name = "c1".into();
+        case.connections.push(other);
+        let candidates = candidates(&case, "c0");
+        assert!(candidates.iter().all(|c| c != &case));
+        assert!(candidates.iter().any(|c| c.connections.len() == 1));
+        assert!(candidates.iter().any(|c| c.total_len() < case.total_len()));
+        assert!(candidates
+            .iter()
+            .any(|c| c.connections[0].write.pauses.is_empty()));
+        assert!(candidates
+            .iter()
+            .any(|c| c.connections[0].write.chunks == vec![7]));
+    }
+
+    #[test]
+    fn literalize_keeps_the_bytes() {
+        let mut case = Case::single(Conversation::Stream {
+            payload: Payload::generated(10, 5),
+        });
+        let before = case.connections[0].conversation.payloads()[0]
+            .bytes()
+            .into_owned();
+        literalize(&mut case, 64);
+        assert_eq!(
+            case.connections[0].conversation.payloads()[0],
+            Payload::Literal(before)
+        );
+    }
+}

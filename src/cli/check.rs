@@ -1,0 +1,353 @@
+//! `echo-harness check`: a seeded randomized campaign against any echo server — the built-in
+//! one (a self-test), an address, or a server this command starts itself.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{print_line, signal, value, Failure};
+use crate::case::CaseBounds;
+use crate::scenario::ScenarioFile;
+use crate::spawn::{SpawnOptions, SpawnedTarget, DEFAULT_READY_PATTERN};
+use crate::{Check, DivergenceKind, EchoServer, ExitCode, ServerConfig, ServerHandle, Verdict};
+
+/// Bump when a field of the JSON output changes meaning or goes away.
+const JSON_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The echo server to test. Without --target or --spawn, the built-in server is tested.
+    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn")]
+    target: Option<SocketAddr>,
+
+    /// Start the server under test: CMD is split like shell words and run directly, in its own
+    /// process group, killed on exit. With `{addr}` in CMD it is given 127.0.0.1:0 and its real
+    /// address is read from its output (see --ready); with `{port}` a free port is chosen.
+    #[arg(long, value_name = "CMD")]
+    spawn: Option<String>,
+
+    /// With --spawn: the regex whose first group is the spawned server's address.
+    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn")]
+    ready: String,
+
+    /// Seed of the case sequence (default: random, printed first). The same seed plays the same
+    /// cases in the same order.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// Most cases to play (default 100, or unlimited with --duration).
+    #[arg(long, value_name = "N")]
+    cases: Option<u32>,
+
+    /// Stop starting new cases after DUR (with --cases too: whichever comes first).
+    #[arg(long, value_name = "DUR", value_parser = value::duration)]
+    duration: Option<Duration>,
+
+    /// Most bytes one connection sends in a case, e.g. 64KiB, 4MiB.
+    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = value::size)]
+    max_size: usize,
+
+    /// Most connections one case holds open at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    connections: usize,
+
+    /// No-progress timeout: a connection fails when no byte moved either way for DUR. A failure
+    /// whose only evidence is time is played again at 4x DUR before it counts.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
+    timeout: Duration,
+
+    /// Longest time spent shrinking a failure to a minimal case.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = value::duration)]
+    shrink_time: Duration,
+
+    /// Folder where a failing case is saved as a scenario file.
+    #[arg(long, value_name = "DIR", default_value = "echo-harness-failures")]
+    save: PathBuf,
+
+    /// Print one JSON object (with `schema_version`) instead of text; no progress bar.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `check` tests, kept alive for the whole campaign.
+enum Target {
+    Builtin(ServerHandle),
+    Address(SocketAddr),
+    Spawned(Arc<SpawnedTarget>),
+}
+
+impl Target {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Builtin(server) => server.local_addr(),
+            Target::Address(addr) => *addr,
+            Target::Spawned(target) => target.addr(),
+        }
+    }
+
+    /// How the saved file and the report name the target (recorded, never executed).
+    fn describe(&self, args: &CheckArgs) -> String {
+        match self {
+            Target::Builtin(server) => format!("built-in server at {}", server.local_addr()),
+            Target::Address(addr) => addr.to_string(),
+            Target::Spawned(target) => format!(
+                "spawned `{}` at {}",
+                args.spawn.as_deref().unwrap_or_default(),
+                target.addr()
+            ),
+        }
+    }
+}
+
+pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
+    if args.connections == 0 {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--connections must be at least 1"
+        )));
+    }
+    if args.cases == Some(0) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--cases must be at least 1"
+        )));
+    }
+    let target = start_target(&args)?;
+    let mut campaign = Check::new(target.addr())
+        .cases_or_duration(args.cases, args.duration)
+        .bounds(
+            CaseBounds::default()
+                .max_payload_len(args.max_size)
+                .max_connections(args.connections),
+        )
+        .timeout(args.timeout)
+        .shrink_time(args.shrink_time);
+    if let Some(seed) = args.seed {
+        campaign = campaign.seed(seed);
+    }
+    match &target {
+        Target::Builtin(server) => campaign = campaign.server_stats(server.stats()),
+        Target::Spawned(spawned) => {
+            let spawned = Arc::clone(spawned);
+            campaign = campaign.liveness(Arc::new(move || {
+                spawned.try_exit_status().map(|status| status.to_string())
+            }));
+        }
+        Target::Address(_) => {}
+    }
+    let seed = campaign.resolve_seed();
+    if !args.json {
+        print_line(format_args!("seed: {seed}"))?;
+        print_line(format_args!("target: {}", target.describe(&args)))?;
+    }
+    let bar = progress_bar(&args);
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        campaign = campaign.progress(Arc::new(move |cases, bytes| {
+            bar.set_position(u64::from(cases));
+            bar.set_message(format!("{} verified", human_bytes(bytes)));
+        }));
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .map_err(Failure::environment)?;
+    let verdict = runtime.block_on(async {
+        let stop = signal::StopSignal::install().ok();
+        let interrupted = async {
+            match stop {
+                Some(stop) => stop.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            verdict = campaign.run_async() => Some(verdict),
+            () = interrupted => None,
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let Some(verdict) = verdict else {
+        // The target (a spawned process group) is killed when `target` drops.
+        if args.json {
+            print_json(&serde_json::json!({
+                "schema_version": JSON_SCHEMA_VERSION,
+                "verdict": "interrupted",
+                "seed": seed,
+            }))?;
+        } else {
+            eprintln!("echo-harness: interrupted (seed {seed}); no verdict");
+        }
+        return Ok(ExitCode::Interrupted);
+    };
+    report(&args, &target, &verdict)
+}
+
+impl Check {
+    /// `--cases` and `--duration` as the CLI takes them.
+    fn cases_or_duration(self, cases: Option<u32>, duration: Option<Duration>) -> Check {
+        let check = match cases {
+            Some(cases) => self.cases(cases),
+            None => self,
+        };
+        match duration {
+            Some(duration) => check.duration(duration),
+            None => check,
+        }
+    }
+}
+
+fn start_target(args: &CheckArgs) -> Result<Target, Failure> {
+    if let Some(addr) = args.target {
+        return Ok(Target::Address(addr));
+    }
+    if let Some(command) = &args.spawn {
+        let options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
+        return match options.spawn() {
+            Ok(spawned) => Ok(Target::Spawned(Arc::new(spawned))),
+            Err(e) if e.is_usage_error() => Err(Failure::usage(e)),
+            Err(e) => Err(Failure::environment(e)),
+        };
+    }
+    let server = EchoServer::spawn(ServerConfig {
+        worker_threads: Some(1),
+        ..ServerConfig::ephemeral()
+    })
+    .map_err(Failure::environment)?;
+    Ok(Target::Builtin(server))
+}
+
+fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCode, Failure> {
+    let Some(failure) = &verdict.failure else {
+        if args.json {
+            print_json(&summary_json(verdict, serde_json::Value::Null))?;
+        } else {
+            print_line(format_args!("{verdict}"))?;
+            if !verdict.unconfirmed.is_empty() {
+                print_line(format_args!(
+                    "note: {} timing-only failures passed when played again slower (not counted)",
+                    verdict.unconfirmed.len()
+                ))?;
+            }
+        }
+        return Ok(ExitCode::Success);
+    };
+    // Nothing was ever exchanged: the target was not there to begin with.
+    let never_reached = failure.case_index == 0
+        && failure.original_divergence.sent == 0
+        && matches!(
+            failure.original_divergence.kind,
+            DivergenceKind::Refused | DivergenceKind::ConnectTimeout { .. }
+        );
+    if never_reached {
+        return Err(Failure::environment(anyhow::anyhow!(
+            "cannot reach {}: {}",
+            target.addr(),
+            failure.original_divergence.summary()
+        )));
+    }
+    let server_output = match target {
+        Target::Spawned(spawned) => Some(spawned.output_tail()),
+        _ => None,
+    };
+    let file = ScenarioFile::new(failure.minimal.clone())
+        .with_seed(verdict.seed)
+        .with_target(target.describe(args))
+        .with_divergence(&failure.divergence.to_string());
+    let saved = save(&args.save, verdict.seed, failure.case_index, &file);
+    if args.json {
+        let failure_json = serde_json::json!({
+            "kind": failure.divergence.kind.name(),
+            "connection": failure.divergence.connection,
+            "summary": failure.divergence.summary(),
+            "report": failure.divergence.to_string(),
+            "confirmed": failure.divergence.confirmed,
+            "case_index": failure.case_index,
+            "shrink_steps": failure.shrink_steps,
+            "shrink_ms": failure.shrink_elapsed.as_millis() as u64,
+            "shrink_hit_bound": failure.shrink_hit_bound,
+            "minimal_connections": failure.minimal.connections.len(),
+            "minimal_bytes": failure.minimal.total_len(),
+            "scenario": file.to_string(),
+            "saved": saved.as_ref().ok().map(|p| p.display().to_string()),
+            "server_output": server_output,
+        });
+        print_json(&summary_json(verdict, failure_json))?;
+    } else {
+        print_line(format_args!("{verdict}"))?;
+        if let Some(output) = server_output.filter(|o| !o.is_empty()) {
+            print_line(format_args!(
+                "server output (last {} bytes):\n{output}",
+                output.len()
+            ))?;
+        }
+        match &saved {
+            Ok(path) => print_line(format_args!("saved: {}", path.display()))?,
+            Err(e) => eprintln!("echo-harness: warning: cannot save the failing case: {e:#}"),
+        }
+    }
+    Ok(ExitCode::CheckFailed)
+}
+
+fn summary_json(verdict: &Verdict, failure: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": JSON_SCHEMA_VERSION,
+        "verdict": if verdict.passed() { "passed" } else { "failed" },
+        "seed": verdict.seed,
+        "target": verdict.target.to_string(),
+        "cases": verdict.cases,
+        "connections": verdict.connections,
+        "bytes_verified": verdict.bytes_verified,
+        "elapsed_ms": verdict.elapsed.as_millis() as u64,
+        "unconfirmed": verdict.unconfirmed.len(),
+        "server_saw_fragments": { "multi_read": verdict.fragmented.0, "multi_chunk": verdict.fragmented.1 },
+        "failure": failure,
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    print_line(format_args!("{value}"))
+}
+
+/// Writes the failing case under `dir` as `seed-S-case-N.scenario`.
+fn save(dir: &Path, seed: u64, case_index: u32, file: &ScenarioFile) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("seed-{seed}-case-{}.scenario", case_index + 1));
+    std::fs::write(&path, file.to_string())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+fn progress_bar(args: &CheckArgs) -> Option<indicatif::ProgressBar> {
+    if args.json || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = match (args.cases, args.duration) {
+        (None, Some(_)) => indicatif::ProgressBar::new_spinner(),
+        (cases, _) => {
+            indicatif::ProgressBar::new(u64::from(cases.unwrap_or(crate::check::DEFAULT_CASES)))
+        }
+    };
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases {msg} [{elapsed}]")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}

@@ -1,0 +1,294 @@
+//! [`ParseError`]: what went wrong in a scenario file, where, and what was expected there.
+//!
+//! The error keeps the byte span and the whole source, and works out the 1-based line and
+//! column (counted in characters) only when it is displayed, the way toml_edit does. Rendering
+//! shows the line under a gutter with a `^` caret under the span, at least one caret even when
+//! the span is empty (an error at the end of a line or of the input):
+//!
+//! ```text
+//! error: invalid value for `nodelay`
+//!  --> case.scenario:3:11
+//!   |
+//! 3 |   nodelay maybe
+//!   |           ^^^^^ expected `on` or `off`
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What kind of mistake a [`ParseError`] reports; tests assert on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The first line is not `# echo-harness scenario v1`.
+    MissingVersion,
+    /// The first line names a version this build does not read.
+    UnsupportedVersion,
+    /// A line starts with a word that is no directive.
+    UnknownDirective,
+    /// A line ends before a required argument.
+    MissingArgument,
+    /// A word or string where another was expected.
+    UnexpectedToken,
+    /// More on a line after a complete directive.
+    TrailingInput,
+    /// Not a number (or not a size like `64KiB`).
+    InvalidNumber,
+    /// A number, size or duration outside the allowed range.
+    NumberOutOfRange,
+    /// Not a duration like `250us`, `1ms` or `2s`.
+    InvalidDuration,
+    /// An unknown or malformed `\` escape in a string.
+    InvalidEscape,
+    /// A string without its closing `"` on the same line.
+    UnterminatedString,
+    /// Malformed hex bytes.
+    InvalidHex,
+    /// A connection name that is not `[A-Za-z_][A-Za-z0-9_-]*` (at most 32 bytes).
+    InvalidName,
+    /// Two connections with one name.
+    DuplicateConnection,
+    /// A setting or metadata line given twice.
+    DuplicateSetting,
+    /// A directive in the wrong place: a setting after a step, a step outside a connection,
+    /// `pause-scale` after the first connection.
+    Misplaced,
+    /// A step that does not continue any conversation version 1 can express.
+    UnexpectedStep,
+    /// A connection whose conversation is not finished when its block ends.
+    IncompleteConversation,
+    /// A file without any connection.
+    NoConnections,
+    /// A malformed `# seed:` line.
+    InvalidMetadata,
+    /// A well-formed case that breaks a hard limit of [`crate::case`], such as too many bytes.
+    InvalidCase,
+}
+
+/// A scenario that could not be parsed.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ParseError {
+    kind: ParseErrorKind,
+    /// Byte range of the offending text in `input`; empty for "missing here".
+    span: Range<usize>,
+    message: String,
+    expected: Option<String>,
+    /// The whole input, shared, so that the error can show the line it points at.
+    input: Arc<str>,
+    origin: Option<String>,
+}
+
+impl ParseError {
+    pub(crate) fn new(
+        kind: ParseErrorKind,
+        span: Range<usize>,
+        message: impl Into<String>,
+        expected: Option<String>,
+        input: Arc<str>,
+    ) -> Self {
+        Self {
+            kind,
+            span,
+            message: message.into(),
+            expected,
+            input,
+            origin: None,
+        }
+    }
+
+    /// Names the input (usually its path) in the rendered error.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// The kind of mistake.
+    pub fn kind(&self) -> ParseErrorKind {
+        self.kind
+    }
+
+    /// The byte range in the input.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The headline, e.g. "invalid value for `nodelay`".
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What would have been accepted at the span, e.g. "`on` or `off`".
+    pub fn expected(&self) -> Option<&str> {
+        self.expected.as_deref()
+    }
+
+    /// The name given by [`ParseError::with_origin`].
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// 1-based line and column of the start of the span, the column counted in characters.
+    pub fn line_col(&self) -> (usize, usize) {
+        line_col(&self.input, self.span.start)
+    }
+
+    /// The full rendering: headline, `--> origin:line:column`, the line and a caret.
+    pub fn render(&self) -> String {
+        let (line_no, col) = self.line_col();
+        let start = floor_boundary(&self.input, self.span.start);
+        let line_start = self.input[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.input[start..]
+            .find('\n')
+            .map_or(self.input.len(), |i| start + i);
+        let line = self.input[line_start..line_end].trim_end_matches('\r');
+        // The caret covers the span's characters on this line, and at least one column.
+        let span_end = floor_boundary(&self.input, self.span.end.clamp(start, line_end));
+        let width = self.input[start..span_end].chars().count().max(1);
+        let shown: String = line
+            .chars()
+            .map(|c| match c {
+                '\t' => ' ',
+                // A file may hold terminal escapes; never print them raw.
+                c if c.is_control() => '\u{fffd}',
+                c => c,
+            })
+            .collect();
+        let gutter = line_no.to_string().len();
+        let pad = " ".repeat(gutter);
+        let origin = self.origin.as_deref().unwrap_or("<scenario>");
+        let mut out = format!(
+            "error: {}\n{pad}--> {origin}:{line_no}:{col}\n{pad} |\n{line_no} | {shown}\n{pad} | {}{}",
+            self.message,
+            " ".repeat(col - 1),
+            "^".repeat(width),
+        );
+        if let Some(expected) = &self.expected {
+            out.push_str(" expected ");
+            out.push_str(expected);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("kind", &self.kind)
+            .field("span", &self.span)
+            .field("message", &self.message)
+            .field("expected", &self.expected)
+            .field("line_col", &self.line_col())
+            .finish()
+    }
+}
+
+/// The largest char boundary of `s` at or before `offset` (clamped to `s.len()`).
+fn floor_boundary(s: &str, offset: usize) -> usize {
+    let mut i = offset.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `source`.
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_boundary(source, offset);
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = source[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_at(source: &str, span: Range<usize>) -> ParseError {
+        ParseError::new(
+            ParseErrorKind::UnexpectedToken,
+            span,
+            "oops",
+            Some("`x`".to_string()),
+            source.into(),
+        )
+    }
+
+    #[test]
+    fn positions_of_empty_input() {
+        assert_eq!(line_col("", 0), (1, 1));
+        assert_eq!(line_col("", 5), (1, 1));
+    }
+
+    #[test]
+    fn positions_at_end_of_input() {
+        assert_eq!(line_col("ab", 2), (1, 3));
+        assert_eq!(line_col("ab\n", 3), (2, 1));
+        assert_eq!(line_col("ab\ncd", 5), (2, 3));
+    }
+
+    #[test]
+    fn position_at_start_of_second_line() {
+        assert_eq!(line_col("first\nsecond", 6), (2, 1));
+        assert_eq!(line_col("first\r\nsecond", 7), (2, 1));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        // "é" is two bytes, "€" three.
+        assert_eq!(line_col("é€x", "é€".len()), (1, 3));
+        // An offset inside a character counts as that character.
+        assert_eq!(line_col("é", 1), (1, 1));
+    }
+
+    #[test]
+    fn renders_a_gutter_and_caret() {
+        let e = error_at("one\ntwo three\n", 8..13).with_origin("f.scenario");
+        assert_eq!(
+            e.to_string(),
+            "error: oops\n --> f.scenario:2:5\n  |\n2 | two three\n  |     ^^^^^ expected `x`"
+        );
+    }
+
+    #[test]
+    fn renders_one_caret_at_end_of_input_and_of_empty_input() {
+        assert_eq!(
+            error_at("abc", 3..3).to_string(),
+            "error: oops\n --> <scenario>:1:4\n  |\n1 | abc\n  |    ^ expected `x`"
+        );
+        assert_eq!(
+            error_at("", 0..0).to_string(),
+            "error: oops\n --> <scenario>:1:1\n  |\n1 | \n  | ^ expected `x`"
+        );
+        assert_eq!(
+            error_at("abc\n", 4..4).to_string(),
+            "error: oops\n --> <scenario>:2:1\n  |\n2 | \n  | ^ expected `x`"
+        );
+    }
+
+    #[test]
+    fn a_span_over_several_lines_is_cut_at_the_end_of_the_first() {
+        let e = error_at("ab\ncd", 1..5);
+        assert!(
+            e.to_string().ends_with("1 | ab\n  |  ^ expected `x`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wide_gutters_and_control_characters() {
+        let source = format!("{}x\u{1b}[2Jy", "\n".repeat(9));
+        let e = error_at(&source, 9..10);
+        assert_eq!(
+            e.to_string(),
+            "error: oops\n  --> <scenario>:10:1\n   |\n10 | x\u{fffd}[2Jy\n   | ^ expected `x`"
+        );
+        assert_eq!(e.kind(), ParseErrorKind::UnexpectedToken);
+        assert_eq!(e.span(), 9..10);
+        assert_eq!(e.message(), "oops");
+        assert_eq!(e.expected(), Some("`x`"));
+    }
+}

@@ -1,0 +1,1071 @@
+//! The scenario v1 parser: text to [`ScenarioFile`], or a [`ParseError`] that points at the line.
+//!
+//! It reads one line at a time, splits it into words and strings, and feeds each connection's
+//! steps through a small state machine that accepts exactly the three conversation shapes of
+//! version 1. It never panics and never hangs: there is no recursion, every loop advances through
+//! the input, every number is checked before it is used, and `generated` lengths are capped at
+//! [`MAX_CONNECTION_BYTES`] without allocating them.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::{ParseError, ParseErrorKind as K};
+use super::{ScenarioFile, VERSION_LINE, VERSION_PREFIX};
+use crate::case::{
+    is_valid_name, Case, ConnectionCase, Conversation, PauseScale, Payload, ReadPlan, WritePlan,
+    MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM,
+    MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
+};
+
+/// Parses a scenario file, metadata and all.
+///
+/// ```
+/// let text = "# echo-harness scenario v1\n# seed: 7\n\
+///             connection a\n  send \"hi\\n\"\n  expect echo\n  close\n";
+/// let file = echo_harness::scenario::parse(text)?;
+/// assert_eq!(file.seed, Some(7));
+/// assert_eq!(file.case.connections[0].name, "a");
+/// # Ok::<(), echo_harness::scenario::ParseError>(())
+/// ```
+pub fn parse(source: &str) -> Result<ScenarioFile, ParseError> {
+    Parser::new(source).run()
+}
+
+/// Parses a scenario file and keeps only its case.
+pub fn parse_case(source: &str) -> Result<Case, ParseError> {
+    parse(source).map(|file| file.case)
+}
+
+/// Decodes the body of a string literal (between the quotes): `\n \r \t \\ \" \xNN \u{H…}` and
+/// any other character as itself. On error, returns the byte range of the bad escape within `s`
+/// and what was expected.
+pub(crate) fn unescape(s: &str) -> Result<Vec<u8>, (Range<usize>, &'static str)> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let Some((j, e)) = chars.next() else {
+            return Err((i..s.len(), ESCAPES));
+        };
+        let mut end = j + e.len_utf8();
+        match e {
+            'n' => out.push(b'\n'),
+            'r' => out.push(b'\r'),
+            't' => out.push(b'\t'),
+            '\\' => out.push(b'\\'),
+            '"' => out.push(b'"'),
+            'x' => {
+                let digits: String = s[end..].chars().take(2).collect();
+                let value = (digits.len() == 2 && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| u8::from_str_radix(&digits, 16).ok())
+                    .flatten();
+                let Some(byte) = value else {
+                    let bad_end = end + digits.len();
+                    return Err((i..bad_end, "two hex digits after `\\x`"));
+                };
+                out.push(byte);
+                chars.next();
+                chars.next();
+            }
+            'u' => {
+                let rest = &s[end..];
+                let close = rest.find('}').filter(|&k| rest.starts_with('{') && k <= 7);
+                let code = close.and_then(|k| {
+                    let hex = &rest[1..k];
+                    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .then(|| u32::from_str_radix(hex, 16).ok())
+                        .flatten()
+                        .and_then(char::from_u32)
+                });
+                let (Some(k), Some(ch)) = (close, code) else {
+                    let bad_end = end + rest.chars().next().map_or(0, char::len_utf8);
+                    return Err((
+                        i..bad_end,
+                        "`\\u{` with 1 to 6 hex digits of a Unicode scalar value and `}`",
+                    ));
+                };
+                let mut buf = [0; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                end += k + 1;
+                while chars.peek().is_some_and(|&(p, _)| p < end) {
+                    chars.next();
+                }
+            }
+            _ => return Err((i..end, ESCAPES)),
+        }
+    }
+    Ok(out)
+}
+
+const ESCAPES: &str = "one of `\\n`, `\\r`, `\\t`, `\\\\`, `\\\"`, `\\xNN`, `\\u{…}`";
+
+const SETTINGS: &str = "a setting (`nodelay`, `send-buffer`, `recv-buffer`, `write-chunks`, \
+                        `write-pauses`, `read-sizes`, `read-pauses`) or a step (`send`, \
+                        `shutdown write`, `expect echo`, `expect eof`, `close`)";
+
+/// One word or string of a line.
+#[derive(Debug)]
+struct Token<'s> {
+    /// The text as written (a string keeps its quotes).
+    text: &'s str,
+    /// Byte range in the whole input.
+    span: Range<usize>,
+    /// The decoded bytes of a string; `None` for a word.
+    string: Option<Vec<u8>>,
+}
+
+/// The tokens of one directive line, consumed front to back.
+struct Args<'t, 's> {
+    tokens: &'t [Token<'s>],
+    pos: usize,
+    /// Where the line's content ends: "missing argument" errors point here.
+    end: usize,
+}
+
+/// A step of a conversation, as written.
+#[derive(Debug)]
+enum Step {
+    Send(Payload),
+    ShutdownWrite,
+    ExpectEcho,
+    ExpectEof,
+    Close,
+}
+
+/// How far a connection's steps have got through the version-1 conversation shapes.
+#[derive(Debug)]
+enum Shape {
+    /// No step yet.
+    Start,
+    /// `send P`: a stream, a close, or the first of the rounds.
+    Sent(Payload),
+    /// `send P`, `shutdown write`: a stream.
+    StreamShut(Payload),
+    /// … `expect echo`: a stream waiting for its EOF.
+    StreamEcho(Payload),
+    /// One or more complete rounds (`send`, `expect echo`).
+    Rounds(Vec<Payload>),
+    /// Rounds, then a `send` waiting for its echo.
+    RoundSent(Vec<Payload>, Payload),
+    /// Rounds (maybe none), then `shutdown write`.
+    RoundsShut(Vec<Payload>),
+    /// A complete conversation.
+    Done(Conversation),
+}
+
+impl Shape {
+    /// What may come next, for error messages.
+    fn expected(&self) -> &'static str {
+        match self {
+            Shape::Start => "`send` or `shutdown write`",
+            Shape::Sent(_) => "`expect echo` or `shutdown write`",
+            Shape::StreamShut(_) | Shape::RoundSent(..) => "`expect echo`",
+            Shape::StreamEcho(_) | Shape::RoundsShut(_) => "`expect eof`",
+            Shape::Rounds(r) if r.len() == 1 => "`send`, `shutdown write` or `close`",
+            Shape::Rounds(_) => "`send` or `shutdown write`",
+            Shape::Done(_) => "`connection` or the end of the file",
+        }
+    }
+
+    /// The shape after `step`, or `Err(self)` if version 1 has no conversation that goes on so.
+    fn advance(self, step: Step) -> Result<Shape, Shape> {
+        Ok(match (self, step) {
+            (Shape::Start, Step::Send(p)) => Shape::Sent(p),
+            (Shape::Start, Step::ShutdownWrite) => Shape::RoundsShut(Vec::new()),
+            (Shape::Sent(p), Step::ShutdownWrite) => Shape::StreamShut(p),
+            (Shape::Sent(p), Step::ExpectEcho) => Shape::Rounds(vec![p]),
+            (Shape::StreamShut(p), Step::ExpectEcho) => Shape::StreamEcho(p),
+            (Shape::StreamEcho(payload), Step::ExpectEof) => {
+                Shape::Done(Conversation::Stream { payload })
+            }
+            (Shape::Rounds(r), Step::Send(p)) => Shape::RoundSent(r, p),
+            (Shape::Rounds(r), Step::ShutdownWrite) => Shape::RoundsShut(r),
+            (Shape::Rounds(mut r), Step::Close) if r.len() == 1 => {
+                Shape::Done(Conversation::Close {
+                    payload: r.remove(0),
+                })
+            }
+            (Shape::RoundSent(mut r, p), Step::ExpectEcho) => {
+                r.push(p);
+                Shape::Rounds(r)
+            }
+            (Shape::RoundsShut(messages), Step::ExpectEof) => {
+                Shape::Done(Conversation::Interactive { messages })
+            }
+            (shape, _) => return Err(shape),
+        })
+    }
+}
+
+/// A connection block being read.
+struct Block {
+    name: String,
+    /// Span of the name on the `connection` line, for errors about the whole connection.
+    name_span: Range<usize>,
+    write: WritePlan,
+    read: ReadPlan,
+    settings: HashSet<&'static str>,
+    shape: Shape,
+    /// Where the block's last directive line ends: an unfinished conversation is reported there.
+    last_end: usize,
+}
+
+struct Parser<'s> {
+    text: &'s str,
+    source: Arc<str>,
+    file_seed: Option<u64>,
+    target: Option<String>,
+    divergence: Vec<String>,
+    comments: Vec<String>,
+    pause_scale: Option<PauseScale>,
+    in_header: bool,
+    connections: Vec<ConnectionCase>,
+    name_spans: Vec<Range<usize>>,
+    block: Option<Block>,
+}
+
+impl<'s> Parser<'s> {
+    fn new(text: &'s str) -> Self {
+        Self {
+            text,
+            source: text.into(),
+            file_seed: None,
+            target: None,
+            divergence: Vec::new(),
+            comments: Vec::new(),
+            pause_scale: None,
+            in_header: true,
+            connections: Vec::new(),
+            name_spans: Vec::new(),
+            block: None,
+        }
+    }
+
+    fn err(
+        &self,
+        kind: K,
+        span: Range<usize>,
+        message: impl Into<String>,
+        expected: Option<&str>,
+    ) -> ParseError {
+        ParseError::new(
+            kind,
+            span,
+            message,
+            expected.map(str::to_string),
+            self.source.clone(),
+        )
+    }
+
+    fn run(mut self) -> Result<ScenarioFile, ParseError> {
+        let text = self.text;
+        let mut offset = 0;
+        for (index, raw) in text.split('\n').enumerate() {
+            let mut start = offset;
+            offset += raw.len() + 1;
+            let mut line = raw;
+            if index == 0 {
+                // A byte-order mark from a Windows editor is not part of the version line.
+                if let Some(rest) = line.strip_prefix('\u{feff}') {
+                    start += '\u{feff}'.len_utf8();
+                    line = rest;
+                }
+            }
+            let line = line.trim_end();
+            if index == 0 {
+                self.version(line, start)?;
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let content = &line[indent..];
+            let content_start = start + indent;
+            if content.is_empty() {
+                continue;
+            }
+            if let Some(comment) = content.strip_prefix('#') {
+                if self.in_header {
+                    self.metadata(comment, content_start + 1)?;
+                }
+                continue;
+            }
+            self.in_header = false;
+            let tokens = self.tokenize(content, content_start)?;
+            if tokens.is_empty() {
+                continue;
+            }
+            let end = tokens.last().map_or(content_start, |t| t.span.end);
+            self.directive(&tokens, end)?;
+        }
+        self.finish()
+    }
+
+    fn version(&self, line: &str, start: usize) -> Result<(), ParseError> {
+        if line == VERSION_LINE {
+            return Ok(());
+        }
+        if let Some(version) = line.strip_prefix(VERSION_PREFIX) {
+            let span = start + VERSION_PREFIX.len()..start + line.len();
+            return Err(self.err(
+                K::UnsupportedVersion,
+                span,
+                format!("unsupported scenario version `{version}`"),
+                Some("`v1`"),
+            ));
+        }
+        Err(self.err(
+            K::MissingVersion,
+            start..start + line.len(),
+            "not an echo-harness scenario",
+            Some(&format!("`{VERSION_LINE}` as the first line")),
+        ))
+    }
+
+    /// A comment line in the header; `at` is the offset just after its `#`.
+    fn metadata(&mut self, comment: &str, at: usize) -> Result<(), ParseError> {
+        let (text, at) = match comment.strip_prefix(' ') {
+            Some(rest) => (rest, at + 1),
+            None => (comment, at),
+        };
+        if let Some(value) = text.strip_prefix("seed:") {
+            let lead = value.len() - value.trim_start().len();
+            let value = value.trim();
+            let span = at + "seed:".len() + lead..at + "seed:".len() + lead + value.len();
+            if self.file_seed.is_some() {
+                return Err(self.err(K::DuplicateSetting, span, "a second `# seed:` line", None));
+            }
+            let seed = parse_u64(value).ok_or_else(|| {
+                self.err(
+                    K::InvalidMetadata,
+                    span,
+                    "invalid seed",
+                    Some("a number from 0 to 18446744073709551615"),
+                )
+            })?;
+            self.file_seed = Some(seed);
+        } else if let Some(value) = text.strip_prefix("target:") {
+            if self.target.is_some() {
+                let span = at..at + text.len();
+                return Err(self.err(K::DuplicateSetting, span, "a second `# target:` line", None));
+            }
+            self.target = Some(value.trim().to_string());
+        } else if let Some(value) = text.strip_prefix("divergence:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            self.divergence.push(value.to_string());
+        } else {
+            self.comments.push(text.to_string());
+        }
+        Ok(())
+    }
+
+    /// Splits a line's content into words and strings; a `#` outside a string starts a comment.
+    fn tokenize(&self, content: &'s str, base: usize) -> Result<Vec<Token<'s>>, ParseError> {
+        let mut tokens = Vec::new();
+        let mut rest = content;
+        loop {
+            let trimmed = rest.trim_start();
+            let at = base + (content.len() - trimmed.len());
+            rest = trimmed;
+            if rest.is_empty() || rest.starts_with('#') {
+                return Ok(tokens);
+            }
+            if let Some(body) = rest.strip_prefix('"') {
+                let close = closing_quote(body).ok_or_else(|| {
+                    let end = base + content.len();
+                    self.err(
+                        K::UnterminatedString,
+                        end..end,
+                        "unterminated string",
+                        Some("`\"` before the end of the line"),
+                    )
+                })?;
+                let bytes = unescape(&body[..close]).map_err(|(bad, expected)| {
+                    let span = at + 1 + bad.start..at + 1 + bad.end;
+                    self.err(K::InvalidEscape, span, "invalid escape", Some(expected))
+                })?;
+                let len = close + 2;
+                tokens.push(Token {
+                    text: &rest[..len],
+                    span: at..at + len,
+                    string: Some(bytes),
+                });
+                rest = &rest[len..];
+                if rest.starts_with(|c: char| !c.is_whitespace()) {
+                    let next = rest.chars().next().map_or(0, char::len_utf8);
+                    return Err(self.err(
+                        K::UnexpectedToken,
+                        at + len..at + len + next,
+                        "unexpected character after a string",
+                        Some("a space or the end of the line"),
+                    ));
+                }
+            } else {
+                let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                tokens.push(Token {
+                    text: &rest[..len],
+                    span: at..at + len,
+                    string: None,
+                });
+                rest = &rest[len..];
+            }
+        }
+    }
+
+    fn directive(&mut self, tokens: &[Token<'s>], end: usize) -> Result<(), ParseError> {
+        let head = &tokens[0];
+        let mut args = Args {
+            tokens,
+            pos: 1,
+            end,
+        };
+        if head.string.is_some() {
+            return Err(self.err(
+                K::UnknownDirective,
+                head.span.clone(),
+                "a line cannot start with a string",
+                Some(if self.block.is_some() {
+                    SETTINGS
+                } else {
+                    "`connection` or `pause-scale`"
+                }),
+            ));
+        }
+        match head.text {
+            "pause-scale" => self.pause_scale_line(head, &mut args),
+            "connection" => self.connection_line(&mut args),
+            "nodelay" | "send-buffer" | "recv-buffer" | "write-chunks" | "write-pauses"
+            | "read-sizes" | "read-pauses" => self.setting(head, &mut args),
+            "send" | "shutdown" | "expect" | "close" => self.step(head, &mut args),
+            other => Err(self.err(
+                K::UnknownDirective,
+                head.span.clone(),
+                format!("unknown directive `{other}`"),
+                Some(if self.block.is_some() {
+                    SETTINGS
+                } else {
+                    "`connection` or `pause-scale`"
+                }),
+            )),
+        }?;
+        if let Some(block) = &mut self.block {
+            block.last_end = end;
+        }
+        Ok(())
+    }
+
+    fn pause_scale_line(
+        &mut self,
+        head: &Token<'s>,
+        args: &mut Args<'_, 's>,
+    ) -> Result<(), ParseError> {
+        if self.block.is_some() || !self.connections.is_empty() {
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                "`pause-scale` after a connection",
+                Some("`pause-scale` before the first `connection`"),
+            ));
+        }
+        let expected = "a scale such as `1`, `1/100` or `3/2`";
+        let tok = args.word(self, expected)?;
+        if self.pause_scale.is_some() {
+            return Err(self.err(
+                K::DuplicateSetting,
+                head.span.clone(),
+                "a second `pause-scale`",
+                None,
+            ));
+        }
+        let (num, den) = match tok.text.split_once('/') {
+            Some((n, d)) => (n, d),
+            None => (tok.text, "1"),
+        };
+        let (Some(num), Some(den)) = (parse_u64(num), parse_u64(den)) else {
+            return Err(self.err(
+                K::InvalidNumber,
+                tok.span.clone(),
+                "invalid pause scale",
+                Some(expected),
+            ));
+        };
+        let scale = u32::try_from(num)
+            .ok()
+            .zip(u32::try_from(den).ok())
+            .and_then(|(n, d)| PauseScale::new(n, d))
+            .ok_or_else(|| {
+                self.err(
+                    K::NumberOutOfRange,
+                    tok.span.clone(),
+                    "pause scale out of range",
+                    Some(&format!(
+                        "a numerator of 0 to {MAX_PAUSE_SCALE_TERM} and a denominator of 1 to {MAX_PAUSE_SCALE_TERM}"
+                    )),
+                )
+            })?;
+        args.finish(self)?;
+        self.pause_scale = Some(scale);
+        Ok(())
+    }
+
+    fn connection_line(&mut self, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
+        let tok = args.word(self, "a connection name")?;
+        if !is_valid_name(tok.text) {
+            return Err(self.err(
+                K::InvalidName,
+                tok.span.clone(),
+                format!("invalid connection name `{}`", tok.text),
+                Some(
+                    "letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes",
+                ),
+            ));
+        }
+        args.finish(self)?;
+        self.close_block()?;
+        if self.connections.iter().any(|c| c.name == tok.text) {
+            return Err(self.err(
+                K::DuplicateConnection,
+                tok.span.clone(),
+                format!("a second connection named `{}`", tok.text),
+                Some("a new name"),
+            ));
+        }
+        if self.connections.len() >= MAX_CONNECTIONS {
+            return Err(self.err(
+                K::InvalidCase,
+                tok.span.clone(),
+                format!("more than {MAX_CONNECTIONS} connections"),
+                None,
+            ));
+        }
+        self.block = Some(Block {
+            name: tok.text.to_string(),
+            name_span: tok.span.clone(),
+            write: WritePlan::default(),
+            read: ReadPlan::default(),
+            settings: HashSet::new(),
+            shape: Shape::Start,
+            last_end: tok.span.end,
+        });
+        Ok(())
+    }
+
+    fn setting(&mut self, head: &Token<'s>, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
+        let Some(block) = &self.block else {
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                format!("`{}` outside a connection", head.text),
+                Some("`connection NAME` first"),
+            ));
+        };
+        if !matches!(block.shape, Shape::Start) {
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                format!(
+                    "`{}` after the first step of connection `{}`",
+                    head.text, block.name
+                ),
+                Some("settings before the first step"),
+            ));
+        }
+        let name: &'static str = match head.text {
+            "nodelay" => "nodelay",
+            "send-buffer" => "send-buffer",
+            "recv-buffer" => "recv-buffer",
+            "write-chunks" => "write-chunks",
+            "write-pauses" => "write-pauses",
+            "read-sizes" => "read-sizes",
+            _ => "read-pauses",
+        };
+        if block.settings.contains(name) {
+            return Err(self.err(
+                K::DuplicateSetting,
+                head.span.clone(),
+                format!("`{name}` given twice for connection `{}`", block.name),
+                None,
+            ));
+        }
+        let mut write = block.write.clone();
+        let mut read = block.read.clone();
+        match name {
+            "nodelay" => {
+                let tok = args.word(self, "`on` or `off`")?;
+                write.nodelay = match tok.text {
+                    "on" => true,
+                    "off" => false,
+                    _ => {
+                        return Err(self.err(
+                            K::UnexpectedToken,
+                            tok.span.clone(),
+                            "invalid value for `nodelay`",
+                            Some("`on` or `off`"),
+                        ))
+                    }
+                };
+            }
+            "send-buffer" | "recv-buffer" => {
+                let expected = "a size in bytes (such as `4096` or `64KiB`) or `default`";
+                let tok = args.word(self, expected)?;
+                let size = if tok.text == "default" {
+                    None
+                } else {
+                    let what = format!("`{name}`");
+                    let n = self.size(
+                        tok,
+                        u64::from(MIN_SOCKET_BUFFER),
+                        u64::from(MAX_SOCKET_BUFFER),
+                        &what,
+                        expected,
+                    )?;
+                    Some(n as u32)
+                };
+                if name == "send-buffer" {
+                    write.send_buffer = size;
+                } else {
+                    write.recv_buffer = size;
+                }
+            }
+            "write-chunks" | "read-sizes" => {
+                let expected = "sizes in bytes, such as `1 7 4096`";
+                let mut sizes = Vec::new();
+                let first = args.word(self, expected)?;
+                for tok in std::iter::once(first).chain(args.rest()) {
+                    self.list_entry(&sizes, tok)?;
+                    let what = format!("a `{name}` entry");
+                    sizes.push(self.size(tok, 1, MAX_CHUNK_LEN as u64, &what, expected)? as usize);
+                }
+                if name == "write-chunks" {
+                    write.chunks = sizes;
+                } else {
+                    read.sizes = sizes;
+                }
+            }
+            _ => {
+                let first = args.word(self, "durations such as `1ms 250us`, or `none`")?;
+                let mut pauses = Vec::new();
+                if first.text != "none" {
+                    for tok in std::iter::once(first).chain(args.rest()) {
+                        self.list_entry(&pauses, tok)?;
+                        pauses.push(self.duration(tok)?);
+                    }
+                }
+                if name == "write-pauses" {
+                    write.pauses = pauses;
+                } else {
+                    read.pauses = pauses;
+                }
+            }
+        }
+        args.finish(self)?;
+        if let Some(block) = &mut self.block {
+            block.write = write;
+            block.read = read;
+            block.settings.insert(name);
+        }
+        Ok(())
+    }
+
+    /// Rejects a string in a list, or a list that grows past [`MAX_PLAN_ENTRIES`].
+    fn list_entry<T>(&self, list: &[T], tok: &Token<'s>) -> Result<(), ParseError> {
+        if tok.string.is_some() {
+            return Err(self.err(
+                K::UnexpectedToken,
+                tok.span.clone(),
+                "a string in a list",
+                Some("a number"),
+            ));
+        }
+        if list.len() >= MAX_PLAN_ENTRIES {
+            return Err(self.err(
+                K::NumberOutOfRange,
+                tok.span.clone(),
+                format!("more than {MAX_PLAN_ENTRIES} entries"),
+                Some("the end of the line"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, head: &Token<'s>, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
+        if self.block.is_none() {
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                format!("`{}` outside a connection", head.text),
+                Some("`connection NAME` first"),
+            ));
+        }
+        let step = match head.text {
+            "send" => Step::Send(self.payload(args)?),
+            "shutdown" => {
+                let tok = args.word(self, "`write`")?;
+                if tok.text != "write" {
+                    return Err(self.err(
+                        K::UnexpectedToken,
+                        tok.span.clone(),
+                        "unknown shutdown",
+                        Some("`write`"),
+                    ));
+                }
+                Step::ShutdownWrite
+            }
+            "expect" => {
+                let tok = args.word(self, "`echo` or `eof`")?;
+                match tok.text {
+                    "echo" => Step::ExpectEcho,
+                    "eof" => Step::ExpectEof,
+                    _ => {
+                        return Err(self.err(
+                            K::UnexpectedToken,
+                            tok.span.clone(),
+                            "unknown expectation",
+                            Some("`echo` or `eof`"),
+                        ))
+                    }
+                }
+            }
+            _ => Step::Close,
+        };
+        args.finish(self)?;
+        let span = head.span.start..args.end;
+        let Some(block) = self.block.as_mut() else {
+            return Ok(());
+        };
+        let shape = std::mem::replace(&mut block.shape, Shape::Start);
+        match shape.advance(step) {
+            Ok(next) => {
+                block.shape = next;
+                Ok(())
+            }
+            Err(shape) => {
+                let (name, expected) = (block.name.clone(), shape.expected());
+                block.shape = shape;
+                let message = if matches!(block.shape, Shape::Done(_)) {
+                    format!("the conversation of connection `{name}` is already complete")
+                } else {
+                    format!("this step cannot come here in connection `{name}`")
+                };
+                Err(self.err(K::UnexpectedStep, span, message, Some(expected)))
+            }
+        }
+    }
+
+    fn payload(&self, args: &mut Args<'_, 's>) -> Result<Payload, ParseError> {
+        let expected = "a string, `hex …` or `generated LEN seed SEED`";
+        let Some(tok) = args.next() else {
+            return Err(self.err(
+                K::MissingArgument,
+                args.end..args.end,
+                "missing payload",
+                Some(expected),
+            ));
+        };
+        if let Some(bytes) = &tok.string {
+            return Ok(Payload::Literal(bytes.clone()));
+        }
+        match tok.text {
+            "hex" => {
+                let first = args.word(self, "hex digits, such as `00ff10`")?;
+                let mut bytes = Vec::new();
+                for tok in std::iter::once(first).chain(args.rest()) {
+                    self.hex(tok, &mut bytes)?;
+                }
+                Ok(Payload::Literal(bytes))
+            }
+            "generated" => {
+                let size_expected = "a length in bytes, such as `1048576` or `1MiB`";
+                let len_tok = args.word(self, size_expected)?;
+                let len = self.size(
+                    len_tok,
+                    0,
+                    MAX_CONNECTION_BYTES,
+                    "a generated length",
+                    size_expected,
+                )?;
+                let kw = args.word(self, "`seed`")?;
+                if kw.text != "seed" {
+                    return Err(self.err(
+                        K::UnexpectedToken,
+                        kw.span.clone(),
+                        "expected the seed",
+                        Some("`seed`"),
+                    ));
+                }
+                let seed_tok = args.word(self, "a seed from 0 to 18446744073709551615")?;
+                let seed = parse_u64(seed_tok.text).ok_or_else(|| {
+                    let kind = if is_digits(seed_tok.text) {
+                        K::NumberOutOfRange
+                    } else {
+                        K::InvalidNumber
+                    };
+                    self.err(
+                        kind,
+                        seed_tok.span.clone(),
+                        "invalid seed",
+                        Some("a seed from 0 to 18446744073709551615"),
+                    )
+                })?;
+                Ok(Payload::Generated {
+                    len: len as usize,
+                    seed,
+                })
+            }
+            other => Err(self.err(
+                K::UnexpectedToken,
+                tok.span.clone(),
+                format!("unknown payload `{other}`"),
+                Some(expected),
+            )),
+        }
+    }
+
+    /// Appends the bytes of one group of hex digits.
+    fn hex(&self, tok: &Token<'s>, out: &mut Vec<u8>) -> Result<(), ParseError> {
+        let text = tok.text;
+        if tok.string.is_some() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let bad = text
+                .char_indices()
+                .find(|&(_, c)| !c.is_ascii_hexdigit())
+                .map_or(0, |(i, _)| i);
+            let len = text[bad..].chars().next().map_or(0, char::len_utf8);
+            let at = tok.span.start + bad;
+            return Err(self.err(
+                K::InvalidHex,
+                at..at + len,
+                "not a hex digit",
+                Some("`0`-`9`, `a`-`f` or `A`-`F`"),
+            ));
+        }
+        if text.len() % 2 != 0 {
+            return Err(self.err(
+                K::InvalidHex,
+                tok.span.clone(),
+                "odd number of hex digits",
+                Some("two hex digits per byte"),
+            ));
+        }
+        for pair in text.as_bytes().chunks(2) {
+            let digits = std::str::from_utf8(pair).unwrap_or("00");
+            out.push(u8::from_str_radix(digits, 16).unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    /// A size: decimal digits, optionally followed by `KiB`, `MiB` or `GiB`, within `min..=max`.
+    fn size(
+        &self,
+        tok: &Token<'s>,
+        min: u64,
+        max: u64,
+        what: &str,
+        expected: &str,
+    ) -> Result<u64, ParseError> {
+        let text = tok.text;
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let unit = match &text[digits..] {
+            "" => Some(1),
+            "KiB" => Some(1 << 10),
+            "MiB" => Some(1 << 20),
+            "GiB" => Some(1 << 30),
+            _ => None,
+        };
+        let (Some(unit), true) = (unit, tok.string.is_none() && digits > 0) else {
+            return Err(self.err(
+                K::InvalidNumber,
+                tok.span.clone(),
+                format!("invalid {what}"),
+                Some(expected),
+            ));
+        };
+        let value = parse_u64(&text[..digits]).and_then(|n| n.checked_mul(unit));
+        match value {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.err(
+                K::NumberOutOfRange,
+                tok.span.clone(),
+                format!("{what} out of range"),
+                Some(&format!("{min} to {max} bytes")),
+            )),
+        }
+    }
+
+    /// A pause: decimal digits and a unit (`ns`, `us`, `µs`, `ms`, `s`), or a bare `0`; at most
+    /// [`MAX_PAUSE`].
+    fn duration(&self, tok: &Token<'s>) -> Result<Duration, ParseError> {
+        let expected = "a duration such as `250us`, `1ms` or `2s`";
+        let text = tok.text;
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let nanos_per: Option<u128> = match &text[digits..] {
+            "" if digits > 0 && text.bytes().all(|b| b == b'0') => Some(1),
+            "ns" => Some(1),
+            "us" | "µs" => Some(1_000),
+            "ms" => Some(1_000_000),
+            "s" => Some(1_000_000_000),
+            _ => None,
+        };
+        let (Some(nanos_per), true) = (nanos_per, digits > 0) else {
+            return Err(self.err(
+                K::InvalidDuration,
+                tok.span.clone(),
+                "invalid duration",
+                Some(expected),
+            ));
+        };
+        let value = parse_u64(&text[..digits]).map(|n| u128::from(n) * nanos_per);
+        match value {
+            Some(n) if n <= MAX_PAUSE.as_nanos() => Ok(crate::case::nanos_to_duration(n)),
+            _ => Err(self.err(
+                K::NumberOutOfRange,
+                tok.span.clone(),
+                "pause too long",
+                Some(&format!("at most {}s", MAX_PAUSE.as_secs())),
+            )),
+        }
+    }
+
+    /// Ends the current connection block, if any; its conversation must be complete.
+    fn close_block(&mut self) -> Result<(), ParseError> {
+        let Some(block) = self.block.take() else {
+            return Ok(());
+        };
+        let Shape::Done(conversation) = block.shape else {
+            let at = block.last_end;
+            return Err(self.err(
+                K::IncompleteConversation,
+                at..at,
+                format!(
+                    "connection `{}` ends before its conversation is complete",
+                    block.name
+                ),
+                Some(block.shape.expected()),
+            ));
+        };
+        self.connections.push(ConnectionCase {
+            name: block.name,
+            write: block.write,
+            read: block.read,
+            conversation,
+        });
+        self.name_spans.push(block.name_span);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<ScenarioFile, ParseError> {
+        self.close_block()?;
+        if self.connections.is_empty() {
+            let end = self.text.len();
+            return Err(self.err(
+                K::NoConnections,
+                end..end,
+                "no connection in the scenario",
+                Some("`connection NAME`"),
+            ));
+        }
+        let case = Case {
+            connections: std::mem::take(&mut self.connections),
+            pause_scale: self.pause_scale.unwrap_or(PauseScale::ONE),
+        };
+        // Each line was checked as it was read; what is left are totals such as bytes per
+        // connection, reported at the connection's name.
+        for (conn, span) in case.connections.iter().zip(&self.name_spans) {
+            if let Err(e) = conn.validate() {
+                return Err(self.err(K::InvalidCase, span.clone(), e.to_string(), None));
+            }
+        }
+        if let Err(e) = case.validate() {
+            let end = self.text.len();
+            return Err(self.err(K::InvalidCase, end..end, e.to_string(), None));
+        }
+        Ok(ScenarioFile {
+            case,
+            seed: self.file_seed,
+            target: self.target,
+            divergence: self.divergence,
+            comments: self.comments,
+        })
+    }
+}
+
+impl<'t, 's> Args<'t, 's> {
+    fn next(&mut self) -> Option<&'t Token<'s>> {
+        let tok = self.tokens.get(self.pos)?;
+        self.pos += 1;
+        Some(tok)
+    }
+
+    /// The next token, which must be a word.
+    fn word(&mut self, p: &Parser<'_>, expected: &str) -> Result<&'t Token<'s>, ParseError> {
+        match self.next() {
+            None => Err(p.err(
+                K::MissingArgument,
+                self.end..self.end,
+                "missing argument",
+                Some(expected),
+            )),
+            Some(tok) if tok.string.is_some() => Err(p.err(
+                K::UnexpectedToken,
+                tok.span.clone(),
+                "unexpected string",
+                Some(expected),
+            )),
+            Some(tok) => Ok(tok),
+        }
+    }
+
+    /// Every remaining token.
+    fn rest(&mut self) -> &'t [Token<'s>] {
+        let rest = &self.tokens[self.pos.min(self.tokens.len())..];
+        self.pos = self.tokens.len();
+        rest
+    }
+
+    fn finish(&self, p: &Parser<'_>) -> Result<(), ParseError> {
+        match self.tokens.get(self.pos) {
+            None => Ok(()),
+            Some(tok) => Err(p.err(
+                K::TrailingInput,
+                tok.span.clone(),
+                format!("unexpected `{}`", tok.text),
+                Some("the end of the line"),
+            )),
+        }
+    }
+}
+
+/// The byte index in `body` of the `"` that closes a string, skipping escaped characters.
+fn closing_quote(body: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Decimal digits only (no sign, no spaces), without overflow.
+fn parse_u64(s: &str) -> Option<u64> {
+    if !is_digits(s) {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}

@@ -1,0 +1,166 @@
+//! The scenario v1 printer: [`Case`] and [`ScenarioFile`] to text that [`super::parse`] reads
+//! back to the same value.
+//!
+//! Output is canonical: every setting of every connection is written out (so a reader never has
+//! to know the defaults), two-space indents, one directive a line, no trailing spaces. Literal
+//! payloads are written as escaped text when that reads well and round-trips, and as hex
+//! otherwise.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::parse::unescape;
+use super::{ScenarioFile, VERSION_LINE};
+use crate::case::{Case, ConnectionCase, Conversation, Payload};
+use crate::escape::escape_bytes;
+
+/// Bytes per group of a `hex` payload, so long payloads stay readable.
+const HEX_GROUP: usize = 16;
+
+/// The scenario text of `case`, without metadata.
+pub fn print_case(case: &Case) -> String {
+    let mut out = format!("{VERSION_LINE}\n");
+    body(&mut out, case);
+    out
+}
+
+/// The scenario text of `file`: version line, metadata comments, then the case.
+///
+/// Metadata is one line per item: `# seed: N`, `# target: …`, one `# divergence: …` per line of
+/// the divergence and one `# …` per free comment. Line breaks inside an item start a new line of
+/// the same kind (a target's become spaces), and trailing spaces are dropped, so the file always
+/// parses.
+pub fn print(file: &ScenarioFile) -> String {
+    let mut out = format!("{VERSION_LINE}\n");
+    if let Some(seed) = file.seed {
+        let _ = writeln!(out, "# seed: {seed}");
+    }
+    if let Some(target) = &file.target {
+        let target = target.replace(['\r', '\n'], " ");
+        comment_line(&mut out, &format!("target: {}", target.trim()));
+    }
+    for line in file.divergence.iter().flat_map(|d| split_lines(d)) {
+        comment_line(&mut out, &format!("divergence: {line}"));
+    }
+    for line in file.comments.iter().flat_map(|c| split_lines(c)) {
+        comment_line(&mut out, line);
+    }
+    body(&mut out, &file.case);
+    out
+}
+
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    // `split` rather than `lines`, so that an empty item still makes a line.
+    text.split('\n').map(|l| l.trim_end_matches('\r'))
+}
+
+fn comment_line(out: &mut String, text: &str) {
+    let text = text.trim_end();
+    if text.is_empty() {
+        out.push_str("#\n");
+    } else {
+        let _ = writeln!(out, "# {text}");
+    }
+}
+
+fn body(out: &mut String, case: &Case) {
+    if case.pause_scale != crate::case::PauseScale::ONE {
+        let _ = write!(out, "\npause-scale {}\n", case.pause_scale);
+    }
+    for conn in &case.connections {
+        out.push('\n');
+        connection(out, conn);
+    }
+}
+
+fn connection(out: &mut String, conn: &ConnectionCase) {
+    let w = &conn.write;
+    let r = &conn.read;
+    let buffer = |b: Option<u32>| b.map_or_else(|| "default".to_string(), |n| n.to_string());
+    let _ = writeln!(out, "connection {}", conn.name);
+    let _ = writeln!(out, "  nodelay {}", if w.nodelay { "on" } else { "off" });
+    let _ = writeln!(out, "  send-buffer {}", buffer(w.send_buffer));
+    let _ = writeln!(out, "  recv-buffer {}", buffer(w.recv_buffer));
+    let _ = writeln!(out, "  write-chunks {}", sizes(&w.chunks));
+    let _ = writeln!(out, "  write-pauses {}", pauses(&w.pauses));
+    let _ = writeln!(out, "  read-sizes {}", sizes(&r.sizes));
+    let _ = writeln!(out, "  read-pauses {}", pauses(&r.pauses));
+    let send = |out: &mut String, p: &Payload| {
+        let _ = writeln!(out, "  send {}", payload(p));
+    };
+    match &conn.conversation {
+        Conversation::Stream { payload } => {
+            send(out, payload);
+            out.push_str("  shutdown write\n  expect echo\n  expect eof\n");
+        }
+        Conversation::Interactive { messages } => {
+            for m in messages {
+                send(out, m);
+                out.push_str("  expect echo\n");
+            }
+            out.push_str("  shutdown write\n  expect eof\n");
+        }
+        Conversation::Close { payload } => {
+            send(out, payload);
+            out.push_str("  expect echo\n  close\n");
+        }
+    }
+}
+
+fn sizes(list: &[usize]) -> String {
+    let parts: Vec<String> = list.iter().map(usize::to_string).collect();
+    parts.join(" ")
+}
+
+fn pauses(list: &[Duration]) -> String {
+    if list.is_empty() {
+        return "none".to_string();
+    }
+    let parts: Vec<String> = list.iter().map(|&d| duration(d)).collect();
+    parts.join(" ")
+}
+
+/// A duration in the largest unit that shows it exactly: `2s`, `1500ms`, `250us`, `7ns`.
+pub(crate) fn duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        "0ms".to_string()
+    } else if nanos % 1_000_000_000 == 0 {
+        format!("{}s", nanos / 1_000_000_000)
+    } else if nanos % 1_000_000 == 0 {
+        format!("{}ms", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!("{}us", nanos / 1_000)
+    } else {
+        format!("{nanos}ns")
+    }
+}
+
+/// The payload syntax: `"text"`, `hex …` or `generated LEN seed SEED`.
+pub(crate) fn payload(p: &Payload) -> String {
+    match p {
+        Payload::Generated { len, seed } => format!("generated {len} seed {seed}"),
+        Payload::Literal(bytes) => match as_text(bytes) {
+            Some(text) => format!("\"{text}\""),
+            None => {
+                let groups: Vec<String> = bytes
+                    .chunks(HEX_GROUP)
+                    .map(|g| g.iter().map(|b| format!("{b:02x}")).collect())
+                    .collect();
+                format!("hex {}", groups.join(" "))
+            }
+        },
+    }
+}
+
+/// The bytes as the inside of a string literal, if that reads at least as well as hex and
+/// parses back to the same bytes.
+///
+/// [`escape_bytes`] shows C1 control characters (U+0080 to U+009F) as `\xNN`, which reads back
+/// as one raw byte rather than the character's two, so a payload holding one does not
+/// round-trip as text; the check sends it to hex instead.
+fn as_text(bytes: &[u8]) -> Option<String> {
+    let text = escape_bytes(bytes).replace('"', "\\\"");
+    let readable = text.len() <= 2 * bytes.len() || bytes.is_empty();
+    (readable && unescape(&text).ok()? == bytes).then_some(text)
+}
