@@ -22,14 +22,25 @@
 //! - [`server`]: the echo server — configuration, accept loop, per-connection echo with
 //!   backpressure and a buffer pool, limits, graceful shutdown, counters.
 //! - [`client`]: the blocking echo client that reads until the whole echo is back.
-//! - [`escape`]: how bytes are shown to people (logs, reports, scenario text).
+//! - [`generator`]: the crate's own seekable payload generator, frozen so saved cases keep
+//!   their meaning.
+//! - [`case`]: a test case as data — payloads, write and read plans, conversations — and
+//!   [`CaseBounds`], which drives both generators.
+//! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
+//! - [`scenario`]: scenario text version 1, the saved form of a case: printer and parser.
+//! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
+//!   [`Divergence`].
+//! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
+//! - `spawn` (feature `spawn`): a server under test as a child process group.
+//! - [`hexdump`], [`escape`]: how bytes are shown to people (reports, logs, scenario text).
 //! - [`exit_code`]: the process exit codes shared by every command.
 //! - `cli` (feature `cli`): the command-line tool; `main.rs` only calls it.
 //!
 //! # Features
 //! - `cli` (default): the `echo-harness` binary and its crates (clap, anyhow,
-//!   tracing-subscriber, rlimit). Take the library with `default-features = false` to leave them
-//!   out.
+//!   tracing-subscriber, rlimit, serde_json, indicatif). Take the library with
+//!   `default-features = false` to leave them out.
+//! - `spawn` (default, through `cli`): the `spawn` module, with shell-words, regex and libc.
 
 #![warn(missing_docs)]
 
@@ -50,11 +61,13 @@ pub mod strategy;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+pub use case::{Case, CaseBounds, Payload};
 pub use check::{Check, Verdict};
 pub use client::{ClientError, EchoClient};
 pub use escape::escape_bytes;
 pub use exit_code::ExitCode;
 pub use roundtrip::{Divergence, DivergenceKind};
+pub use scenario::{ParseError, ScenarioFile};
 pub use server::{
     bind_listener, ConnectionEnd, ConnectionRecord, EchoServer, ServerConfig, ServerError,
     ServerHandle, ServerStats, StatsSnapshot,

@@ -10,11 +10,13 @@
 //! a server that truncates at NUL gives a mismatch when more bytes follow and an early EOF when
 //! none do; insisting on the kind would stop shrinking at such a boundary.)
 //!
-//! ```no_run
-//! # fn main() {
-//! let addr = "127.0.0.1:7000".parse().unwrap();
-//! echo_harness::Check::new(addr).seed(7).cases(200).run().assert_passed();
-//! # }
+//! ```
+//! use echo_harness::{Check, EchoServer, ServerConfig};
+//!
+//! // Your server here; the built-in one stands in for it.
+//! let server = EchoServer::spawn(ServerConfig::ephemeral())?;
+//! Check::new(server.local_addr()).seed(7).cases(20).run().assert_passed();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod simplify;
@@ -178,17 +180,14 @@ impl Check {
             connect_timeout: self.timeout,
             server_stats: self.server_stats.clone(),
         };
-        let strategy = case_strategy(&self.bounds);
-        let mut runner = seeded_runner(seed);
+        let mut sequence = CaseSequence::new(seed, &self.bounds);
         let mut verdict = Verdict::new(seed, self.addr);
         for index in 0..max_cases {
             if self.duration.is_some_and(|d| started.elapsed() >= d) {
                 break;
             }
-            let mut tree = match strategy.new_tree(&mut runner) {
-                Ok(tree) => tree,
-                // The strategy rejects nothing; should it ever, skip that draw.
-                Err(_) => continue,
+            let Some(mut tree) = sequence.next_tree() else {
+                continue;
             };
             let case = tree.current();
             match roundtrip::play_confirmed(&case, self.addr, &options).await {
@@ -313,6 +312,46 @@ impl Check {
     }
 }
 
+/// The sequence of cases a seed stands for: what `check --seed N` plays, in order.
+///
+/// ```
+/// use echo_harness::{case::CaseBounds, check::CaseSequence};
+/// let first: Vec<_> = CaseSequence::new(7, &CaseBounds::default()).take(3).collect();
+/// let again: Vec<_> = CaseSequence::new(7, &CaseBounds::default()).take(3).collect();
+/// assert_eq!(first, again);
+/// ```
+pub struct CaseSequence {
+    strategy: proptest::strategy::BoxedStrategy<Case>,
+    runner: TestRunner,
+}
+
+impl CaseSequence {
+    /// The cases of `seed` within `bounds`.
+    pub fn new(seed: u64, bounds: &CaseBounds) -> CaseSequence {
+        CaseSequence {
+            strategy: case_strategy(bounds),
+            runner: seeded_runner(seed),
+        }
+    }
+
+    /// The next case as a proptest value tree, which can shrink it.
+    pub fn next_tree(&mut self) -> Option<Box<dyn ValueTree<Value = Case>>> {
+        // The strategy rejects nothing; should it ever, that draw is skipped.
+        self.strategy.new_tree(&mut self.runner).ok()
+    }
+}
+
+impl Iterator for CaseSequence {
+    type Item = Case;
+
+    fn next(&mut self) -> Option<Case> {
+        // Draws until one succeeds; the strategy never rejects, so this is one draw.
+        (0..1000)
+            .find_map(|_| self.next_tree())
+            .map(|tree| tree.current())
+    }
+}
+
 /// A runner whose random generator is fully determined by `seed`.
 fn seeded_runner(seed: u64) -> TestRunner {
     let mut bytes = [0u8; 32];
@@ -342,17 +381,17 @@ fn random_seed() -> u64 {
 /// Plays one case against `addr` with the default options, blocking: the entry point for a
 /// user's own `proptest!` block.
 ///
-/// ```no_run
-/// use echo_harness::{case::CaseBounds, strategy::case_strategy};
+/// ```
+/// use echo_harness::{case::CaseBounds, check::play_case, strategy::case_strategy};
+/// use echo_harness::{EchoServer, ServerConfig};
 /// use proptest::prelude::*;
 ///
-/// proptest! {
-///     #[test]
-///     fn my_server_echoes(case in case_strategy(&CaseBounds::default().max_payload_len(4096))) {
-///         let addr = "127.0.0.1:7000".parse().unwrap();
-///         echo_harness::check::play_case(&case, addr).map_err(|d| TestCaseError::fail(d.to_string()))?;
-///     }
-/// }
+/// let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap(); // your server here
+/// let addr = server.local_addr();
+/// let bounds = CaseBounds::default().max_payload_len(4096).max_connections(2);
+/// proptest!(ProptestConfig::with_cases(8), |(case in case_strategy(&bounds))| {
+///     play_case(&case, addr).map_err(|d| TestCaseError::fail(d.to_string()))?;
+/// });
 /// ```
 // A divergence is the whole report, and failures are rare; boxing it would only make users
 // dereference before matching.

@@ -1,4 +1,4 @@
-//! The round-trip engine: plays a [`Case`] against an address over real sockets and returns
+//! The round-trip engine: plays a [`Case`](crate::case::Case) against an address over real sockets and returns
 //! either measurements or a [`Divergence`].
 //!
 //! Every connection of a case is opened first, in order, and held open together; then all of

@@ -214,7 +214,7 @@ impl EchoServer {
             local_addr,
             stats,
             stop: Some(stop_tx),
-            done: done_rx,
+            done: std::sync::Mutex::new(done_rx),
             thread: Some(thread),
             grace,
         })
@@ -326,8 +326,9 @@ pub struct ServerHandle {
     /// Sending (or dropping) it starts the graceful shutdown.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Receives the server's result when its thread is done, so stopping can wait with a bound
-    /// (a `JoinHandle` cannot be joined with a timeout).
-    done: mpsc::Receiver<io::Result<()>>,
+    /// (a `JoinHandle` cannot be joined with a timeout). In a mutex so the handle is `Sync` and
+    /// can live in a `static` shared by tests.
+    done: std::sync::Mutex<mpsc::Receiver<io::Result<()>>>,
     thread: Option<thread::JoinHandle<()>>,
     grace: Duration,
 }
@@ -357,7 +358,11 @@ impl ServerHandle {
         };
         let _ = stop.send(());
         let bound = self.grace + Duration::from_secs(1);
-        let result = match self.done.recv_timeout(bound) {
+        let done = self
+            .done
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = match done.recv_timeout(bound) {
             Ok(result) => result.map_err(ServerError::Io),
             Err(mpsc::RecvTimeoutError::Timeout) => return Err(ServerError::StopTimeout(bound)),
             // The thread ended without reporting: it panicked. Its runtime is gone either way.
