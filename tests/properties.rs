@@ -37,7 +37,6 @@ fn server(listen: &str) -> Option<&'static ServerHandle> {
 
 /// The one checker every property uses: play the case, turn a divergence into a failure
 /// carrying the whole report.
-#[allow(clippy::result_large_err)] // A divergence is the report; it is rare and read once.
 fn check_roundtrip(case: &Case, server: &ServerHandle) -> Result<Outcome, TestCaseError> {
     let options = PlayOptions {
         server_stats: Some(server.stats()),
@@ -47,7 +46,6 @@ fn check_roundtrip(case: &Case, server: &ServerHandle) -> Result<Outcome, TestCa
     play(case, addr, &options).map_err(|d| TestCaseError::fail(d.to_string()))
 }
 
-#[allow(clippy::result_large_err)]
 fn play(case: &Case, addr: SocketAddr, options: &PlayOptions) -> Result<Outcome, Divergence> {
     roundtrip::block_on(|| roundtrip::play_confirmed(case, addr, options))
 }

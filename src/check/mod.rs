@@ -303,13 +303,18 @@ impl Check {
         }
     }
 
-    fn blame_dead_server(&self, mut divergence: Divergence) -> Divergence {
-        if let Some(status) = self.liveness.as_ref().and_then(|alive| alive()) {
-            divergence.kind = DivergenceKind::ServerDied { status };
-            divergence.confirmed = true;
-        }
-        divergence
+    fn blame_dead_server(&self, divergence: Divergence) -> Divergence {
+        blame_dead_server(self.liveness.as_ref(), divergence)
     }
+}
+
+/// A divergence seen while the server process is dead is that death, whatever the socket said.
+pub fn blame_dead_server(liveness: Option<&Liveness>, mut divergence: Divergence) -> Divergence {
+    if let Some(status) = liveness.and_then(|alive| alive()) {
+        divergence.kind = DivergenceKind::ServerDied { status };
+        divergence.confirmed = true;
+    }
+    divergence
 }
 
 /// The sequence of cases a seed stands for: what `check --seed N` plays, in order.
@@ -393,9 +398,6 @@ fn random_seed() -> u64 {
 ///     play_case(&case, addr).map_err(|d| TestCaseError::fail(d.to_string()))?;
 /// });
 /// ```
-// A divergence is the whole report, and failures are rare; boxing it would only make users
-// dereference before matching.
-#[allow(clippy::result_large_err)]
 pub fn play_case(case: &Case, addr: SocketAddr) -> Result<Outcome, Divergence> {
     let options = PlayOptions::default();
     roundtrip::block_on(|| async move { roundtrip::play_confirmed(case, addr, &options).await })

@@ -2,37 +2,25 @@
 //! one (a self-test), an address, or a server this command starts itself.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::target::{Target, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
 use crate::scenario::ScenarioFile;
-use crate::spawn::{SpawnOptions, SpawnedTarget, DEFAULT_READY_PATTERN};
-use crate::{Check, DivergenceKind, EchoServer, ExitCode, ServerConfig, ServerHandle, Verdict};
+use crate::{Check, DivergenceKind, ExitCode, Verdict};
 
 /// Bump when a field of the JSON output changes meaning or goes away.
 const JSON_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
-    /// The echo server to test. Without --target or --spawn, the built-in server is tested.
-    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn")]
-    target: Option<SocketAddr>,
-
-    /// Start the server under test: CMD is split like shell words and run directly, in its own
-    /// process group, killed on exit. With `{addr}` in CMD it is given 127.0.0.1:0 and its real
-    /// address is read from its output (see --ready); with `{port}` a free port is chosen.
-    #[arg(long, value_name = "CMD")]
-    spawn: Option<String>,
-
-    /// With --spawn: the regex whose first group is the spawned server's address.
-    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn")]
-    ready: String,
+    #[command(flatten)]
+    target: TargetArgs,
 
     /// Seed of the case sequence (default: random, printed first). The same seed plays the same
     /// cases in the same order.
@@ -73,36 +61,6 @@ pub(crate) struct CheckArgs {
     json: bool,
 }
 
-/// What `check` tests, kept alive for the whole campaign.
-enum Target {
-    Builtin(ServerHandle),
-    Address(SocketAddr),
-    Spawned(Arc<SpawnedTarget>),
-}
-
-impl Target {
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Target::Builtin(server) => server.local_addr(),
-            Target::Address(addr) => *addr,
-            Target::Spawned(target) => target.addr(),
-        }
-    }
-
-    /// How the saved file and the report name the target (recorded, never executed).
-    fn describe(&self, args: &CheckArgs) -> String {
-        match self {
-            Target::Builtin(server) => format!("built-in server at {}", server.local_addr()),
-            Target::Address(addr) => addr.to_string(),
-            Target::Spawned(target) => format!(
-                "spawned `{}` at {}",
-                args.spawn.as_deref().unwrap_or_default(),
-                target.addr()
-            ),
-        }
-    }
-}
-
 pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     if args.connections == 0 {
         return Err(Failure::usage(anyhow::anyhow!(
@@ -114,7 +72,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
             "--cases must be at least 1"
         )));
     }
-    let target = start_target(&args)?;
+    let target = Target::start(&args.target)?;
     let mut campaign = Check::new(target.addr())
         .cases_or_duration(args.cases, args.duration)
         .bounds(
@@ -127,20 +85,16 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     if let Some(seed) = args.seed {
         campaign = campaign.seed(seed);
     }
-    match &target {
-        Target::Builtin(server) => campaign = campaign.server_stats(server.stats()),
-        Target::Spawned(spawned) => {
-            let spawned = Arc::clone(spawned);
-            campaign = campaign.liveness(Arc::new(move || {
-                spawned.try_exit_status().map(|status| status.to_string())
-            }));
-        }
-        Target::Address(_) => {}
+    if let Some(stats) = target.server_stats() {
+        campaign = campaign.server_stats(stats);
+    }
+    if let Some(liveness) = target.liveness() {
+        campaign = campaign.liveness(liveness);
     }
     let seed = campaign.resolve_seed();
     if !args.json {
         print_line(format_args!("seed: {seed}"))?;
-        print_line(format_args!("target: {}", target.describe(&args)))?;
+        print_line(format_args!("target: {}", target.describe()))?;
     }
     let bar = progress_bar(&args);
     if let Some(bar) = &bar {
@@ -156,19 +110,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         .build()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
-    let verdict = runtime.block_on(async {
-        let stop = signal::StopSignal::install().ok();
-        let interrupted = async {
-            match stop {
-                Some(stop) => stop.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            verdict = campaign.run_async() => Some(verdict),
-            () = interrupted => None,
-        }
-    });
+    let verdict = runtime.block_on(signal::unless_interrupted(campaign.run_async()));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -202,26 +144,6 @@ impl Check {
     }
 }
 
-fn start_target(args: &CheckArgs) -> Result<Target, Failure> {
-    if let Some(addr) = args.target {
-        return Ok(Target::Address(addr));
-    }
-    if let Some(command) = &args.spawn {
-        let options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
-        return match options.spawn() {
-            Ok(spawned) => Ok(Target::Spawned(Arc::new(spawned))),
-            Err(e) if e.is_usage_error() => Err(Failure::usage(e)),
-            Err(e) => Err(Failure::environment(e)),
-        };
-    }
-    let server = EchoServer::spawn(ServerConfig {
-        worker_threads: Some(1),
-        ..ServerConfig::ephemeral()
-    })
-    .map_err(Failure::environment)?;
-    Ok(Target::Builtin(server))
-}
-
 fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCode, Failure> {
     let Some(failure) = &verdict.failure else {
         if args.json {
@@ -251,13 +173,10 @@ fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCo
             failure.original_divergence.summary()
         )));
     }
-    let server_output = match target {
-        Target::Spawned(spawned) => Some(spawned.output_tail()),
-        _ => None,
-    };
+    let server_output = target.output_tail();
     let file = ScenarioFile::new(failure.minimal.clone())
         .with_seed(verdict.seed)
-        .with_target(target.describe(args))
+        .with_target(target.describe())
         .with_divergence(&failure.divergence.to_string());
     let saved = save(&args.save, verdict.seed, failure.case_index, &file);
     if args.json {

@@ -4,8 +4,10 @@
 mod check;
 mod client;
 mod logging;
+mod run;
 mod serve;
 mod signal;
+mod target;
 mod value;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,10 @@ enum Command {
     /// A seeded randomized campaign against an echo server: every byte must come back
     /// unchanged, however the stream is cut. Exit 1 with a minimised, saved case on failure.
     Check(check::CheckArgs),
+    /// Play scenario files against a target (the built-in server by default), a verdict each.
+    Run(run::RunArgs),
+    /// Rerun one saved failure: exit 1 if it still reproduces, 0 if the case now passes.
+    Replay(run::ReplayArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -84,6 +90,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve::serve(args),
         Command::Client(args) => client::client(args),
         Command::Check(args) => check::check(args),
+        Command::Run(args) => run::run(args),
+        Command::Replay(args) => run::replay(args),
     }
 }
 

@@ -45,3 +45,21 @@ impl StopSignal {
         let _ = self.ctrl_c.recv().await;
     }
 }
+
+/// Runs `future` unless SIGINT or SIGTERM comes first (`None` then). Commands that give a
+/// verdict use it: an interrupted run cleans up as its values drop and exits 130.
+pub(crate) async fn unless_interrupted<T>(
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let stop = StopSignal::install().ok();
+    let interrupted = async {
+        match stop {
+            Some(stop) => stop.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        output = future => Some(output),
+        () = interrupted => None,
+    }
+}

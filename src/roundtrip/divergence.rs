@@ -38,15 +38,9 @@ pub enum DivergenceKind {
         expected: u8,
         /// The byte that came back.
         actual: u8,
-        /// Sent bytes around the offset, from `window_start`.
-        expected_window: Vec<u8>,
-        /// Received bytes around the offset, from `window_start`.
-        received_window: Vec<u8>,
-        /// Stream offset where both windows start.
-        window_start: u64,
-        /// When the wrong bytes are another connection's: that connection and the offset in its
-        /// stream where they were found.
-        crossed_from: Option<(String, u64)>,
+        /// The bytes around the offset, for the hexdumps (boxed: rarely read, and it keeps
+        /// `Result<_, Divergence>` small).
+        evidence: Box<MismatchEvidence>,
     },
     /// The server closed its side (EOF) before every byte came back: bytes are missing.
     EarlyEof,
@@ -103,6 +97,20 @@ pub enum DivergenceKind {
         /// Its message.
         message: String,
     },
+}
+
+/// The bytes around a mismatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MismatchEvidence {
+    /// Sent bytes around the offset, from `window_start`.
+    pub expected_window: Vec<u8>,
+    /// Received bytes around the offset, from `window_start`.
+    pub received_window: Vec<u8>,
+    /// Stream offset where both windows start.
+    pub window_start: u64,
+    /// When the wrong bytes are another connection's: that connection and the offset in its
+    /// stream where they were found.
+    pub crossed_from: Option<(String, u64)>,
 }
 
 impl DivergenceKind {
@@ -209,14 +217,15 @@ impl fmt::Display for Divergence {
             f.write_str(" (not confirmed: passed when played again at 4x the timeout)")?;
         }
         if let DivergenceKind::Mismatch {
-            offset,
-            expected_window,
-            received_window,
-            window_start,
-            crossed_from,
-            ..
+            offset, evidence, ..
         } = &self.kind
         {
+            let MismatchEvidence {
+                expected_window,
+                received_window,
+                window_start,
+                crossed_from,
+            } = evidence.as_ref();
             writeln!(f)?;
             writeln!(
                 f,
@@ -277,10 +286,12 @@ mod tests {
             offset: 4,
             expected: b'e',
             actual: b'X',
-            expected_window: b"abcdefgh".to_vec(),
-            received_window: b"abcdXfgh".to_vec(),
-            window_start: 0,
-            crossed_from: Some(("c0".into(), 17)),
+            evidence: Box::new(MismatchEvidence {
+                expected_window: b"abcdefgh".to_vec(),
+                received_window: b"abcdXfgh".to_vec(),
+                window_start: 0,
+                crossed_from: Some(("c0".into(), 17)),
+            }),
         })
         .to_string();
         assert!(report.starts_with(

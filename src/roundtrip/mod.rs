@@ -15,7 +15,7 @@
 mod divergence;
 mod play;
 
-pub use divergence::{Divergence, DivergenceKind};
+pub use divergence::{Divergence, DivergenceKind, MismatchEvidence};
 pub use play::{play, play_confirmed, ConnectionOutcome, Outcome, PlayOptions};
 
 use std::future::Future;

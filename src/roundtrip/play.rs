@@ -12,7 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::divergence::{Divergence, DivergenceKind};
+use super::divergence::{Divergence, DivergenceKind, MismatchEvidence};
 use crate::case::{Case, ConnectionCase, Conversation, ConversationKind, PauseScale, Payload};
 use crate::hexdump;
 use crate::server::ServerStats;
@@ -550,10 +550,12 @@ fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) ->
             offset: round_start + offset as u64,
             expected,
             actual: wrong.first().copied().unwrap_or(0),
-            expected_window,
-            received_window,
-            window_start: round_start + start as u64,
-            crossed_from: None,
+            evidence: Box::new(MismatchEvidence {
+                expected_window,
+                received_window,
+                window_start: round_start + start as u64,
+                crossed_from: None,
+            }),
         },
     }
 }
@@ -565,15 +567,17 @@ fn explain_crossing(case: &Case, mut divergence: Divergence) -> Divergence {
         return divergence;
     }
     let DivergenceKind::Mismatch {
-        offset,
-        window_start,
-        received_window,
-        crossed_from,
-        ..
+        offset, evidence, ..
     } = &mut divergence.kind
     else {
         return divergence;
     };
+    let MismatchEvidence {
+        window_start,
+        received_window,
+        crossed_from,
+        ..
+    } = evidence.as_mut();
     let skip = usize::try_from(*offset - *window_start).unwrap_or(usize::MAX);
     let Some(wrong) = received_window.get(skip..) else {
         return divergence;

@@ -1,0 +1,256 @@
+//! `echo-harness run` and `echo-harness replay`: play scenario files against a target and give
+//! a verdict per file. `run` is for many files (a regression corpus); `replay` reruns one saved
+//! failure and says whether it still reproduces.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::target::{Target, TargetArgs};
+use super::{print_line, signal, value, Failure};
+use crate::case::{Case, Conversation};
+use crate::check::blame_dead_server;
+use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
+use crate::scenario::{self, ScenarioFile};
+use crate::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Scenario files to play, in order. All are parsed first; one parse error and none runs.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    target: TargetArgs,
+
+    /// No-progress timeout of every connection (a timing-only failure is replayed at 4x).
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
+    timeout: Duration,
+
+    /// Print a line per step of each scenario.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// The saved failure (a scenario file, as `check --save` writes it).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    #[command(flatten)]
+    target: TargetArgs,
+
+    /// No-progress timeout of every connection (a timing-only failure is replayed at 4x).
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
+    timeout: Duration,
+
+    /// Print a line per step.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let mut scenarios = Vec::with_capacity(args.files.len());
+    let mut errors = Vec::new();
+    for path in &args.files {
+        match load(path) {
+            Ok(file) => scenarios.push((path, file)),
+            Err(message) => errors.push(message),
+        }
+    }
+    if !errors.is_empty() {
+        for error in &errors {
+            eprintln!("{error}");
+        }
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} of {} scenario files do not parse; nothing was run",
+            errors.len(),
+            args.files.len()
+        )));
+    }
+    let target = Target::start(&args.target)?;
+    let options = play_options(&target, args.timeout);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for (index, (path, file)) in scenarios.iter().enumerate() {
+        let Some(result) = play(&target, &file.case, &options)? else {
+            eprintln!("echo-harness: interrupted after {passed} passed, {failed} failed");
+            return Ok(ExitCode::Interrupted);
+        };
+        if args.verbose {
+            print_steps(&file.case, result.as_ref().ok())?;
+        }
+        match result {
+            Ok(outcome) => {
+                passed += 1;
+                print_line(format_args!(
+                    "PASS {}: {}",
+                    path.display(),
+                    measured(&outcome)
+                ))?;
+            }
+            Err(divergence) => {
+                if index == 0 && never_reached(&divergence) {
+                    return Err(unreachable(&target, &divergence));
+                }
+                failed += 1;
+                print_line(format_args!("FAIL {}: {divergence}", path.display()))?;
+            }
+        }
+    }
+    print_line(format_args!("{passed} passed, {failed} failed"))?;
+    Ok(if failed == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::CheckFailed
+    })
+}
+
+pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
+    let file = load(&args.file).map_err(|message| {
+        eprintln!("{message}");
+        Failure::usage(anyhow::anyhow!("{} does not parse", args.file.display()))
+    })?;
+    // The recorded target is for people: it is printed, never used or executed.
+    if let Some(original) = &file.target {
+        print_line(format_args!("originally failed against: {original}"))?;
+    }
+    if let Some(seed) = file.seed {
+        print_line(format_args!("found by: check --seed {seed}"))?;
+    }
+    for line in &file.divergence {
+        print_line(format_args!("original divergence: {line}"))?;
+    }
+    let target = Target::start(&args.target)?;
+    print_line(format_args!("replaying against: {}", target.describe()))?;
+    let options = play_options(&target, args.timeout);
+    let Some(result) = play(&target, &file.case, &options)? else {
+        eprintln!("echo-harness: interrupted");
+        return Ok(ExitCode::Interrupted);
+    };
+    if args.verbose {
+        print_steps(&file.case, result.as_ref().ok())?;
+    }
+    match result {
+        Ok(outcome) => {
+            print_line(format_args!("the case now passes: {}", measured(&outcome)))?;
+            Ok(ExitCode::Success)
+        }
+        Err(divergence) if never_reached(&divergence) => Err(unreachable(&target, &divergence)),
+        Err(divergence) => {
+            print_line(format_args!("the failure reproduces:\n{divergence}"))?;
+            if let Some(output) = target.output_tail().filter(|o| !o.is_empty()) {
+                print_line(format_args!(
+                    "server output (last {} bytes):\n{output}",
+                    output.len()
+                ))?;
+            }
+            Ok(ExitCode::CheckFailed)
+        }
+    }
+}
+
+/// Reads and parses one scenario file; the error is the rendered parse error (file:line:column,
+/// the line, a caret, what was expected) or the read error.
+fn load(path: &Path) -> Result<ScenarioFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("echo-harness: error: cannot read {}: {e}", path.display()))?;
+    scenario::parse(&text).map_err(|e| e.with_origin(path.display().to_string()).render())
+}
+
+fn play_options(target: &Target, timeout: Duration) -> PlayOptions {
+    PlayOptions {
+        timeout,
+        connect_timeout: timeout,
+        server_stats: target.server_stats(),
+    }
+}
+
+/// Plays `case` once (confirming a timing-only failure); `None` when interrupted.
+#[allow(clippy::type_complexity)]
+fn play(
+    target: &Target,
+    case: &Case,
+    options: &PlayOptions,
+) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .map_err(Failure::environment)?;
+    let addr = target.addr();
+    let result = runtime.block_on(signal::unless_interrupted(roundtrip::play_confirmed(
+        case, addr, options,
+    )));
+    let liveness = target.liveness();
+    Ok(result.map(|r| r.map_err(|d| blame_dead_server(liveness.as_ref(), d))))
+}
+
+fn never_reached(divergence: &Divergence) -> bool {
+    divergence.sent == 0
+        && matches!(
+            divergence.kind,
+            DivergenceKind::Refused | DivergenceKind::ConnectTimeout { .. }
+        )
+}
+
+fn unreachable(target: &Target, divergence: &Divergence) -> Failure {
+    Failure::environment(anyhow::anyhow!(
+        "cannot reach {}: {}",
+        target.addr(),
+        divergence.summary()
+    ))
+}
+
+fn measured(outcome: &Outcome) -> String {
+    format!(
+        "{} connections, {} bytes verified in {:.2?}",
+        outcome.connections.len(),
+        outcome.bytes_verified(),
+        outcome.elapsed
+    )
+}
+
+/// A line per step of every connection, with what was measured when the case passed.
+fn print_steps(case: &Case, outcome: Option<&Outcome>) -> Result<(), Failure> {
+    for (i, conn) in case.connections.iter().enumerate() {
+        let name = &conn.name;
+        let payloads = conn.conversation.payloads();
+        for payload in payloads {
+            print_line(format_args!("  {name}: send {} bytes", payload.len()))?;
+            if !matches!(conn.conversation, Conversation::Stream { .. }) {
+                print_line(format_args!(
+                    "  {name}: expect echo of {} bytes",
+                    payload.len()
+                ))?;
+            }
+        }
+        match conn.conversation {
+            Conversation::Stream { .. } => {
+                print_line(format_args!("  {name}: shutdown write"))?;
+                print_line(format_args!(
+                    "  {name}: expect echo of {} bytes",
+                    conn.conversation.total_len()
+                ))?;
+                print_line(format_args!("  {name}: expect eof"))?;
+            }
+            Conversation::Interactive { .. } => {
+                print_line(format_args!("  {name}: shutdown write"))?;
+                print_line(format_args!("  {name}: expect eof"))?;
+            }
+            Conversation::Close { .. } => print_line(format_args!("  {name}: close"))?,
+        }
+        if let Some(c) = outcome.and_then(|o| o.connections.get(i)) {
+            let server = c
+                .server_reads
+                .map(|r| format!(", the server read it in {r} reads"))
+                .unwrap_or_default();
+            print_line(format_args!(
+                "  {name}: ok: sent {} bytes in {} writes, {} came back in {} reads{server}",
+                c.sent, c.writes, c.received, c.reads
+            ))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The target a verdict command tests — the built-in server, an address, or a server the
+//! command starts itself — shared by `check`, `run` and `replay`, so they take the same flags
+//! and report a target the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::{value, Failure};
+use crate::check::Liveness;
+use crate::spawn::{SpawnOptions, SpawnedTarget, DEFAULT_READY_PATTERN};
+use crate::{EchoServer, ServerConfig, ServerHandle, ServerStats};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TargetArgs {
+    /// The echo server to test. Without --target or --spawn, the built-in server is tested.
+    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn")]
+    pub(crate) target: Option<SocketAddr>,
+
+    /// Start the server under test: CMD is split like shell words and run directly, in its own
+    /// process group, killed on exit. With `{addr}` in CMD it is given 127.0.0.1:0 and its real
+    /// address is read from its output (see --ready); with `{port}` a free port is chosen.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) spawn: Option<String>,
+
+    /// With --spawn: the regex whose first group is the spawned server's address.
+    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn")]
+    pub(crate) ready: String,
+}
+
+/// What a command tests, kept alive for the whole run: dropping it stops the built-in server
+/// or kills the spawned process group.
+pub(crate) enum Target {
+    Builtin(ServerHandle),
+    Address(SocketAddr),
+    Spawned {
+        target: Arc<SpawnedTarget>,
+        command: String,
+    },
+}
+
+impl Target {
+    /// Starts (or just names) the target the flags describe. Bad flags are usage errors; a
+    /// server that cannot start or never becomes ready is an environment error.
+    pub(crate) fn start(args: &TargetArgs) -> Result<Target, Failure> {
+        if let Some(addr) = args.target {
+            return Ok(Target::Address(addr));
+        }
+        if let Some(command) = &args.spawn {
+            let options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
+            return match options.spawn() {
+                Ok(spawned) => Ok(Target::Spawned {
+                    target: Arc::new(spawned),
+                    command: command.clone(),
+                }),
+                Err(e) if e.is_usage_error() => Err(Failure::usage(e)),
+                Err(e) => Err(Failure::environment(e)),
+            };
+        }
+        let server = EchoServer::spawn(ServerConfig {
+            worker_threads: Some(1),
+            ..ServerConfig::ephemeral()
+        })
+        .map_err(Failure::environment)?;
+        Ok(Target::Builtin(server))
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Builtin(server) => server.local_addr(),
+            Target::Address(addr) => *addr,
+            Target::Spawned { target, .. } => target.addr(),
+        }
+    }
+
+    /// How reports and saved files name the target (recorded, never executed).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Target::Builtin(server) => format!("built-in server at {}", server.local_addr()),
+            Target::Address(addr) => addr.to_string(),
+            Target::Spawned { target, command } => {
+                format!("spawned `{command}` at {}", target.addr())
+            }
+        }
+    }
+
+    /// The built-in server's counters, when it is the target.
+    pub(crate) fn server_stats(&self) -> Option<Arc<ServerStats>> {
+        match self {
+            Target::Builtin(server) => Some(server.stats()),
+            _ => None,
+        }
+    }
+
+    /// A probe that says how the spawned server died, when it has.
+    pub(crate) fn liveness(&self) -> Option<Liveness> {
+        match self {
+            Target::Spawned { target, .. } => {
+                let target = Arc::clone(target);
+                Some(Arc::new(move || {
+                    target.try_exit_status().map(|status| status.to_string())
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// The last 64 KiB of a spawned server's output, for a failure's report.
+    pub(crate) fn output_tail(&self) -> Option<String> {
+        match self {
+            Target::Spawned { target, .. } => Some(target.output_tail()),
+            _ => None,
+        }
+    }
+}

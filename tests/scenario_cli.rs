@@ -1,0 +1,233 @@
+//! `run`, `replay` and `scripts/repro.sh` end to end: a failure saved by `check` against a buggy
+//! server replays with the same divergence, passes against a correct server, and bad files
+//! are rejected with the place of the error before anything runs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{bin, bin_path};
+use predicates::prelude::*;
+
+fn faulty(mode: &str) -> Option<String> {
+    let path = std::env::current_exe().ok()?.parent()?.join(format!(
+        "../examples/faulty_echo{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    if !path.exists() {
+        println!("SKIPPED: examples are not built");
+        return None;
+    }
+    Some(format!(
+        "{} --mode {mode} --listen {{addr}}",
+        path.display()
+    ))
+}
+
+fn regressions() -> Vec<PathBuf> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `check` against the faulty server and returns the path of the saved case.
+fn saved_failure(mode: &str, dir: &Path) -> Option<PathBuf> {
+    let spawn = faulty(mode)?;
+    let output = bin()
+        .args([
+            "check",
+            "--seed",
+            "1",
+            "--shrink-time",
+            "5s",
+            "--spawn",
+            &spawn,
+            "--save",
+        ])
+        .arg(dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    let saved = text
+        .lines()
+        .find_map(|l| l.strip_prefix("saved: "))
+        .unwrap();
+    Some(PathBuf::from(saved))
+}
+
+#[test]
+fn run_plays_every_regression_and_gives_a_verdict_per_file() {
+    let files = regressions();
+    let assert = bin().arg("run").args(&files).assert().success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for file in &files {
+        assert!(
+            stdout.contains(&format!("PASS {}", file.display())),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.ends_with(&format!("{} passed, 0 failed\n", files.len())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_verbose_prints_a_line_per_step() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/interactive-rounds.scenario");
+    bin()
+        .args(["run", "-v"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "c0: send 6 bytes\n  c0: expect echo of 6 bytes",
+        ))
+        .stdout(predicate::str::contains("c0: expect eof"));
+}
+
+#[test]
+fn one_parse_error_means_exit_2_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.scenario");
+    std::fs::write(
+        &bad,
+        "# echo-harness scenario v1\nconnection c0\n  nodelay maybe\n",
+    )
+    .unwrap();
+    let good = &regressions()[0];
+    bin()
+        .arg("run")
+        .arg(good)
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(format!("{}:3:11", bad.display())))
+        .stderr(predicate::str::contains("3 |   nodelay maybe"))
+        .stderr(predicate::str::contains("^^^^^"))
+        .stderr(predicate::str::contains("nothing was run"));
+}
+
+#[test]
+fn replay_of_a_missing_or_bad_file_exits_2() {
+    bin()
+        .args(["replay", "/nonexistent/case.scenario"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read /nonexistent/case.scenario",
+        ));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("v9.scenario");
+    std::fs::write(&bad, "# echo-harness scenario v9\n").unwrap();
+    bin()
+        .arg("replay")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(":1:"));
+}
+
+#[test]
+fn a_saved_failure_reproduces_against_the_buggy_server_and_passes_against_a_correct_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(saved) = saved_failure("first-recv-only", dir.path()) else {
+        return;
+    };
+    let Some(buggy) = faulty("first-recv-only") else {
+        return;
+    };
+    bin()
+        .arg("replay")
+        .arg(&saved)
+        .args(["--spawn", &buggy])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "originally failed against: spawned",
+        ))
+        .stdout(predicate::str::contains(
+            "original divergence: connection c0:",
+        ))
+        .stdout(predicate::str::contains("the failure reproduces:"));
+    bin()
+        .arg("replay")
+        .arg(&saved)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("the case now passes"));
+}
+
+#[test]
+fn repro_script_reproduces_end_to_end_with_the_run_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(saved) = saved_failure("nul-truncate", dir.path()) else {
+        return;
+    };
+    let Some(buggy) = faulty("nul-truncate") else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/repro.sh");
+    let run = |extra: &[&str]| {
+        let output = Command::new("bash")
+            .arg(&script)
+            .arg(&saved)
+            .args(extra)
+            .env("ECHO_HARNESS_BIN", bin_path())
+            .output()
+            .expect("bash runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(&["--spawn", &buggy]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("the failure reproduces:"), "{stdout}");
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, _) = run(&["--bogus"]);
+    assert_eq!(code, Some(2));
+    let help = Command::new("bash")
+        .arg(&script)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: scripts/repro.sh FILE"));
+}
+
+#[test]
+fn replay_prints_the_recorded_target_and_never_executes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("executed");
+    let file = dir.path().join("case.scenario");
+    std::fs::write(
+        &file,
+        format!(
+            "# echo-harness scenario v1\n# target: spawned `touch {}` at 127.0.0.1:1\n\nconnection c0\n  send \"x\"\n  shutdown write\n  expect echo\n  expect eof\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    bin()
+        .arg("replay")
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "originally failed against: spawned `touch {}`",
+            marker.display()
+        )));
+    assert!(!marker.exists(), "replay executed the recorded target");
+}
