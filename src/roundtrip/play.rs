@@ -212,7 +212,14 @@ impl Progress {
     }
 
     fn touch(&self) {
-        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.touch_at(Instant::now());
+    }
+
+    /// Counts `at`, possibly in the future, as the last progress: a pause the plan asks for
+    /// holds the deadline off for its whole length, even when it is longer than the timeout.
+    fn touch_at(&self, at: Instant) {
+        let nanos =
+            u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
         self.last_nanos.fetch_max(nanos, Ordering::Relaxed);
     }
 
@@ -428,9 +435,10 @@ async fn write_all(
 
 async fn pause(duration: Duration, progress: &Progress) {
     if !duration.is_zero() {
-        tokio::time::sleep(duration).await;
-        // A pause the plan asked for is not a stall.
-        progress.touch();
+        // A pause the plan asks for is not a stall, on either side of the connection.
+        let until = Instant::now() + duration;
+        progress.touch_at(until);
+        tokio::time::sleep_until(until).await;
     }
 }
 
