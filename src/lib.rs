@@ -27,7 +27,8 @@
 //! - [`case`]: a test case as data — payloads, write and read plans, conversations — and
 //!   [`CaseBounds`], which drives both generators.
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
-//! - [`scenario`]: scenario text version 1, the saved form of a case: printer and parser.
+//! - [`scenario`]: scenario text, version 1 (the saved form of a case) and version 2 (scripts of
+//!   interleaved steps): printer, parser, and the interpreter that plays a script.
 //! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
 //!   [`Divergence`].
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].

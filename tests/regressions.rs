@@ -1,11 +1,13 @@
 //! Replays every scenario under `tests/regressions/` against the built-in server, in one test
 //! that walks the folder and names each failing file. Adding a regression takes nothing more
-//! than copying a saved failure there.
+//! than copying a saved failure there. Version 1 files play on the round-trip engine, version 2
+//! files on the script interpreter; every version 1 file also plays as its version 2 script.
 
 use std::path::PathBuf;
 
 use echo_harness::roundtrip::{self, PlayOptions};
-use echo_harness::{scenario, EchoServer, ServerConfig};
+use echo_harness::scenario::{self, ScenarioBody};
+use echo_harness::{EchoServer, ServerConfig};
 
 #[test]
 fn every_regression_scenario_passes_against_the_builtin_server() {
@@ -16,7 +18,17 @@ fn every_regression_scenario_passes_against_the_builtin_server() {
         .filter(|path| path.extension().is_some_and(|e| e == "scenario"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8, "the seeded corpus is there: {files:?}");
+    assert!(files.len() >= 11, "the seeded corpus is there: {files:?}");
+    assert!(
+        files
+            .iter()
+            .filter(|p| std::fs::read_to_string(p)
+                .unwrap()
+                .starts_with(scenario::VERSION_LINE_V2))
+            .count()
+            >= 3,
+        "the corpus holds version 2 scripts"
+    );
     let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
     let options = PlayOptions {
         server_stats: Some(server.stats()),
@@ -33,9 +45,27 @@ fn every_regression_scenario_passes_against_the_builtin_server() {
             }
         };
         let addr = server.local_addr();
-        let result = roundtrip::block_on(|| roundtrip::play_confirmed(&file.case, addr, &options));
-        if let Err(divergence) = result {
-            failures.push(format!("{}: {divergence}", path.display()));
+        let result = match file.body() {
+            ScenarioBody::Case(case) => {
+                roundtrip::block_on(|| roundtrip::play_confirmed(case, addr, &options))
+                    .map_err(|d| d.to_string())
+            }
+            ScenarioBody::Script(script) => {
+                roundtrip::block_on(|| scenario::play_script_confirmed(script, addr, &options))
+                    .map_err(|f| f.to_string())
+            }
+        };
+        if let Err(report) = result {
+            failures.push(format!("{}: {report}", path.display()));
+        }
+        // The same checks, with the readers taking turns: a version 1 case as its script.
+        if file.version() == 1 {
+            let script = file.to_script().into_owned();
+            let result =
+                roundtrip::block_on(|| scenario::play_script_confirmed(&script, addr, &options));
+            if let Err(failure) = result {
+                failures.push(format!("{} (as a v2 script): {failure}", path.display()));
+            }
         }
     }
     assert!(

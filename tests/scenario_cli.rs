@@ -231,3 +231,100 @@ fn replay_prints_the_recorded_target_and_never_executes_it() {
         )));
     assert!(!marker.exists(), "replay executed the recorded target");
 }
+
+#[test]
+fn a_v2_script_runs_step_by_step_with_v1_files_alongside() {
+    let files = regressions();
+    let v2: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.file_name().unwrap().to_string_lossy().starts_with("v2-"))
+        .collect();
+    assert!(!v2.is_empty());
+    bin()
+        .args(["run", "-v"])
+        .args(&v2)
+        .arg(&files[0])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("  step 1: "))
+        .stdout(predicate::str::contains(": ok\n"))
+        .stdout(predicate::str::contains(format!(
+            "{} passed, 0 failed",
+            v2.len() + 1
+        )));
+}
+
+#[test]
+fn a_v2_misuse_is_a_parse_error_at_its_line_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.scenario");
+    std::fs::write(
+        &bad,
+        "# echo-harness scenario v2\nconnection a\na send \"hi\"\na expect eof\n",
+    )
+    .unwrap();
+    bin()
+        .arg("run")
+        .arg(&bad)
+        .arg(&regressions()[0])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!("{}:4:1", bad.display())))
+        .stderr(predicate::str::contains("4 | a expect eof"))
+        .stderr(predicate::str::contains("expected `expect echo` first"))
+        .stderr(predicate::str::contains("nothing was run"));
+}
+
+#[test]
+fn replay_of_a_failing_v2_script_names_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.scenario");
+    std::fs::write(
+        &file,
+        "# echo-harness scenario v2\n# target: an imaginary server\nconnection a\n\
+         a send \"hello\"\na expect bytes \"help!\"\n",
+    )
+    .unwrap();
+    bin()
+        .args(["replay", "-v"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "originally failed against: an imaginary server",
+        ))
+        .stdout(predicate::str::contains("the failure reproduces"))
+        .stdout(predicate::str::contains(
+            "different bytes came back at offset 3",
+        ))
+        .stdout(predicate::str::contains(
+            "at step 2: `a expect bytes \"help!\"`",
+        ))
+        .stdout(predicate::str::contains(
+            "step 2: a expect bytes \"help!\": FAILED",
+        ));
+}
+
+#[test]
+fn the_examples_of_docs_scenarios_md_parse() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenarios.md"))
+            .unwrap();
+    let examples: Vec<&str> = doc
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .filter(|block| block.starts_with("# echo-harness scenario"))
+        .collect();
+    assert_eq!(examples.len(), 2);
+    for example in examples {
+        echo_harness::scenario::parse(example).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The error shown is the one the parser gives.
+    let broken = "# echo-harness scenario v2\nconnection a\n\na send \"hi\"\n\na expect eof\n";
+    let e = echo_harness::scenario::parse(broken)
+        .unwrap_err()
+        .with_origin("broken.scenario");
+    assert!(doc.contains(&e.to_string()), "{e}");
+}

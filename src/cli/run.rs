@@ -1,6 +1,10 @@
 //! `echo-harness run` and `echo-harness replay`: play scenario files against a target and give
 //! a verdict per file. `run` is for many files (a regression corpus); `replay` reruns one saved
 //! failure and says whether it still reproduces.
+//!
+//! Both take version 1 and version 2 files: a version 1 case is played by the round-trip engine
+//! exactly as before, a version 2 script by the script interpreter, and a failure of either is a
+//! [`ScriptFailure`] (a version 1 one names no step).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,8 +15,8 @@ use super::target::{Target, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::{Case, Conversation};
 use crate::check::blame_dead_server;
-use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
-use crate::scenario::{self, ScenarioFile};
+use crate::roundtrip::{self, DivergenceKind, Outcome, PlayOptions};
+use crate::scenario::{self, ScenarioBody, ScenarioFile, Script, ScriptFailure};
 use crate::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -74,12 +78,12 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let options = play_options(&target, args.timeout);
     let (mut passed, mut failed) = (0usize, 0usize);
     for (index, (path, file)) in scenarios.iter().enumerate() {
-        let Some(result) = play(&target, &file.case, &options)? else {
+        let Some(result) = play(&target, file.body(), &options)? else {
             eprintln!("echo-harness: interrupted after {passed} passed, {failed} failed");
             return Ok(ExitCode::Interrupted);
         };
         if args.verbose {
-            print_steps(&file.case, result.as_ref().ok())?;
+            print_body_steps(file.body(), &result)?;
         }
         match result {
             Ok(outcome) => {
@@ -125,12 +129,12 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     let target = Target::start(&args.target)?;
     print_line(format_args!("replaying against: {}", target.describe()))?;
     let options = play_options(&target, args.timeout);
-    let Some(result) = play(&target, &file.case, &options)? else {
+    let Some(result) = play(&target, file.body(), &options)? else {
         eprintln!("echo-harness: interrupted");
         return Ok(ExitCode::Interrupted);
     };
     if args.verbose {
-        print_steps(&file.case, result.as_ref().ok())?;
+        print_body_steps(file.body(), &result)?;
     }
     match result {
         Ok(outcome) => {
@@ -167,27 +171,44 @@ fn play_options(target: &Target, timeout: Duration) -> PlayOptions {
     }
 }
 
-/// Plays `case` once (confirming a timing-only failure); `None` when interrupted.
+/// Plays a file's case or script once (confirming a timing-only failure); `None` when
+/// interrupted.
 #[allow(clippy::type_complexity)]
 fn play(
     target: &Target,
-    case: &Case,
+    body: ScenarioBody<'_>,
     options: &PlayOptions,
-) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
+) -> Result<Option<Result<Outcome, ScriptFailure>>, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let addr = target.addr();
-    let result = runtime.block_on(signal::unless_interrupted(roundtrip::play_confirmed(
-        case, addr, options,
-    )));
+    let result = runtime.block_on(signal::unless_interrupted(async {
+        match body {
+            ScenarioBody::Case(case) => roundtrip::play_confirmed(case, addr, options)
+                .await
+                .map_err(|divergence| ScriptFailure {
+                    divergence,
+                    step: None,
+                }),
+            ScenarioBody::Script(script) => {
+                scenario::play_script_confirmed(script, addr, options).await
+            }
+        }
+    }));
     let liveness = target.liveness();
-    Ok(result.map(|r| r.map_err(|d| blame_dead_server(liveness.as_ref(), d))))
+    Ok(result.map(|r| {
+        r.map_err(|mut f| {
+            f.divergence = blame_dead_server(liveness.as_ref(), f.divergence);
+            f
+        })
+    }))
 }
 
-fn never_reached(divergence: &Divergence) -> bool {
+fn never_reached(failure: &ScriptFailure) -> bool {
+    let divergence = &failure.divergence;
     divergence.sent == 0
         && matches!(
             divergence.kind,
@@ -195,11 +216,11 @@ fn never_reached(divergence: &Divergence) -> bool {
         )
 }
 
-fn unreachable(target: &Target, divergence: &Divergence) -> Failure {
+fn unreachable(target: &Target, failure: &ScriptFailure) -> Failure {
     Failure::environment(anyhow::anyhow!(
         "cannot reach {}: {}",
         target.addr(),
-        divergence.summary()
+        failure.divergence.summary()
     ))
 }
 
@@ -210,6 +231,56 @@ fn measured(outcome: &Outcome) -> String {
         outcome.bytes_verified(),
         outcome.elapsed
     )
+}
+
+fn print_body_steps(
+    body: ScenarioBody<'_>,
+    result: &Result<Outcome, ScriptFailure>,
+) -> Result<(), Failure> {
+    match body {
+        ScenarioBody::Case(case) => print_steps(case, result.as_ref().ok()),
+        ScenarioBody::Script(script) => print_script_steps(script, result),
+    }
+}
+
+/// A line per step of a script in file order, marked as passed, failed or not run, then what
+/// each connection measured when the script passed.
+fn print_script_steps(
+    script: &Script,
+    result: &Result<Outcome, ScriptFailure>,
+) -> Result<(), Failure> {
+    let failed_at = result
+        .as_ref()
+        .err()
+        .map(|f| f.step.as_ref().map(|s| s.index));
+    for (i, step) in script.steps.iter().enumerate() {
+        let mark = match failed_at {
+            None => "ok",
+            Some(Some(at)) if i == at => "FAILED",
+            Some(Some(at)) if i > at => "not run",
+            // Failed before the first step (connecting) or after the last (flushing).
+            Some(None) if result.as_ref().is_err_and(|f| f.divergence.sent == 0) => "not run",
+            _ => "ok",
+        };
+        print_line(format_args!("  step {}: {step}: {mark}", i + 1))?;
+    }
+    if let Ok(outcome) = result {
+        for c in &outcome.connections {
+            print_connection(c)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_connection(c: &roundtrip::ConnectionOutcome) -> Result<(), Failure> {
+    let server = c
+        .server_reads
+        .map(|r| format!(", the server read it in {r} reads"))
+        .unwrap_or_default();
+    print_line(format_args!(
+        "  {}: ok: sent {} bytes in {} writes, {} came back in {} reads{server}",
+        c.name, c.sent, c.writes, c.received, c.reads
+    ))
 }
 
 /// A line per step of every connection, with what was measured when the case passed.
@@ -242,14 +313,7 @@ fn print_steps(case: &Case, outcome: Option<&Outcome>) -> Result<(), Failure> {
             Conversation::Close { .. } => print_line(format_args!("  {name}: close"))?,
         }
         if let Some(c) = outcome.and_then(|o| o.connections.get(i)) {
-            let server = c
-                .server_reads
-                .map(|r| format!(", the server read it in {r} reads"))
-                .unwrap_or_default();
-            print_line(format_args!(
-                "  {name}: ok: sent {} bytes in {} writes, {} came back in {} reads{server}",
-                c.sent, c.writes, c.received, c.reads
-            ))?;
+            print_connection(c)?;
         }
     }
     Ok(())

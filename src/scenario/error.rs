@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    /// The first line is not `# echo-harness scenario v1`.
+    /// The first line is not `# echo-harness scenario v1` (or `v2`).
     MissingVersion,
     /// The first line names a version this build does not read.
     UnsupportedVersion,
@@ -52,10 +52,14 @@ pub enum ParseErrorKind {
     /// A setting or metadata line given twice.
     DuplicateSetting,
     /// A directive in the wrong place: a setting after a step, a step outside a connection,
-    /// `pause-scale` after the first connection.
+    /// `pause-scale` after the first connection; in version 2, a `connection` after a step.
     Misplaced,
-    /// A step that does not continue any conversation version 1 can express.
+    /// A step that does not continue any conversation version 1 can express; in version 2, a
+    /// step that cannot follow the connection's earlier steps (a `send` after `shutdown write`,
+    /// an `expect eof` with echo still owed, anything after `close`).
     UnexpectedStep,
+    /// Version 2: a step on a connection that was never declared.
+    UnknownConnection,
     /// A connection whose conversation is not finished when its block ends.
     IncompleteConversation,
     /// A file without any connection.

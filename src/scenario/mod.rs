@@ -1,12 +1,15 @@
-//! Scenario text, version 1: the saved form of a [`Case`], written by `check --save`, read by
-//! `replay`, kept under `tests/regressions/`.
+//! Scenario text: the saved form of a [`Case`] (version 1, written by `check --save`) or of a
+//! [`Script`] (version 2, written by people), read by `run` and `replay`, kept under
+//! `tests/regressions/`; and [`play_script`], the interpreter that plays a script.
 //!
 //! A scenario is line-oriented text that a person can write, read and diff. Version 1 is the
-//! subset that a generated case needs; later versions extend the language (free interleaving,
-//! exact-bytes expectations, sleeps, timeouts) and never change what a version 1 file means.
-//! [`print()`] and [`parse`] round-trip: `parse(&print(&file)) == Ok(file)`.
+//! subset that a generated case needs. Version 2 adds free interleaving of named connections,
+//! exact-bytes and last-message expectations, repetition, sleeps and per-step deadlines; it
+//! never changes what a version 1 file means, and [`parse`] reads both. [`print()`] and
+//! [`parse`] round-trip: `parse(&print(&file)) == Ok(file)`. See `docs/scenarios.md` for a
+//! tutorial.
 //!
-//! # Example
+//! # Example (version 1)
 //! ```text
 //! # echo-harness scenario v1
 //! # seed: 42
@@ -84,23 +87,88 @@
 //! - **SIZE** is decimal digits with an optional `KiB`, `MiB` or `GiB`. **DURATION** is decimal
 //!   digits with `ns`, `us` (or `µs`), `ms` or `s`, or a bare `0`; at most 60 s.
 //!
+//! # Version 2
+//! ```text
+//! # echo-harness scenario v2
+//! # Pins down: b's echo comes back while a's big send is still unread.
+//!
+//! connection a
+//!   write-chunks 1 7
+//! connection b
+//!   nodelay on
+//!
+//! a send "hi\n"
+//! b send hex 00ff x 3
+//! a send generated 1MiB seed 7
+//! b expect last within 1s
+//! sleep 10ms
+//! a expect bytes "hi"
+//! a expect echo
+//! a shutdown write
+//! a expect eof within 1s
+//! b close
+//! ```
+//! - The first line is exactly `# echo-harness scenario v2`. Lines, comments, the header,
+//!   `pause-scale`, PAYLOAD, SIZE and DURATION are as in version 1; indentation never matters.
+//! - **Declarations** come first: `connection NAME`, then that connection's settings (the
+//!   version 1 settings, each at most once, defaults as in version 1). A name may be anything
+//!   version 1 allows except `send`, `expect`, `shutdown` and `close`. All connections are
+//!   opened, in declaration order, before the first step.
+//! - **Steps** follow, one a line, played in file order; the first step ends the declarations
+//!   (a `connection` or a setting after it is misplaced). Each but `sleep` starts with a declared
+//!   connection's name:
+//!   - `NAME send PAYLOAD [x N]` hands PAYLOAD, N times (1 to [`MAX_REPEAT`], each a send of
+//!     its own for the write plan), to the connection's writer, which writes in the background
+//!     while later steps run;
+//!   - `NAME expect echo` reads the echo of everything sent and not yet expected;
+//!     `NAME expect last` the echo of the last `send` (all its repetitions), which needs
+//!     everything before it expected already — the interactive pattern;
+//!     `NAME expect bytes PAYLOAD` exactly these bytes, at most what was sent and not yet
+//!     expected; `NAME expect eof` the server's EOF with no byte more, which needs everything
+//!     sent expected. Each may end in `within DURATION`: a deadline for the step (at most 60 s);
+//!     without one the run's no-progress timeout applies;
+//!   - `NAME shutdown write` half-closes once everything sent is written (at most once, and no
+//!     `send` after it); `NAME close` closes without half-closing, and nothing may follow it on
+//!     that connection;
+//!   - `sleep DURATION` waits (scaled by `pause-scale`) while the writers go on writing.
+//! - A line is a step when its first word is a declared connection and its second a step word,
+//!   or its first word is a declared connection that is not a keyword (`connection`,
+//!   `pause-scale`, `sleep` or a setting); so a connection may be called `sleep` or `nodelay`.
+//! - Every misuse is a parse error at its line: a step on an undeclared connection
+//!   ([`ParseErrorKind::UnknownConnection`]), a step that cannot follow the connection's earlier
+//!   ones ([`ParseErrorKind::UnexpectedStep`]), a declaration after a step
+//!   ([`ParseErrorKind::Misplaced`]).
+//!
+//! [`Script::from_case`] turns a version 1 case into the equivalent script (its connections'
+//! readers then take turns instead of running at once), and [`ScenarioFile::into_v2`] a file.
+//!
 //! # Limits
 //! The parser never panics and never hangs, and refuses what no case may hold, with an error
 //! at the place: more than [`crate::case::MAX_CONNECTIONS`] connections, lists longer than
 //! [`crate::case::MAX_PLAN_ENTRIES`], chunks above [`crate::case::MAX_CHUNK_LEN`], pauses above
 //! 60 s, more than [`crate::case::MAX_CONNECTION_BYTES`] sent on one connection (a `generated`
-//! length is checked, never allocated), more than [`crate::case::MAX_ROUNDS`] rounds. A parsed
+//! length and a repetition are checked, never allocated), more than
+//! [`crate::case::MAX_ROUNDS`] rounds or repetitions. A parsed
 //! case may well lie outside a [`crate::case::CaseBounds`]: bounds are for generating cases,
 //! not for reading them.
 
 mod error;
+mod interpret;
 mod parse;
 mod print;
+mod script;
+mod strategy;
 
 pub use error::{ParseError, ParseErrorKind};
+pub use interpret::{play_script, play_script_confirmed, FailedStep, ScriptFailure};
 pub use parse::{parse, parse_case};
-pub use print::{print, print_case};
+pub use print::{print, print_case, print_script};
+pub use script::{
+    Expectation, InvalidScript, Script, ScriptConnection, Step, MAX_REPEAT, STEP_WORDS,
+};
+pub use strategy::script_strategy;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::case::Case;
@@ -108,14 +176,32 @@ use crate::case::Case;
 /// The first line of every version 1 scenario file.
 pub const VERSION_LINE: &str = "# echo-harness scenario v1";
 
+/// The first line of every version 2 scenario file.
+pub const VERSION_LINE_V2: &str = "# echo-harness scenario v2";
+
 /// What every version line starts with, whatever the version.
 const VERSION_PREFIX: &str = "# echo-harness scenario ";
 
-/// A saved scenario: the case, and what is known about where it came from.
+/// What a scenario file plays, borrowed from it: see [`ScenarioFile::body`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioBody<'a> {
+    /// A version 1 file: connections with one conversation each, played all at once by
+    /// [`crate::roundtrip::play`].
+    Case(&'a Case),
+    /// A version 2 file: connections and explicit steps, played by [`play_script`].
+    Script(&'a Script),
+}
+
+/// A saved scenario: what to play, and what is known about where it came from.
+///
+/// A version 1 file holds a [`Case`] in `case`; a version 2 file holds a [`Script`] in
+/// `script`, and then `case` has no connections. [`ScenarioFile::body`] tells them apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioFile {
-    /// The case to play.
+    /// The case of a version 1 file; without connections in a version 2 file.
     pub case: Case,
+    /// The script of a version 2 file; `None` in a version 1 file.
+    pub script: Option<Script>,
     /// The `check` seed that found it (`# seed: N`).
     pub seed: Option<u64>,
     /// What it failed against (`# target: …`): an address or the spawned command, for people.
@@ -127,14 +213,65 @@ pub struct ScenarioFile {
 }
 
 impl ScenarioFile {
-    /// A file holding only `case`.
+    /// A version 1 file holding only `case`.
     pub fn new(case: Case) -> Self {
         Self {
             case,
+            script: None,
             seed: None,
             target: None,
             divergence: Vec::new(),
             comments: Vec::new(),
+        }
+    }
+
+    /// A version 2 file holding only `script`.
+    pub fn from_script(script: Script) -> Self {
+        Self {
+            script: Some(script),
+            ..Self::new(Case {
+                connections: Vec::new(),
+                pause_scale: crate::case::PauseScale::ONE,
+            })
+        }
+    }
+
+    /// What the file plays: its script (version 2) or its case (version 1).
+    pub fn body(&self) -> ScenarioBody<'_> {
+        match &self.script {
+            Some(script) => ScenarioBody::Script(script),
+            None => ScenarioBody::Case(&self.case),
+        }
+    }
+
+    /// The scenario language version the file is written in: 1 or 2.
+    pub fn version(&self) -> u8 {
+        if self.script.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The script of a version 2 file, or the one a version 1 case converts to
+    /// ([`Script::from_case`]).
+    pub fn to_script(&self) -> Cow<'_, Script> {
+        match &self.script {
+            Some(script) => Cow::Borrowed(script),
+            None => Cow::Owned(Script::from_case(&self.case)),
+        }
+    }
+
+    /// The same file in version 2: a case becomes its script, metadata stays.
+    pub fn into_v2(self) -> Self {
+        let script = self.to_script().into_owned();
+        Self {
+            script: Some(script),
+            case: Case {
+                connections: Vec::new(),
+                pause_scale: crate::case::PauseScale::ONE,
+            },
+            ..self
         }
     }
 
@@ -181,3 +318,5 @@ impl std::str::FromStr for ScenarioFile {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;

@@ -1,8 +1,9 @@
-//! The scenario v1 parser: text to [`ScenarioFile`], or a [`ParseError`] that points at the line.
+//! The scenario parser: text to [`ScenarioFile`], or a [`ParseError`] that points at the line.
 //!
-//! It reads one line at a time, splits it into words and strings, and feeds each connection's
-//! steps through a small state machine that accepts exactly the three conversation shapes of
-//! version 1. It never panics and never hangs: there is no recursion, every loop advances through
+//! It reads one line at a time and splits it into words and strings. In a version 1 file it
+//! feeds each connection's steps through a small state machine that accepts exactly the three
+//! conversation shapes of version 1; a version 2 file goes to [`v2`], which checks every step
+//! against what the connection's earlier steps did. It never panics and never hangs: there is no recursion, every loop advances through
 //! the input, every number is checked before it is used, and `generated` lengths are capped at
 //! [`MAX_CONNECTION_BYTES`] without allocating them.
 
@@ -12,14 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{ParseError, ParseErrorKind as K};
-use super::{ScenarioFile, VERSION_LINE, VERSION_PREFIX};
+use super::script::{ScriptConnection, StaticState, Step as ScriptStep};
+use super::{ScenarioFile, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
 use crate::case::{
     is_valid_name, Case, ConnectionCase, Conversation, PauseScale, Payload, ReadPlan, WritePlan,
     MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM,
     MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
 
-/// Parses a scenario file, metadata and all.
+mod v2;
+
+/// Parses a scenario file, version 1 or 2, metadata and all.
 ///
 /// ```
 /// let text = "# echo-harness scenario v1\n# seed: 7\n\
@@ -33,9 +37,25 @@ pub fn parse(source: &str) -> Result<ScenarioFile, ParseError> {
     Parser::new(source).run()
 }
 
-/// Parses a scenario file and keeps only its case.
+/// Parses a version 1 scenario file and keeps only its case.
+///
+/// A version 2 file is refused (as [`ParseErrorKind::UnsupportedVersion`](K::UnsupportedVersion)
+/// at its version line): a script is no case.
 pub fn parse_case(source: &str) -> Result<Case, ParseError> {
-    parse(source).map(|file| file.case)
+    let file = parse(source)?;
+    match file.script {
+        None => Ok(file.case),
+        Some(_) => {
+            let at = source.find("v2").unwrap_or(0);
+            Err(ParseError::new(
+                K::UnsupportedVersion,
+                at..at + 2,
+                "a version 2 scenario is a script, not a case",
+                Some("`v1`".to_string()),
+                source.into(),
+            ))
+        }
+    }
 }
 
 /// Decodes the body of a string literal (between the quotes): `\n \r \t \\ \" \xNN \u{H…}` and
@@ -228,6 +248,16 @@ struct Parser<'s> {
     connections: Vec<ConnectionCase>,
     name_spans: Vec<Range<usize>>,
     block: Option<Block>,
+    /// 1 or 2, from the version line.
+    version: u8,
+    /// Version 2: the connections declared so far (the one being declared is `block`).
+    script_connections: Vec<ScriptConnection>,
+    /// Version 2: what each declared connection's steps have done so far.
+    states: Vec<StaticState>,
+    /// Version 2: the steps so far.
+    steps: Vec<ScriptStep>,
+    /// Version 2: a step has been read, so declarations are over.
+    in_steps: bool,
 }
 
 impl<'s> Parser<'s> {
@@ -244,6 +274,11 @@ impl<'s> Parser<'s> {
             connections: Vec::new(),
             name_spans: Vec::new(),
             block: None,
+            version: 1,
+            script_connections: Vec::new(),
+            states: Vec::new(),
+            steps: Vec::new(),
+            in_steps: false,
         }
     }
 
@@ -300,13 +335,24 @@ impl<'s> Parser<'s> {
                 continue;
             }
             let end = tokens.last().map_or(content_start, |t| t.span.end);
-            self.directive(&tokens, end)?;
+            if self.version == 2 {
+                self.v2_directive(&tokens, end)?;
+            } else {
+                self.directive(&tokens, end)?;
+            }
+        }
+        if self.version == 2 {
+            return self.v2_finish();
         }
         self.finish()
     }
 
-    fn version(&self, line: &str, start: usize) -> Result<(), ParseError> {
+    fn version(&mut self, line: &str, start: usize) -> Result<(), ParseError> {
         if line == VERSION_LINE {
+            return Ok(());
+        }
+        if line == VERSION_LINE_V2 {
+            self.version = 2;
             return Ok(());
         }
         if let Some(version) = line.strip_prefix(VERSION_PREFIX) {
@@ -315,14 +361,16 @@ impl<'s> Parser<'s> {
                 K::UnsupportedVersion,
                 span,
                 format!("unsupported scenario version `{version}`"),
-                Some("`v1`"),
+                Some("`v1` or `v2`"),
             ));
         }
         Err(self.err(
             K::MissingVersion,
             start..start + line.len(),
             "not an echo-harness scenario",
-            Some(&format!("`{VERSION_LINE}` as the first line")),
+            Some(&format!(
+                "`{VERSION_LINE}` or `{VERSION_LINE_V2}` as the first line"
+            )),
         ))
     }
 
@@ -463,7 +511,7 @@ impl<'s> Parser<'s> {
         head: &Token<'s>,
         args: &mut Args<'_, 's>,
     ) -> Result<(), ParseError> {
-        if self.block.is_some() || !self.connections.is_empty() {
+        if self.block.is_some() || !self.connections.is_empty() || self.in_steps {
             return Err(self.err(
                 K::Misplaced,
                 head.span.clone(),
@@ -757,6 +805,15 @@ impl<'s> Parser<'s> {
     }
 
     fn payload(&self, args: &mut Args<'_, 's>) -> Result<Payload, ParseError> {
+        self.payload_until(args, &[])
+    }
+
+    /// A payload; a `hex` one ends at the end of the line or before a word of `stops`.
+    fn payload_until(
+        &self,
+        args: &mut Args<'_, 's>,
+        stops: &[&str],
+    ) -> Result<Payload, ParseError> {
         let expected = "a string, `hex …` or `generated LEN seed SEED`";
         let Some(tok) = args.next() else {
             return Err(self.err(
@@ -773,7 +830,12 @@ impl<'s> Parser<'s> {
             "hex" => {
                 let first = args.word(self, "hex digits, such as `00ff10`")?;
                 let mut bytes = Vec::new();
-                for tok in std::iter::once(first).chain(args.rest()) {
+                self.hex(first, &mut bytes)?;
+                while let Some(tok) = args.peek() {
+                    if tok.string.is_none() && stops.contains(&tok.text) {
+                        break;
+                    }
+                    args.pos += 1;
                     self.hex(tok, &mut bytes)?;
                 }
                 Ok(Payload::Literal(bytes))
@@ -988,6 +1050,7 @@ impl<'s> Parser<'s> {
         }
         Ok(ScenarioFile {
             case,
+            script: None,
             seed: self.file_seed,
             target: self.target,
             divergence: self.divergence,
@@ -997,6 +1060,10 @@ impl<'s> Parser<'s> {
 }
 
 impl<'t, 's> Args<'t, 's> {
+    fn peek(&self) -> Option<&'t Token<'s>> {
+        self.tokens.get(self.pos)
+    }
+
     fn next(&mut self) -> Option<&'t Token<'s>> {
         let tok = self.tokens.get(self.pos)?;
         self.pos += 1;

@@ -1,17 +1,18 @@
-//! The scenario v1 printer: [`Case`] and [`ScenarioFile`] to text that [`super::parse`] reads
-//! back to the same value.
+//! The scenario printer: [`Case`] (version 1), [`Script`] (version 2) and [`ScenarioFile`] to
+//! text that [`super::parse`] reads back to the same value.
 //!
-//! Output is canonical: every setting of every connection is written out (so a reader never has
-//! to know the defaults), two-space indents, one directive a line, no trailing spaces. Literal
-//! payloads are written as escaped text when that reads well and round-trips, and as hex
-//! otherwise.
+//! Output is canonical: two-space indents, one directive a line, no trailing spaces. Version 1
+//! writes every setting of every connection (so a reader never has to know the defaults);
+//! version 2, written for people to edit, writes only the settings that differ from the
+//! default, then the steps at the left margin. Literal payloads are written as escaped text when
+//! that reads well and round-trips, and as hex otherwise.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::parse::unescape;
-use super::{ScenarioFile, VERSION_LINE};
-use crate::case::{Case, ConnectionCase, Conversation, Payload};
+use super::{ScenarioBody, ScenarioFile, Script, ScriptConnection, VERSION_LINE, VERSION_LINE_V2};
+use crate::case::{Case, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
 use crate::escape::escape_bytes;
 
 /// Bytes per group of a `hex` payload, so long payloads stay readable.
@@ -24,14 +25,25 @@ pub fn print_case(case: &Case) -> String {
     out
 }
 
-/// The scenario text of `file`: version line, metadata comments, then the case.
+/// The version 2 scenario text of `script`, without metadata.
+pub fn print_script(script: &Script) -> String {
+    let mut out = format!("{VERSION_LINE_V2}\n");
+    script_body(&mut out, script);
+    out
+}
+
+/// The scenario text of `file`: version line, metadata comments, then the case or script.
 ///
 /// Metadata is one line per item: `# seed: N`, `# target: …`, one `# divergence: …` per line of
 /// the divergence and one `# …` per free comment. Line breaks inside an item start a new line of
 /// the same kind (a target's become spaces), and trailing spaces are dropped, so the file always
 /// parses.
 pub fn print(file: &ScenarioFile) -> String {
-    let mut out = format!("{VERSION_LINE}\n");
+    let version = match file.body() {
+        ScenarioBody::Case(_) => VERSION_LINE,
+        ScenarioBody::Script(_) => VERSION_LINE_V2,
+    };
+    let mut out = format!("{version}\n");
     if let Some(seed) = file.seed {
         let _ = writeln!(out, "# seed: {seed}");
     }
@@ -45,7 +57,10 @@ pub fn print(file: &ScenarioFile) -> String {
     for line in file.comments.iter().flat_map(|c| split_lines(c)) {
         comment_line(&mut out, line);
     }
-    body(&mut out, &file.case);
+    match file.body() {
+        ScenarioBody::Case(case) => body(&mut out, case),
+        ScenarioBody::Script(script) => script_body(&mut out, script),
+    }
     out
 }
 
@@ -104,6 +119,50 @@ fn connection(out: &mut String, conn: &ConnectionCase) {
             send(out, payload);
             out.push_str("  expect echo\n  close\n");
         }
+    }
+}
+
+fn script_body(out: &mut String, script: &Script) {
+    if script.pause_scale != crate::case::PauseScale::ONE {
+        let _ = write!(out, "\npause-scale {}\n", script.pause_scale);
+    }
+    for conn in &script.connections {
+        out.push('\n');
+        declaration(out, conn);
+    }
+    if !script.steps.is_empty() {
+        out.push('\n');
+    }
+    for step in &script.steps {
+        let _ = writeln!(out, "{step}");
+    }
+}
+
+/// A version 2 connection: its name and the settings that are not the default.
+fn declaration(out: &mut String, conn: &ScriptConnection) {
+    let (w, r) = (&conn.write, &conn.read);
+    let (dw, dr) = (WritePlan::default(), ReadPlan::default());
+    let _ = writeln!(out, "connection {}", conn.name);
+    if w.nodelay != dw.nodelay {
+        let _ = writeln!(out, "  nodelay {}", if w.nodelay { "on" } else { "off" });
+    }
+    if let Some(n) = w.send_buffer {
+        let _ = writeln!(out, "  send-buffer {n}");
+    }
+    if let Some(n) = w.recv_buffer {
+        let _ = writeln!(out, "  recv-buffer {n}");
+    }
+    if w.chunks != dw.chunks {
+        let _ = writeln!(out, "  write-chunks {}", sizes(&w.chunks));
+    }
+    if w.pauses != dw.pauses {
+        let _ = writeln!(out, "  write-pauses {}", pauses(&w.pauses));
+    }
+    if r.sizes != dr.sizes {
+        let _ = writeln!(out, "  read-sizes {}", sizes(&r.sizes));
+    }
+    if r.pauses != dr.pauses {
+        let _ = writeln!(out, "  read-pauses {}", pauses(&r.pauses));
     }
 }
 

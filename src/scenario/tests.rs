@@ -334,7 +334,7 @@ fn errors_have_kinds_and_positions() {
     let table: Vec<(String, K, (usize, usize))> = vec![
         (String::new(), K::MissingVersion, (1, 1)),
         ("hello".into(), K::MissingVersion, (1, 1)),
-        ("# echo-harness scenario v2\n".into(), K::UnsupportedVersion, (1, 25)),
+        ("# echo-harness scenario v3\n".into(), K::UnsupportedVersion, (1, 25)),
         (format!("{v}\nfrobnicate"), K::UnknownDirective, (2, 1)),
         (format!("{v}\n\"x\""), K::UnknownDirective, (2, 1)),
         (conn("  nodelay"), K::MissingArgument, (3, 10)),
@@ -417,7 +417,7 @@ fn rendered_errors() {
              --> case.scenario:1:1\n  \
              |\n\
              1 | \n  \
-             | ^ expected `# echo-harness scenario v1` as the first line",
+             | ^ expected `# echo-harness scenario v1` or `# echo-harness scenario v2` as the first line",
         ),
         (
             format!("{VERSION_LINE}\nconnection é\n"),
@@ -490,6 +490,7 @@ fn file_strategy() -> impl Strategy<Value = ScenarioFile> {
     )
         .prop_map(|(case, seed, target, divergence, comments)| ScenarioFile {
             case,
+            script: None,
             seed,
             target,
             divergence,
