@@ -3,16 +3,17 @@
 # against a target, prints the report and exits with the replay's code (0: the case now passes,
 # 1: the failure reproduces, 2: bad input, 3: the target cannot be reached or started).
 #
-# Usage: scripts/repro.sh FILE [--target ADDR | --spawn 'CMD'] [-- MORE-REPLAY-FLAGS...]
-#   FILE            a scenario file, as `echo-harness check --save` writes it
-#   --target ADDR   replay against the echo server at ADDR
-#   --spawn 'CMD'   start the server under test (see `echo-harness check --help`)
-#   (neither)       replay against the built-in server
+# Usage: scripts/repro.sh FILE [--target ADDR | --spawn 'CMD'] [--artifact TARGET] [-- MORE...]
+#   FILE               a scenario file, as `echo-harness check --save` writes it
+#   --target ADDR      replay against the echo server at ADDR
+#   --spawn 'CMD'      start the server under test (see `echo-harness check --help`)
+#   (neither)          replay against the built-in server
+#   --artifact TARGET  FILE is a crash input of fuzz target TARGET, not a scenario
 # Environment: ECHO_HARNESS_BIN=path uses that binary instead of building target/release.
 set -euo pipefail
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 if [ $# -eq 0 ]; then
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    --target|--spawn)
+    --target|--spawn|--artifact)
       if [ $# -lt 2 ]; then
         echo "repro.sh: $1 needs a value (see --help)" >&2
         exit 2

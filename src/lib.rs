@@ -32,6 +32,8 @@
 //! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
 //!   [`Divergence`].
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
+//! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, and the replay of their crash
+//!   files (`reproduce`, `artifact_to_scenario`).
 //! - `spawn` (feature `spawn`): a server under test as a child process group.
 //! - [`hexdump`], [`escape`]: how bytes are shown to people (reports, logs, scenario text).
 //! - [`exit_code`]: the process exit codes shared by every command.
@@ -50,6 +52,7 @@ pub mod check;
 pub mod client;
 pub mod escape;
 pub mod exit_code;
+pub mod fuzzing;
 pub mod generator;
 pub mod hexdump;
 pub mod roundtrip;

@@ -53,6 +53,17 @@ pub(crate) struct ReplayArgs {
     /// Print a line per step.
     #[arg(short, long)]
     verbose: bool,
+
+    /// FILE is a crash input of this fuzz target (roundtrip, roundtrip_lifecycle, raw_stream,
+    /// scenario_parse), not a scenario file. Without --target or --spawn it replays against
+    /// the built-in server the way the target played it.
+    #[arg(long, value_name = "FUZZ-TARGET")]
+    artifact: Option<String>,
+
+    /// With --artifact: print the input as a scenario file (to keep under tests/regressions/)
+    /// instead of replaying it.
+    #[arg(long, requires = "artifact")]
+    print: bool,
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -112,6 +123,9 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
+    if let Some(name) = &args.artifact {
+        return replay_artifact(&args, name);
+    }
     let file = load(&args.file).map_err(|message| {
         eprintln!("{message}");
         Failure::usage(anyhow::anyhow!("{} does not parse", args.file.display()))
@@ -126,6 +140,11 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     for line in &file.divergence {
         print_line(format_args!("original divergence: {line}"))?;
     }
+    replay_file(&args, &file)
+}
+
+/// Plays a parsed scenario file against the target the flags name and reports.
+fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failure> {
     let target = Target::start(&args.target)?;
     print_line(format_args!("replaying against: {}", target.describe()))?;
     let options = play_options(&target, args.timeout);
@@ -152,6 +171,59 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::CheckFailed)
         }
+    }
+}
+
+/// `replay --artifact TARGET FILE`: FILE is a fuzz target's crash input, decoded the way that
+/// target decodes it (the target is named, never guessed from the file).
+fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
+    use crate::fuzzing::{self, InputVerdict};
+    let target: fuzzing::Target = name.parse().map_err(Failure::usage)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read {}: {e}", args.file.display())))?;
+    let scenario = fuzzing::artifact_to_scenario(target, &bytes);
+    if args.print {
+        let Some(file) = scenario else {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} has no scenario form for {target} (the target rejects it, or it is scenario text already)",
+                args.file.display()
+            )));
+        };
+        print_line(format_args!("{}", scenario::print(&file).trim_end()))?;
+        return Ok(ExitCode::Success);
+    }
+    // Against another server: play the decoded case like any scenario.
+    if args.target.target.is_some() || args.target.spawn.is_some() {
+        let Some(file) = scenario else {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} does not decode to a case for {target}",
+                args.file.display()
+            )));
+        };
+        return replay_file(args, &file);
+    }
+    // Against the built-in server, the way the fuzz target played it.
+    print_line(format_args!(
+        "replaying {} as a {target} input against the built-in server{}",
+        args.file.display(),
+        if fuzzing::FAULT_INJECTION {
+            " (with the planted fault)"
+        } else {
+            ""
+        }
+    ))?;
+    match fuzzing::reproduce(target, &bytes) {
+        Err(failure) => {
+            print_line(format_args!("the failure reproduces:\n{failure}"))?;
+            Ok(ExitCode::CheckFailed)
+        }
+        Ok(InputVerdict::Passed) => {
+            print_line(format_args!("the input now passes"))?;
+            Ok(ExitCode::Success)
+        }
+        Ok(InputVerdict::Rejected) => Err(Failure::usage(anyhow::anyhow!(
+            "{target} rejects this input (it never plays it)"
+        ))),
     }
 }
 

@@ -48,3 +48,6 @@ where
         run()
     }
 }
+
+mod session;
+pub use session::{RoundsOutcome, Session};

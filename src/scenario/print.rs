@@ -48,7 +48,9 @@ pub fn print(file: &ScenarioFile) -> String {
         let _ = writeln!(out, "# seed: {seed}");
     }
     if let Some(target) = &file.target {
-        let target = target.replace(['\r', '\n'], " ");
+        // A parsed target never holds `\n`; one set in code must not start a new line. A lone
+        // `\r` is kept: the parser keeps it too, so the file reads back the same.
+        let target = target.replace('\n', " ");
         comment_line(&mut out, &format!("target: {}", target.trim()));
     }
     for line in file.divergence.iter().flat_map(|d| split_lines(d)) {

@@ -554,3 +554,13 @@ proptest! {
         }
     }
 }
+
+/// Found by the `scenario_parse` fuzz target: a lone `\r` in the target line read back as a
+/// space once printed, so the printed file meant something else.
+#[test]
+fn a_lone_carriage_return_in_the_target_survives_print_and_parse() {
+    let text = "# echo-harness scenario v1\n# target: a\rb\n\nconnection c0\n  send \"x\"\n  shutdown write\n  expect echo\n  expect eof\n";
+    let file = parse(text).unwrap();
+    assert_eq!(file.target.as_deref(), Some("a\rb"));
+    assert_eq!(parse(&print(&file)).unwrap(), file);
+}
