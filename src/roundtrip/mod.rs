@@ -14,6 +14,7 @@
 
 mod divergence;
 mod play;
+pub(crate) mod wire;
 
 pub use divergence::{Divergence, DivergenceKind, MismatchEvidence};
 pub use play::{play, play_confirmed, ConnectionOutcome, Outcome, PlayOptions};

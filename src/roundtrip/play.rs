@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::divergence::{Divergence, DivergenceKind, MismatchEvidence};
+use super::wire::{self, Progress};
 use crate::case::{Case, ConnectionCase, Conversation, ConversationKind, PauseScale, Payload};
-use crate::hexdump;
 use crate::server::ServerStats;
 
 /// Largest single read or write the engine issues. A plan's larger chunk is written in pieces
@@ -153,102 +153,16 @@ async fn connect(
     addr: SocketAddr,
     options: &PlayOptions,
 ) -> Result<TcpStream, Divergence> {
-    let fail = |kind| Divergence {
-        connection: conn.name.clone(),
-        kind,
-        sent: 0,
-        received: 0,
-        expected: conn.conversation.total_len(),
-        confirmed: true,
-    };
-    let io = |e: std::io::Error| {
-        fail(DivergenceKind::Io {
-            kind: e.kind(),
-            message: e.to_string(),
+    wire::open(&conn.write, addr, options.connect_timeout)
+        .await
+        .map_err(|kind| Divergence {
+            connection: conn.name.clone(),
+            confirmed: !kind.is_timing_only(),
+            kind,
+            sent: 0,
+            received: 0,
+            expected: conn.conversation.total_len(),
         })
-    };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(io)?;
-    // Buffer sizes go on before connecting, so the window scale is negotiated with them.
-    if let Some(size) = conn.write.send_buffer {
-        socket.set_send_buffer_size(size).map_err(io)?;
-    }
-    if let Some(size) = conn.write.recv_buffer {
-        socket.set_recv_buffer_size(size).map_err(io)?;
-    }
-    socket.set_nodelay(conn.write.nodelay).map_err(io)?;
-    match tokio::time::timeout(options.connect_timeout, socket.connect(addr)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(fail(DivergenceKind::Refused))
-        }
-        Ok(Err(e)) => Err(io(e)),
-        Err(_) => {
-            let mut divergence = fail(DivergenceKind::ConnectTimeout {
-                waited: options.connect_timeout,
-            });
-            divergence.confirmed = false;
-            Err(divergence)
-        }
-    }
-}
-
-/// When either direction last moved a byte, shared by a connection's writer and reader.
-struct Progress {
-    base: Instant,
-    last_nanos: AtomicU64,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        Progress {
-            base: Instant::now(),
-            last_nanos: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        self.touch_at(Instant::now());
-    }
-
-    /// Counts `at`, possibly in the future, as the last progress: a pause the plan asks for
-    /// holds the deadline off for its whole length, even when it is longer than the timeout.
-    fn touch_at(&self, at: Instant) {
-        let nanos =
-            u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
-        self.last_nanos.fetch_max(nanos, Ordering::Relaxed);
-    }
-
-    fn deadline(&self, timeout: Duration) -> Instant {
-        self.base + Duration::from_nanos(self.last_nanos.load(Ordering::Relaxed)) + timeout
-    }
-
-    /// Runs `operation` until it completes (`Some`) or nothing moved for `timeout` (`None`).
-    async fn guard<T>(
-        &self,
-        timeout: Duration,
-        operation: impl std::future::Future<Output = T>,
-    ) -> Option<T> {
-        tokio::pin!(operation);
-        loop {
-            let deadline = self.deadline(timeout);
-            tokio::select! {
-                biased;
-                output = &mut operation => return Some(output),
-                () = tokio::time::sleep_until(deadline) => {
-                    // The other direction may have moved meanwhile; only a deadline that still
-                    // stands is a stall.
-                    if self.deadline(timeout) <= Instant::now() {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// What a connection's writer and reader share.
@@ -543,28 +457,13 @@ async fn collect_evidence(reader: &mut ReadHalf<'_>, wrong: &[u8]) -> Vec<u8> {
 /// A mismatch at `offset` of `payload` (whose round starts at `round_start` in the stream),
 /// with `wrong` the received bytes from the offset on.
 fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) -> Failure {
-    let (start, len) = hexdump::window(offset as u64, payload.len() as u64, 16, 32);
-    let start = start as usize;
-    let expected_window = payload.chunk(start..start + len as usize).into_owned();
-    let mut received_window = payload.chunk(start..offset).into_owned();
-    received_window.extend_from_slice(&wrong[..wrong.len().min(32)]);
-    let expected = if offset < payload.len() {
-        payload.chunk(offset..offset + 1)[0]
-    } else {
-        0
+    let bytes = |from: u64, to: u64| {
+        let range = (from - round_start) as usize..(to - round_start) as usize;
+        payload.chunk(range).into_owned()
     };
+    let end = round_start + payload.len() as u64;
     Failure {
-        kind: DivergenceKind::Mismatch {
-            offset: round_start + offset as u64,
-            expected,
-            actual: wrong.first().copied().unwrap_or(0),
-            evidence: Box::new(MismatchEvidence {
-                expected_window,
-                received_window,
-                window_start: round_start + start as u64,
-                crossed_from: None,
-            }),
-        },
+        kind: wire::mismatch(bytes, round_start, end, round_start + offset as u64, wrong),
     }
 }
 

@@ -25,9 +25,8 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use super::divergence::{Divergence, DivergenceKind, MismatchEvidence};
+use super::divergence::{Divergence, DivergenceKind};
 use crate::case::{ConnectionCase, PauseScale, Payload, ReadPlan, WritePlan};
-use crate::hexdump;
 use crate::server::ServerStats;
 
 /// The largest message a session plays as one round (see the module docs).
@@ -340,27 +339,12 @@ fn pause(duration: Duration) {
 /// A mismatch at `offset` of `payload`, with `wrong` the bytes received from there on; offsets
 /// in the report count from the start of the case, `round_start` being where this round began.
 fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) -> DivergenceKind {
-    let (start, len) = hexdump::window(offset as u64, payload.len() as u64, 16, 32);
-    let start = start as usize;
-    let expected_window = payload.chunk(start..start + len as usize).into_owned();
-    let mut received_window = payload.chunk(start..offset).into_owned();
-    received_window.extend_from_slice(&wrong[..wrong.len().min(32)]);
-    let expected = if offset < payload.len() {
-        payload.chunk(offset..offset + 1)[0]
-    } else {
-        0
+    let bytes = |from: u64, to: u64| {
+        let range = (from - round_start) as usize..(to - round_start) as usize;
+        payload.chunk(range).into_owned()
     };
-    DivergenceKind::Mismatch {
-        offset: round_start + offset as u64,
-        expected,
-        actual: wrong.first().copied().unwrap_or(0),
-        evidence: Box::new(MismatchEvidence {
-            expected_window,
-            received_window,
-            window_start: round_start + start as u64,
-            crossed_from: None,
-        }),
-    }
+    let end = round_start + payload.len() as u64;
+    super::wire::mismatch(bytes, round_start, end, round_start + offset as u64, wrong)
 }
 
 #[cfg(test)]

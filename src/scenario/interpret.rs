@@ -20,22 +20,19 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::script::{Expectation, Script, ScriptConnection, Step};
 use crate::case::{PauseScale, Payload, WritePlan};
-use crate::hexdump;
-use crate::roundtrip::{
-    ConnectionOutcome, Divergence, DivergenceKind, MismatchEvidence, Outcome, PlayOptions,
-};
+use crate::roundtrip::wire::{self, Progress};
+use crate::roundtrip::{ConnectionOutcome, Divergence, DivergenceKind, Outcome, PlayOptions};
 
 /// Largest single read or write, as in the engine.
 const IO_UNIT: usize = 64 * 1024;
@@ -163,51 +160,7 @@ async fn connect(
     addr: SocketAddr,
     options: &PlayOptions,
 ) -> Result<TcpStream, DivergenceKind> {
-    let io = |e: std::io::Error| DivergenceKind::Io {
-        kind: e.kind(),
-        message: e.to_string(),
-    };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(io)?;
-    // Buffer sizes go on before connecting, so the window scale is negotiated with them.
-    if let Some(size) = decl.write.send_buffer {
-        socket.set_send_buffer_size(size).map_err(io)?;
-    }
-    if let Some(size) = decl.write.recv_buffer {
-        socket.set_recv_buffer_size(size).map_err(io)?;
-    }
-    socket.set_nodelay(decl.write.nodelay).map_err(io)?;
-    match tokio::time::timeout(options.connect_timeout, socket.connect(addr)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(DivergenceKind::Refused)
-        }
-        Ok(Err(e)) => Err(io(e)),
-        Err(_) => Err(DivergenceKind::ConnectTimeout {
-            waited: options.connect_timeout,
-        }),
-    }
-}
-
-/// When either direction of a connection last moved a byte (or a wait on it began).
-struct Progress {
-    base: Instant,
-    last_nanos: AtomicU64,
-}
-
-impl Progress {
-    fn touch(&self) {
-        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_nanos.fetch_max(nanos, Ordering::Relaxed);
-    }
-
-    fn deadline(&self, timeout: Duration) -> Instant {
-        self.base + Duration::from_nanos(self.last_nanos.load(Ordering::Relaxed)) + timeout
-    }
+    wire::open(&decl.write, addr, options.connect_timeout).await
 }
 
 /// What a connection's writer task is asked to do, in order.
@@ -291,10 +244,7 @@ impl Conn {
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (reader, writer) = stream.into_split();
-        let progress = Arc::new(Progress {
-            base: Instant::now(),
-            last_nanos: AtomicU64::new(0),
-        });
+        let progress = Arc::new(Progress::new());
         let (commands, queue) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(WriterState::default());
         let task = tokio::spawn(write_side(
@@ -753,26 +703,13 @@ fn mismatch(
     offset: u64,
     wrong: &[u8],
 ) -> DivergenceKind {
-    let (w_start, w_len) = hexdump::window(offset - start, end - start, 16, 32);
-    let window_start = start + w_start;
-    let expected_window = source_bytes(c, source, window_start, window_start + w_len);
-    let mut received_window = source_bytes(c, source, window_start, offset);
-    received_window.extend_from_slice(&wrong[..wrong.len().min(32)]);
-    let expected = source_bytes(c, source, offset, (offset + 1).min(end))
-        .first()
-        .copied()
-        .unwrap_or(0);
-    DivergenceKind::Mismatch {
+    wire::mismatch(
+        |from, to| source_bytes(c, source, from, to),
+        start,
+        end,
         offset,
-        expected,
-        actual: wrong.first().copied().unwrap_or(0),
-        evidence: Box::new(MismatchEvidence {
-            expected_window,
-            received_window,
-            window_start,
-            crossed_from: None,
-        }),
-    }
+        wrong,
+    )
 }
 
 /// Tops the wrong bytes up by a short read, so the report has something to show and a crossing
