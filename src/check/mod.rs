@@ -223,7 +223,13 @@ impl Check {
     ) -> CheckFailure {
         let started = Instant::now();
         let timing_only = divergence.kind.is_timing_only();
-        let same_class = |d: &Divergence| timing_only || !d.kind.is_timing_only();
+        // Bytes seen crossing between connections are the strongest evidence there is; a
+        // smaller case that loses it (too few wrong bytes to attribute) is not the same failure.
+        let crossed = |d: &Divergence| matches!(&d.kind, DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some());
+        let must_cross = crossed(&divergence);
+        let same_class = |d: &Divergence| {
+            (timing_only || !d.kind.is_timing_only()) && (!must_cross || crossed(d))
+        };
         // A candidate that stalls costs a whole timeout; shrink with a short one. A spurious
         // stall only rejects a candidate (or, for a timing-only failure, is caught when the
         // minimal case is confirmed with the full timeout, and 4x, at the end).
@@ -286,7 +292,9 @@ impl Check {
             match roundtrip::play_confirmed(&minimal.0, self.addr, options).await {
                 // It may fail another way than during shrinking (a truncating server can stall
                 // a reader or close early, by timing); a confirmed failure is a failure.
-                Err(d) if d.confirmed => minimal.1 = self.blame_dead_server(d),
+                Err(d) if d.confirmed && (!must_cross || crossed(&d)) => {
+                    minimal.1 = self.blame_dead_server(d)
+                }
                 // Flaky at the minimum: report the original, which failed confirmed.
                 _ => minimal = (original.clone(), divergence.clone()),
             }

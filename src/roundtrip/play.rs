@@ -106,11 +106,17 @@ pub async fn play(
         });
     let results = futures_util::future::join_all(plays).await;
     let mut connections = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
     for result in results {
         match result {
             Ok(outcome) => connections.push(outcome),
-            Err(divergence) => return Err(explain_crossing(case, divergence)),
+            Err(divergence) => failures.push(explain_crossing(case, divergence)),
         }
+    }
+    // Several connections may fail at once (bytes that left one arrive at another); report the
+    // one with the most telling evidence, the first in the case's order among equals.
+    if let Some(best) = failures.into_iter().min_by_key(evidence_rank) {
+        return Err(best);
     }
     Ok(Outcome {
         connections,
@@ -464,6 +470,18 @@ fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) ->
     let end = round_start + payload.len() as u64;
     Failure {
         kind: wire::mismatch(bytes, round_start, end, round_start + offset as u64, wrong),
+    }
+}
+
+/// How telling a divergence is, lowest first: bytes seen to cross between connections, then
+/// wrong bytes, extra bytes, missing bytes, and last what only time or the socket says.
+fn evidence_rank(divergence: &Divergence) -> u8 {
+    match &divergence.kind {
+        DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some() => 0,
+        DivergenceKind::Mismatch { .. } => 1,
+        DivergenceKind::ExtraBytes { .. } => 2,
+        DivergenceKind::EarlyEof => 3,
+        _ => 4,
     }
 }
 
