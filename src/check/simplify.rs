@@ -163,7 +163,9 @@ fn drop_prefix(conversation: &mut Conversation, index: usize, skip: usize) -> bo
 }
 
 fn split_in_two(write: &mut WritePlan, half: usize) -> bool {
-    let plan = (vec![half.max(1)], vec![std::time::Duration::from_millis(1)]);
+    // 5 ms: long enough that the server has read the first piece before the second arrives,
+    // even on a busy machine.
+    let plan = (vec![half.max(1)], vec![std::time::Duration::from_millis(5)]);
     if (write.chunks.clone(), write.pauses.clone()) == plan {
         return false;
     }
