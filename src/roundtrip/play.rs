@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::divergence::{Divergence, DivergenceKind, MismatchEvidence};
+use super::divergence::{Divergence, DivergenceKind};
 use super::wire::{self, Progress};
 use crate::case::{Case, ConnectionCase, Conversation, ConversationKind, PauseScale, Payload};
 use crate::server::ServerStats;
@@ -110,7 +110,10 @@ pub async fn play(
     for result in results {
         match result {
             Ok(outcome) => connections.push(outcome),
-            Err(divergence) => failures.push(explain_crossing(case, divergence)),
+            Err(mut divergence) => {
+                wire::explain_crossing(&mut divergence, sent_bytes(case));
+                failures.push(divergence);
+            }
         }
     }
     // Several connections may fail at once (bytes that left one arrive at another); report the
@@ -473,6 +476,18 @@ fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) ->
     }
 }
 
+/// What every connection of `case` sends: `(name, stream offset, payload)`.
+fn sent_bytes(case: &Case) -> impl Iterator<Item = (&str, u64, &Payload)> {
+    case.connections.iter().flat_map(|conn| {
+        let mut start = 0u64;
+        conn.conversation.payloads().iter().map(move |payload| {
+            let at = start;
+            start += payload.len() as u64;
+            (conn.name.as_str(), at, payload)
+        })
+    })
+}
+
 /// How telling a divergence is, lowest first: bytes seen to cross between connections, then
 /// wrong bytes, extra bytes, missing bytes, and last what only time or the socket says.
 fn evidence_rank(divergence: &Divergence) -> u8 {
@@ -483,64 +498,4 @@ fn evidence_rank(divergence: &Divergence) -> u8 {
         DivergenceKind::EarlyEof => 3,
         _ => 4,
     }
-}
-
-/// For a mismatch on a case with several connections: are the wrong bytes another
-/// connection's? Then the report names both.
-fn explain_crossing(case: &Case, mut divergence: Divergence) -> Divergence {
-    if case.connections.len() < 2 {
-        return divergence;
-    }
-    let DivergenceKind::Mismatch {
-        offset, evidence, ..
-    } = &mut divergence.kind
-    else {
-        return divergence;
-    };
-    let MismatchEvidence {
-        window_start,
-        received_window,
-        crossed_from,
-        ..
-    } = evidence.as_mut();
-    let skip = usize::try_from(*offset - *window_start).unwrap_or(usize::MAX);
-    let Some(wrong) = received_window.get(skip..) else {
-        return divergence;
-    };
-    // Too few bytes would match by chance.
-    if wrong.len() < 4 {
-        return divergence;
-    }
-    for other in case
-        .connections
-        .iter()
-        .filter(|c| c.name != divergence.connection)
-    {
-        let mut base = 0u64;
-        for payload in other.conversation.payloads() {
-            if let Some(at) = find(payload, wrong) {
-                *crossed_from = Some((other.name.clone(), base + at as u64));
-                return divergence;
-            }
-            base += payload.len() as u64;
-        }
-    }
-    divergence
-}
-
-/// Where `needle` first occurs in `payload`, scanning a bounded prefix (16 MiB) in windows.
-fn find(payload: &Payload, needle: &[u8]) -> Option<usize> {
-    const SCAN: usize = 16 * 1024 * 1024;
-    const WINDOW: usize = 256 * 1024;
-    let limit = payload.len().min(SCAN);
-    let mut start = 0;
-    while start < limit {
-        let end = (start + WINDOW + needle.len()).min(payload.len());
-        let window = payload.chunk(start..end);
-        if let Some(i) = window.windows(needle.len()).position(|w| w == needle) {
-            return Some(start + i);
-        }
-        start += WINDOW;
-    }
-    None
 }

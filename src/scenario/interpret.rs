@@ -39,8 +39,6 @@ const IO_UNIT: usize = 64 * 1024;
 /// After a mismatch, how many wrong bytes to collect as evidence, and how long to wait for them.
 const EVIDENCE_BYTES: usize = 32;
 const EVIDENCE_WAIT: Duration = Duration::from_millis(50);
-/// How much of another connection's payload is searched for bytes that crossed over.
-const CROSSING_SCAN: usize = 1 << 20;
 
 /// A failed script: what went wrong, and at which step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,7 +368,13 @@ impl Player<'_> {
             expected: self.script.sent_by(&c.name),
             confirmed,
         };
-        self.explain_crossing(&mut divergence);
+        let sent = self.conns.iter().flat_map(|other| {
+            other
+                .segments
+                .iter()
+                .map(move |seg| (other.name.as_str(), seg.start, &seg.payload))
+        });
+        wire::explain_crossing(&mut divergence, sent);
         ScriptFailure {
             divergence,
             step: step.map(|(index, text)| Box::new(FailedStep { index, text })),
@@ -548,39 +552,6 @@ impl Player<'_> {
             }
         }
         Ok(())
-    }
-
-    /// For a mismatch on a script with several connections: are the wrong bytes another
-    /// connection's? Then the report names both.
-    fn explain_crossing(&self, divergence: &mut Divergence) {
-        let DivergenceKind::Mismatch {
-            offset, evidence, ..
-        } = &mut divergence.kind
-        else {
-            return;
-        };
-        let skip = usize::try_from(*offset - evidence.window_start).unwrap_or(usize::MAX);
-        let Some(wrong) = evidence.received_window.get(skip..) else {
-            return;
-        };
-        // Too few bytes would match by chance.
-        if wrong.len() < 4 {
-            return;
-        }
-        for other in self
-            .conns
-            .iter()
-            .filter(|c| c.name != divergence.connection)
-        {
-            for seg in &other.segments {
-                let scan = seg.payload.len().min(CROSSING_SCAN);
-                let bytes = seg.payload.chunk(0..scan);
-                if let Some(at) = bytes.windows(wrong.len()).position(|w| w == wrong) {
-                    evidence.crossed_from = Some((other.name.clone(), seg.start + at as u64));
-                    return;
-                }
-            }
-        }
     }
 }
 
