@@ -47,14 +47,17 @@
 
 #![warn(missing_docs)]
 
+pub(crate) mod background;
 pub mod case;
 pub mod check;
 pub mod client;
+pub(crate) mod diagnostic;
 pub mod escape;
 pub mod exit_code;
 pub mod fuzzing;
 pub mod generator;
 pub mod hexdump;
+pub mod proxy;
 pub mod roundtrip;
 pub mod scenario;
 pub mod server;
@@ -70,6 +73,7 @@ pub use check::{Check, Verdict};
 pub use client::{ClientError, EchoClient};
 pub use escape::escape_bytes;
 pub use exit_code::ExitCode;
+pub use proxy::{ChainError, Proxy, ProxyConfig, ProxyError, ProxyHandle, ProxyStats, ToxicChain};
 pub use roundtrip::{Divergence, DivergenceKind};
 pub use scenario::{ParseError, ScenarioFile};
 pub use server::{

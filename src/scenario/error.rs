@@ -2,8 +2,9 @@
 //!
 //! The error keeps the byte span and the whole source, and works out the 1-based line and
 //! column (counted in characters) only when it is displayed, the way toml_edit does. Rendering
-//! shows the line under a gutter with a `^` caret under the span, at least one caret even when
-//! the span is empty (an error at the end of a line or of the input):
+//! (shared with the toxic chain parser's errors, in `crate::diagnostic`) shows the line under a
+//! gutter with a `^` caret under the span, at least one caret even when the span is empty (an
+//! error at the end of a line or of the input):
 //!
 //! ```text
 //! error: invalid value for `nodelay`
@@ -140,39 +141,13 @@ impl ParseError {
 
     /// The full rendering: headline, `--> origin:line:column`, the line and a caret.
     pub fn render(&self) -> String {
-        let (line_no, col) = self.line_col();
-        let start = floor_boundary(&self.input, self.span.start);
-        let line_start = self.input[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.input[start..]
-            .find('\n')
-            .map_or(self.input.len(), |i| start + i);
-        let line = self.input[line_start..line_end].trim_end_matches('\r');
-        // The caret covers the span's characters on this line, and at least one column.
-        let span_end = floor_boundary(&self.input, self.span.end.clamp(start, line_end));
-        let width = self.input[start..span_end].chars().count().max(1);
-        let shown: String = line
-            .chars()
-            .map(|c| match c {
-                '\t' => ' ',
-                // A file may hold terminal escapes; never print them raw.
-                c if c.is_control() => '\u{fffd}',
-                c => c,
-            })
-            .collect();
-        let gutter = line_no.to_string().len();
-        let pad = " ".repeat(gutter);
-        let origin = self.origin.as_deref().unwrap_or("<scenario>");
-        let mut out = format!(
-            "error: {}\n{pad}--> {origin}:{line_no}:{col}\n{pad} |\n{line_no} | {shown}\n{pad} | {}{}",
-            self.message,
-            " ".repeat(col - 1),
-            "^".repeat(width),
-        );
-        if let Some(expected) = &self.expected {
-            out.push_str(" expected ");
-            out.push_str(expected);
-        }
-        out
+        crate::diagnostic::render(&crate::diagnostic::Diagnostic {
+            input: &self.input,
+            span: self.span.clone(),
+            message: &self.message,
+            expected: self.expected.as_deref(),
+            origin: self.origin.as_deref().unwrap_or("<scenario>"),
+        })
     }
 }
 
@@ -188,24 +163,7 @@ impl fmt::Debug for ParseError {
     }
 }
 
-/// The largest char boundary of `s` at or before `offset` (clamped to `s.len()`).
-fn floor_boundary(s: &str, offset: usize) -> usize {
-    let mut i = offset.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `source`.
-pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_boundary(source, offset);
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = source[line_start..offset].chars().count() + 1;
-    (line, col)
-}
+pub(crate) use crate::diagnostic::line_col;
 
 #[cfg(test)]
 mod tests {

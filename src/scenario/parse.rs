@@ -20,6 +20,7 @@ use crate::case::{
     MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM,
     MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
+use crate::diagnostic::UnitError;
 
 mod v2;
 
@@ -928,26 +929,18 @@ impl<'s> Parser<'s> {
         what: &str,
         expected: &str,
     ) -> Result<u64, ParseError> {
-        let text = tok.text;
-        let digits = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let unit = match &text[digits..] {
-            "" => Some(1),
-            "KiB" => Some(1 << 10),
-            "MiB" => Some(1 << 20),
-            "GiB" => Some(1 << 30),
-            _ => None,
+        let value = match crate::diagnostic::size(tok.text) {
+            Ok(n) if tok.string.is_none() => Some(n),
+            Err(UnitError::Overflow) if tok.string.is_none() => None,
+            _ => {
+                return Err(self.err(
+                    K::InvalidNumber,
+                    tok.span.clone(),
+                    format!("invalid {what}"),
+                    Some(expected),
+                ))
+            }
         };
-        let (Some(unit), true) = (unit, tok.string.is_none() && digits > 0) else {
-            return Err(self.err(
-                K::InvalidNumber,
-                tok.span.clone(),
-                format!("invalid {what}"),
-                Some(expected),
-            ));
-        };
-        let value = parse_u64(&text[..digits]).and_then(|n| n.checked_mul(unit));
         match value {
             Some(n) if (min..=max).contains(&n) => Ok(n),
             _ => Err(self.err(
@@ -963,27 +956,18 @@ impl<'s> Parser<'s> {
     /// [`MAX_PAUSE`].
     fn duration(&self, tok: &Token<'s>) -> Result<Duration, ParseError> {
         let expected = "a duration such as `250us`, `1ms` or `2s`";
-        let text = tok.text;
-        let digits = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let nanos_per: Option<u128> = match &text[digits..] {
-            "" if digits > 0 && text.bytes().all(|b| b == b'0') => Some(1),
-            "ns" => Some(1),
-            "us" | "µs" => Some(1_000),
-            "ms" => Some(1_000_000),
-            "s" => Some(1_000_000_000),
-            _ => None,
+        let value = match crate::diagnostic::duration_nanos(tok.text) {
+            Ok(n) => Some(n),
+            Err(UnitError::Overflow) => None,
+            Err(UnitError::Syntax) => {
+                return Err(self.err(
+                    K::InvalidDuration,
+                    tok.span.clone(),
+                    "invalid duration",
+                    Some(expected),
+                ))
+            }
         };
-        let (Some(nanos_per), true) = (nanos_per, digits > 0) else {
-            return Err(self.err(
-                K::InvalidDuration,
-                tok.span.clone(),
-                "invalid duration",
-                Some(expected),
-            ));
-        };
-        let value = parse_u64(&text[..digits]).map(|n| u128::from(n) * nanos_per);
         match value {
             Some(n) if n <= MAX_PAUSE.as_nanos() => Ok(crate::case::nanos_to_duration(n)),
             _ => Err(self.err(

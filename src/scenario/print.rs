@@ -181,21 +181,7 @@ fn pauses(list: &[Duration]) -> String {
     parts.join(" ")
 }
 
-/// A duration in the largest unit that shows it exactly: `2s`, `1500ms`, `250us`, `7ns`.
-pub(crate) fn duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        "0ms".to_string()
-    } else if nanos % 1_000_000_000 == 0 {
-        format!("{}s", nanos / 1_000_000_000)
-    } else if nanos % 1_000_000 == 0 {
-        format!("{}ms", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
-        format!("{}us", nanos / 1_000)
-    } else {
-        format!("{nanos}ns")
-    }
-}
+pub(crate) use crate::diagnostic::print_duration as duration;
 
 /// The payload syntax: `"text"`, `hex …` or `generated LEN seed SEED`.
 pub(crate) fn payload(p: &Payload) -> String {

@@ -14,19 +14,20 @@ mod connection;
 mod pool;
 mod stats;
 
+pub(crate) use stats::{lock, ClosedRing};
 pub use stats::{ConnectionEnd, ConnectionRecord, ServerStats, StatsSnapshot};
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::background::{Background, StopError};
 use connection::ConnectionContext;
 use pool::BufferPool;
 
@@ -187,36 +188,21 @@ impl EchoServer {
     pub fn spawn(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         let listener = bind_listener(config.listen, config.backlog)?;
         let local_addr = listener.local_addr()?;
-        let runtime = build_runtime(config.worker_threads).map_err(ServerError::Start)?;
-        let grace = config.shutdown_grace;
+        let (workers, grace) = (config.worker_threads, config.shutdown_grace);
         let server = EchoServer::new(config);
         let stats = server.stats();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (done_tx, done_rx) = mpsc::channel();
-        let thread = thread::Builder::new()
-            .name(format!("echo-server {local_addr}"))
-            .spawn(move || {
-                let result = runtime.block_on(async move {
-                    let listener = TcpListener::from_std(listener)?;
-                    // A dropped handle drops the sender, which also ends the wait: stop then too.
-                    server
-                        .run(listener, async move {
-                            let _ = stop_rx.await;
-                        })
-                        .await
-                });
-                // Tasks still alive were aborted by `run`; do not wait on stragglers.
-                runtime.shutdown_timeout(Duration::from_millis(100));
-                let _ = done_tx.send(result);
-            })
-            .map_err(ServerError::Start)?;
+        let background = Background::start(
+            format!("echo-server {local_addr}"),
+            workers,
+            grace,
+            listener,
+            move |listener, stop| async move { server.run(listener, stop).await },
+        )
+        .map_err(ServerError::Start)?;
         Ok(ServerHandle {
             local_addr,
             stats,
-            stop: Some(stop_tx),
-            done: std::sync::Mutex::new(done_rx),
-            thread: Some(thread),
-            grace,
+            background,
         })
     }
 
@@ -292,7 +278,7 @@ impl EchoServer {
 }
 
 /// Errors of `accept` that concern only the connection being accepted, not the listener.
-fn is_per_connection_error(e: &io::Error) -> bool {
+pub(crate) fn is_per_connection_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionAborted
@@ -302,35 +288,14 @@ fn is_per_connection_error(e: &io::Error) -> bool {
     )
 }
 
-fn build_runtime(worker_threads: Option<usize>) -> io::Result<tokio::runtime::Runtime> {
-    match worker_threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n.max(1))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-    }
-}
-
 /// A server running on its own thread. Stop it with [`shutdown`](Self::shutdown); dropping the
 /// handle stops it too, waiting at most the grace period plus a second.
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
     stats: Arc<ServerStats>,
-    /// Sending (or dropping) it starts the graceful shutdown.
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Receives the server's result when its thread is done, so stopping can wait with a bound
-    /// (a `JoinHandle` cannot be joined with a timeout). In a mutex so the handle is `Sync` and
-    /// can live in a `static` shared by tests.
-    done: std::sync::Mutex<mpsc::Receiver<io::Result<()>>>,
-    thread: Option<thread::JoinHandle<()>>,
-    grace: Duration,
+    /// The runtime thread; stopping it is the graceful shutdown.
+    background: Background,
 }
 
 impl ServerHandle {
@@ -353,25 +318,10 @@ impl ServerHandle {
     }
 
     fn stop_and_wait(&mut self) -> Result<(), ServerError> {
-        let Some(stop) = self.stop.take() else {
-            return Ok(());
-        };
-        let _ = stop.send(());
-        let bound = self.grace + Duration::from_secs(1);
-        let done = self
-            .done
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let result = match done.recv_timeout(bound) {
-            Ok(result) => result.map_err(ServerError::Io),
-            Err(mpsc::RecvTimeoutError::Timeout) => return Err(ServerError::StopTimeout(bound)),
-            // The thread ended without reporting: it panicked. Its runtime is gone either way.
-            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(()),
-        };
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        result
+        self.background.stop_and_wait().map_err(|e| match e {
+            StopError::Timeout(bound) => ServerError::StopTimeout(bound),
+            StopError::Io(e) => ServerError::Io(e),
+        })
     }
 }
 

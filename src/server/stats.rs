@@ -124,10 +124,7 @@ pub struct ServerStats {
     /// never holds more than the connection limit.
     live: Mutex<HashMap<SocketAddr, Arc<LiveCounters>>>,
     /// Recently closed connections, oldest first, at most `closed_capacity` of them.
-    closed: Mutex<VecDeque<ConnectionRecord>>,
-    /// Wakes [`ServerStats::wait_closed`] whenever a record is pushed to `closed`.
-    closed_changed: Condvar,
-    closed_capacity: usize,
+    closed: ClosedRing<ConnectionRecord>,
 }
 
 impl ServerStats {
@@ -140,9 +137,7 @@ impl ServerStats {
             bytes_out: AtomicU64::new(0),
             buffers_in_use: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
-            closed: Mutex::new(VecDeque::with_capacity(closed_capacity.min(4096))),
-            closed_changed: Condvar::new(),
-            closed_capacity,
+            closed: ClosedRing::new(closed_capacity),
         }
     }
 
@@ -169,11 +164,7 @@ impl ServerStats {
 
     /// The most recent closed connection from `peer` still in the ring.
     pub fn closed_connection(&self, peer: SocketAddr) -> Option<ConnectionRecord> {
-        lock(&self.closed)
-            .iter()
-            .rev()
-            .find(|r| r.peer == peer)
-            .cloned()
+        self.closed.newest(|r| r.peer == peer)
     }
 
     /// Waits, at most `timeout`, until the connection from `peer` is closed on the server's side,
@@ -182,23 +173,12 @@ impl ServerStats {
     /// This blocks the calling thread; the server runs on its own tasks, so calling it from a
     /// test while the server runs elsewhere is fine.
     pub fn wait_closed(&self, peer: SocketAddr, timeout: Duration) -> Option<ConnectionRecord> {
-        let deadline = Instant::now() + timeout;
-        let mut closed = lock(&self.closed);
-        loop {
-            if let Some(record) = closed.iter().rev().find(|r| r.peer == peer) {
-                return Some(record.clone());
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            closed = match self.closed_changed.wait_timeout(closed, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
+        self.closed.wait_newest(timeout, |r| r.peer == peer)
     }
 
     /// The closed connections still in the ring, oldest first.
     pub fn recently_closed(&self) -> Vec<ConnectionRecord> {
-        lock(&self.closed).iter().cloned().collect()
+        self.closed.to_vec()
     }
 
     /// Registers a newly accepted connection and returns the counters its task updates.
@@ -242,16 +222,73 @@ impl ServerStats {
     }
 
     fn push_closed(&self, record: ConnectionRecord) {
-        if self.closed_capacity == 0 {
+        self.closed.push(record);
+    }
+}
+
+/// A ring of the most recent records of closed connections, and a way to wait for one: the
+/// bounded history that [`ServerStats`] and the proxy's stats both keep.
+#[derive(Debug)]
+pub(crate) struct ClosedRing<T> {
+    /// Oldest first, at most `capacity` of them.
+    records: Mutex<VecDeque<T>>,
+    /// Wakes [`ClosedRing::wait_newest`] whenever a record is pushed.
+    changed: Condvar,
+    capacity: usize,
+}
+
+impl<T: Clone> ClosedRing<T> {
+    /// An empty ring that keeps at most `capacity` records (0 keeps none).
+    pub(crate) fn new(capacity: usize) -> ClosedRing<T> {
+        ClosedRing {
+            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            changed: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// Adds a record, dropping the oldest one when full, and wakes the waiters.
+    pub(crate) fn push(&self, record: T) {
+        if self.capacity == 0 {
             return;
         }
-        let mut closed = lock(&self.closed);
-        if closed.len() == self.closed_capacity {
-            closed.pop_front();
+        let mut records = lock(&self.records);
+        if records.len() == self.capacity {
+            records.pop_front();
         }
-        closed.push_back(record);
-        drop(closed);
-        self.closed_changed.notify_all();
+        records.push_back(record);
+        drop(records);
+        self.changed.notify_all();
+    }
+
+    /// The newest record that `matches`.
+    pub(crate) fn newest(&self, matches: impl Fn(&T) -> bool) -> Option<T> {
+        lock(&self.records)
+            .iter()
+            .rev()
+            .find(|r| matches(r))
+            .cloned()
+    }
+
+    /// Waits, at most `timeout`, for a record that `matches` (blocking the calling thread).
+    pub(crate) fn wait_newest(&self, timeout: Duration, matches: impl Fn(&T) -> bool) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut records = lock(&self.records);
+        loop {
+            if let Some(record) = records.iter().rev().find(|r| matches(r)) {
+                return Some(record.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            records = match self.changed.wait_timeout(records, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Every record, oldest first.
+    pub(crate) fn to_vec(&self) -> Vec<T> {
+        lock(&self.records).iter().cloned().collect()
     }
 }
 
@@ -299,7 +336,7 @@ impl Drop for ConnectionTally {
 
 /// Locks a mutex, carrying on through poisoning: the counters stay meaningful even if a thread
 /// panicked while holding the lock, and a stats reader must never panic because of it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
