@@ -458,7 +458,7 @@ async fn write_side<W: AsyncWrite + Unpin>(
                     }
                     deadline = deadline.max(last_deadline);
                     last_deadline = deadline;
-                    tokio::time::sleep_until(deadline).await;
+                    wait_until(deadline).await;
                 }
                 let mut pieces = vec![(0..bytes.len(), Duration::ZERO)];
                 for slicer in &mut slicers {
@@ -466,7 +466,7 @@ async fn write_side<W: AsyncWrite + Unpin>(
                 }
                 for (range, gap) in pieces {
                     if !gap.is_zero() {
-                        tokio::time::sleep_until(last_write + gap).await;
+                        wait_until(last_write + gap).await;
                     }
                     let piece = &bytes[range];
                     match &mut pacer {
@@ -499,6 +499,23 @@ async fn write_side<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Waits until `deadline`. The runtime's timer counts whole milliseconds, so a wait shorter than
+/// one (most slice delays) would become a millisecond or more: those are spun instead, yielding
+/// to the runtime's other tasks on every turn, which costs CPU while they last.
+async fn wait_until(deadline: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        if deadline - now >= Duration::from_millis(1) {
+            tokio::time::sleep_until(deadline).await;
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// `bandwidth`: writes of at most `burst` bytes (a hundredth of a second's worth), each one
 /// waiting until the previous ones have been paid for at `rate` bytes per second. Over any
 /// window of T seconds at most `rate * T + burst` bytes go out.
@@ -521,7 +538,7 @@ impl Pacer {
         let now = Instant::now();
         let start = match self.next {
             Some(next) if next > now => {
-                tokio::time::sleep_until(next).await;
+                wait_until(next).await;
                 next
             }
             // Idle time earns no credit: a burst after a pause is still paced.
