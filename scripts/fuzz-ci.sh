@@ -13,7 +13,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 
 seconds=${FUZZ_SECONDS:-10}
-targets=(roundtrip roundtrip_lifecycle raw_stream scenario_parse)
+targets=(roundtrip roundtrip_lifecycle raw_stream scenario_parse proxy_roundtrip)
 
 skip() {
   echo "SKIPPED: $*"

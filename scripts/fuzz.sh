@@ -7,7 +7,8 @@ usage() {
   cat <<'EOF'
 Usage: scripts/fuzz.sh TARGET [--time SECONDS] [--jobs N] [--fault-injection]
 
-Runs a fuzzing campaign on TARGET (roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse):
+Runs a fuzzing campaign on TARGET (roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse,
+proxy_roundtrip):
   1. libFuzzer's fork mode for SECONDS (default 300) on N jobs (default: the number of cores),
      from fuzz/corpus/TARGET plus the seeds in fuzz/seeds/TARGET, going on after crashes;
   2. `cargo fuzz cmin` on fuzz/corpus/TARGET;
@@ -71,8 +72,8 @@ done
   exit 2
 }
 case "$target" in
-  roundtrip | roundtrip_lifecycle | raw_stream | scenario_parse) ;;
-  *) die "unknown target $target: the targets are roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse" ;;
+  roundtrip | roundtrip_lifecycle | raw_stream | scenario_parse | proxy_roundtrip) ;;
+  *) die "unknown target $target: the targets are roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse, proxy_roundtrip" ;;
 esac
 [[ "$time_budget" =~ ^[0-9]+$ ]] || die "--time takes whole seconds, not $time_budget"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "--jobs takes a positive number, not $jobs"

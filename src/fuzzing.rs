@@ -19,6 +19,12 @@
 //!   connection, echoed and compared. The simplest and fastest target.
 //! - [`Target::ScenarioParse`]: the input as text into [`crate::scenario::parse`]: no panic, and
 //!   what parses prints to text that reparses to the same scenario.
+//! - [`Target::ProxyRoundtrip`]: a [`ToxicChain`] and a [`Case`] (both through `arbitrary`),
+//!   played through an in-process [`Proxy`](crate::proxy::Proxy) with that chain in front of
+//!   the server. A chain without destructive toxics must round-trip exactly; one with `limit`
+//!   or `reset` may fail the case, but never the proxy or the server: afterwards neither holds
+//!   a connection (no leak, no hang), within [`HEALTH_WAIT`]. `blackhole` toxics are dropped
+//!   from decoded chains: they keep connections open by design.
 //!
 //! # Speed
 //! A fuzzer that sleeps or spawns finds nothing. Each target's server (one worker thread) and,
@@ -45,16 +51,17 @@
 use std::fmt;
 use std::io;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use arbitrary::Unstructured;
+use arbitrary::{Arbitrary, Unstructured};
 
 use crate::case::{
     Case, CaseBounds, ConnectionCase, Conversation, PauseScale, Payload, DEFAULT_CHUNK_LEN,
 };
-use crate::roundtrip::{play, Divergence, PlayOptions, Session};
-use crate::scenario::{self, ScenarioFile};
+use crate::proxy::{Proxy, ProxyConfig, ProxyHandle, ToxicChain, ToxicKind};
+use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
+use crate::scenario::{self, ScenarioFile, Through};
 use crate::server::{ConnectionEnd, EchoServer, ServerConfig, ServerHandle};
 
 /// Longest input the structured targets take; longer ones are rejected unplayed. The largest
@@ -76,6 +83,10 @@ pub const LIFECYCLE_LIMIT: Duration = Duration::from_secs(10);
 /// The engine's no-progress timeout for `roundtrip_lifecycle`.
 pub const NO_PROGRESS_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The no-progress timeout of `proxy_roundtrip` under a destructive chain: a blackhole stalls
+/// by design, and how the case fails is not the question there.
+pub const DESTRUCTIVE_NO_PROGRESS_TIMEOUT: Duration = Duration::from_millis(50);
+
 /// How long the server may take to close and count a connection after a case.
 pub const HEALTH_WAIT: Duration = Duration::from_secs(1);
 
@@ -93,15 +104,18 @@ pub enum Target {
     RawStream,
     /// `scenario_parse`: the input as scenario text.
     ScenarioParse,
+    /// `proxy_roundtrip`: a toxic chain and a case, played through the proxy.
+    ProxyRoundtrip,
 }
 
 impl Target {
     /// Every target.
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::Roundtrip,
         Target::RoundtripLifecycle,
         Target::RawStream,
         Target::ScenarioParse,
+        Target::ProxyRoundtrip,
     ];
 
     /// The target's name: its file under `fuzz/fuzz_targets/` and its `cargo fuzz` name.
@@ -111,6 +125,7 @@ impl Target {
             Target::RoundtripLifecycle => "roundtrip_lifecycle",
             Target::RawStream => "raw_stream",
             Target::ScenarioParse => "scenario_parse",
+            Target::ProxyRoundtrip => "proxy_roundtrip",
         }
     }
 }
@@ -124,7 +139,7 @@ impl fmt::Display for Target {
 /// A name that is no fuzz target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fuzz target `{name}`: the targets are roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse"
+    "unknown fuzz target `{name}`: the targets are roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse, proxy_roundtrip"
 )]
 pub struct UnknownTarget {
     /// The name given.
@@ -200,6 +215,16 @@ pub enum FuzzFailure {
         /// How long the harness waited for the count to settle.
         waited: Duration,
     },
+    /// After a case through the proxy, the proxy still counts open connections.
+    #[error(
+        "the proxy counts {active} open connections {waited:?} after the case; none should be"
+    )]
+    ProxyLeaked {
+        /// Active connections as the proxy counts them.
+        active: u64,
+        /// How long the harness waited for the count to settle.
+        waited: Duration,
+    },
     /// Scenario text that parses printed to text that does not reparse to the same scenario.
     #[error("scenario print-parse round trip broken: {problem}\n--- printed ---\n{printed}")]
     Reprint {
@@ -228,6 +253,11 @@ pub fn raw_stream(data: &[u8]) -> InputVerdict {
 /// The `scenario_parse` target's body; panics with a report when the input fails.
 pub fn scenario_parse(data: &[u8]) -> InputVerdict {
     fuzz(Target::ScenarioParse, data)
+}
+
+/// The `proxy_roundtrip` target's body; panics with a report when the input fails.
+pub fn proxy_roundtrip(data: &[u8]) -> InputVerdict {
+    fuzz(Target::ProxyRoundtrip, data)
 }
 
 /// Runs `data` through `target` on the process's kept state, as the fuzz target does, and
@@ -278,6 +308,7 @@ pub fn decode(target: Target, data: &[u8]) -> Option<Case> {
         Target::Roundtrip if data.len() <= MAX_INPUT_LEN => rounds_case(data),
         Target::RoundtripLifecycle if data.len() <= MAX_INPUT_LEN => lifecycle_case(data),
         Target::RawStream if !data.is_empty() && data.len() <= MAX_RAW_LEN => Some(raw_case(data)),
+        Target::ProxyRoundtrip => proxy_input(data).map(|(case, _)| case),
         _ => None,
     }
 }
@@ -291,15 +322,20 @@ pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile>
     let case = decode(target, data)?;
     let how = match target {
         Target::RoundtripLifecycle => "played as it is, on fresh connections",
+        Target::ProxyRoundtrip => "played it on fresh connections through the proxy",
         _ => "played as rounds on one connection kept open across inputs",
     };
+    let file = ScenarioFile::new(case)
+        .with_comment(format!(
+            "from a fuzz artifact of target {target} ({} bytes)",
+            data.len()
+        ))
+        .with_comment(format!("the fuzzer {how}"));
     Some(
-        ScenarioFile::new(case)
-            .with_comment(format!(
-                "from a fuzz artifact of target {target} ({} bytes)",
-                data.len()
-            ))
-            .with_comment(format!("the fuzzer {how}")),
+        match proxy_input(data).filter(|_| target == Target::ProxyRoundtrip) {
+            Some((_, through)) => file.with_through(through),
+            None => file,
+        },
     )
 }
 
@@ -321,9 +357,55 @@ fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdi
     let harness = Harness::of(target)?;
     match target {
         Target::RoundtripLifecycle => harness.lifecycle(&case)?,
+        Target::ProxyRoundtrip => {
+            let (_, through) = proxy_input(data).ok_or_else(|| {
+                FuzzFailure::Start("a decoded case without its chain".to_string())
+            })?;
+            harness.through_proxy(&case, through)?;
+        }
         _ => harness.rounds(&case, connection)?,
     }
     Ok(InputVerdict::Passed)
+}
+
+/// The bounds of `proxy_roundtrip`'s cases: `roundtrip_lifecycle`'s, with at most two
+/// connections (the proxy doubles every connection's sockets and tasks) and payloads of at most
+/// 8 KiB (a `slice` toxic sleeps between slices, at least a millisecond each on tokio's timer).
+pub fn proxy_bounds() -> CaseBounds {
+    lifecycle_bounds().max_connections(2).max_payload_len(8 * 1024)
+}
+
+/// How `proxy_roundtrip` reads an input: the first byte is the length of the chain's bytes,
+/// which follow it (decoded by [`ToxicChain`]'s `arbitrary`), and the rest is the case. The
+/// proxy's seed is 0: the input decides everything, so a replay meets the same faults.
+fn proxy_input(data: &[u8]) -> Option<(Case, Through)> {
+    let (&len, rest) = data.split_first()?;
+    if data.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let (chain_bytes, case_bytes) = rest.split_at(usize::from(len).min(rest.len()));
+    let chain = ToxicChain::arbitrary(&mut Unstructured::new(chain_bytes)).ok()?;
+    // A blackhole keeps its connection open by design (it never passes the FIN on, and the
+    // proxy cannot tell a client's close from its half-close), and the harness has no way to
+    // close it: every such input would leak a connection. It is left out of the chain.
+    let kept = chain
+        .toxics()
+        .iter()
+        .filter(|t| !matches!(t.kind, ToxicKind::Blackhole { .. }))
+        .copied()
+        .collect();
+    let chain = ToxicChain::new(kept)?;
+    let case = Case::arbitrary_with(&mut Unstructured::new(case_bytes), &proxy_bounds()).ok()?;
+    Some((case, Through { seed: 0, chain }))
+}
+
+/// The bytes `proxy_roundtrip` decodes into `chain_bytes`' chain and `case`.
+pub fn encode_proxy_input(chain_bytes: &[u8], case: &Case) -> Vec<u8> {
+    let len = u8::try_from(chain_bytes.len()).expect("chain bytes fit in one length byte");
+    let mut out = vec![len];
+    out.extend_from_slice(chain_bytes);
+    out.extend_from_slice(&encode_case(case, &proxy_bounds()));
+    out
 }
 
 /// The bounds of `roundtrip`: the fuzzing preset with payloads up to 4 KiB and at most 64
@@ -432,11 +514,15 @@ struct Harness {
     /// Locked for the whole of every input, which also keeps concurrent callers (tests) from
     /// disturbing each other's connection counts.
     session: Mutex<Option<Session>>,
+    /// `proxy_roundtrip`'s proxy in front of the server, on its own thread with one worker;
+    /// each input restarts it with the input's chain.
+    proxy: Option<Arc<ProxyHandle>>,
 }
 
 static ROUNDTRIP: OnceLock<Harness> = OnceLock::new();
 static LIFECYCLE: OnceLock<Harness> = OnceLock::new();
 static RAW_STREAM: OnceLock<Harness> = OnceLock::new();
+static PROXY: OnceLock<Harness> = OnceLock::new();
 
 impl Harness {
     /// The harness of `target`, started on first use.
@@ -444,6 +530,7 @@ impl Harness {
         let cell = match target {
             Target::RoundtripLifecycle => &LIFECYCLE,
             Target::RawStream => &RAW_STREAM,
+            Target::ProxyRoundtrip => &PROXY,
             _ => &ROUNDTRIP,
         };
         if let Some(harness) = cell.get() {
@@ -479,10 +566,22 @@ impl Harness {
         );
         #[cfg(not(fuzzing))]
         let _ = target;
+        let proxy = if target == Target::ProxyRoundtrip {
+            let proxy = Proxy::spawn(ProxyConfig {
+                worker_threads: Some(1),
+                closed_history: 16,
+                ..ProxyConfig::new(server.local_addr())
+            })
+            .map_err(|e| FuzzFailure::Start(e.to_string()))?;
+            Some(Arc::new(proxy))
+        } else {
+            None
+        };
         Ok(Harness {
             runtime,
             server,
             session: Mutex::new(None),
+            proxy,
         })
     }
 
@@ -524,31 +623,12 @@ impl Harness {
     /// Plays `case` on fresh connections through the engine, then checks the server's health.
     fn lifecycle(&self, case: &Case) -> Result<(), FuzzFailure> {
         let _serialized = self.lock();
-        let addr = self.server.local_addr();
         let options = PlayOptions {
             timeout: NO_PROGRESS_TIMEOUT,
             connect_timeout: NO_PROGRESS_TIMEOUT,
-            server_stats: None,
+            ..PlayOptions::default()
         };
-        let played = self.runtime.block_on(async {
-            tokio::time::timeout(LIFECYCLE_LIMIT, play(case, addr, &options)).await
-        });
-        let outcome = match played {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(divergence)) => return Err(FuzzFailure::Divergence(Box::new(divergence))),
-            Err(_) => {
-                return Err(FuzzFailure::Divergence(Box::new(Divergence {
-                    connection: case.connections[0].name.clone(),
-                    kind: crate::DivergenceKind::Stalled {
-                        waited: LIFECYCLE_LIMIT,
-                    },
-                    sent: 0,
-                    received: 0,
-                    expected: case.total_len(),
-                    confirmed: true,
-                })))
-            }
-        };
+        let outcome = self.play_bounded(case, self.server.local_addr(), &options)?;
         let stats = self.server.stats();
         for (conn, played) in case.connections.iter().zip(&outcome.connections) {
             let record = stats
@@ -575,24 +655,96 @@ impl Harness {
                 });
             }
         }
-        // The target holds no connection of this server between inputs.
-        let held = 0;
-        let started = Instant::now();
-        loop {
-            let active = stats.snapshot().active;
-            if active == held {
-                return Ok(());
-            }
-            if started.elapsed() >= HEALTH_WAIT {
-                return Err(FuzzFailure::Leaked {
-                    active,
-                    held,
-                    waited: HEALTH_WAIT,
-                });
-            }
-            std::thread::sleep(Duration::from_micros(50));
+        self.server_settles()
+    }
+
+    /// Plays `case` within [`LIFECYCLE_LIMIT`]; running over it is a stall.
+    fn play_bounded(
+        &self,
+        case: &Case,
+        addr: std::net::SocketAddr,
+        options: &PlayOptions,
+    ) -> Result<crate::roundtrip::Outcome, FuzzFailure> {
+        let played = self.runtime.block_on(async {
+            tokio::time::timeout(LIFECYCLE_LIMIT, play(case, addr, options)).await
+        });
+        match played {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(divergence)) => Err(FuzzFailure::Divergence(Box::new(divergence))),
+            Err(_) => Err(FuzzFailure::Divergence(Box::new(Divergence {
+                connection: case.connections[0].name.clone(),
+                kind: crate::DivergenceKind::Stalled {
+                    waited: LIFECYCLE_LIMIT,
+                },
+                sent: 0,
+                received: 0,
+                expected: case.total_len(),
+                confirmed: true,
+            }))),
         }
     }
+
+    /// Waits, at most [`HEALTH_WAIT`], until the server counts no open connection: the target
+    /// holds none of it between inputs.
+    fn server_settles(&self) -> Result<(), FuzzFailure> {
+        let stats = self.server.stats();
+        let held = 0;
+        settles(|| stats.snapshot().active == held).map_err(|()| FuzzFailure::Leaked {
+            active: stats.snapshot().active,
+            held,
+            waited: HEALTH_WAIT,
+        })
+    }
+
+    /// Plays `case` through the proxy with `through`'s chain. A data-preserving chain must
+    /// round-trip exactly; with a destructive one the case may fail (with a short no-progress
+    /// timeout, since a blackhole stalls by design), but afterwards the proxy and the server
+    /// must both be back to no open connection.
+    fn through_proxy(&self, case: &Case, through: Through) -> Result<(), FuzzFailure> {
+        let _serialized = self.lock();
+        let proxy = self
+            .proxy
+            .as_ref()
+            .ok_or_else(|| FuzzFailure::Start("no proxy in this harness".to_string()))?;
+        let destructive = through.chain.is_destructive();
+        proxy.restart_with(through.seed, through.chain);
+        let options = PlayOptions {
+            timeout: if destructive {
+                DESTRUCTIVE_NO_PROGRESS_TIMEOUT
+            } else {
+                NO_PROGRESS_TIMEOUT
+            },
+            connect_timeout: NO_PROGRESS_TIMEOUT,
+            through: Some(ProxyInFront {
+                proxy: Arc::clone(proxy),
+                seed: through.seed,
+            }),
+            ..PlayOptions::default()
+        };
+        match self.play_bounded(case, proxy.local_addr(), &options) {
+            Ok(_) => {}
+            Err(FuzzFailure::Divergence(_)) if destructive => {}
+            Err(failure) => return Err(failure),
+        }
+        let stats = proxy.stats();
+        settles(|| stats.snapshot().active == 0).map_err(|()| FuzzFailure::ProxyLeaked {
+            active: stats.snapshot().active,
+            waited: HEALTH_WAIT,
+        })?;
+        self.server_settles()
+    }
+}
+
+/// Polls `settled` until it holds, at most [`HEALTH_WAIT`].
+fn settles(settled: impl Fn() -> bool) -> Result<(), ()> {
+    let started = Instant::now();
+    while !settled() {
+        if started.elapsed() >= HEALTH_WAIT {
+            return Err(());
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    Ok(())
 }
 
 /// The crash report: the failure, whether it fails again on a fresh connection, the case it
@@ -608,9 +760,9 @@ fn crash_report(target: Target, data: &[u8], failure: &FuzzFailure) -> String {
             }
         });
     }
-    if let Some(case) = decode(target, data) {
+    if let Some(file) = artifact_to_scenario(target, data) {
         report.push_str("The case it played, as scenario text:\n");
-        report.push_str(&scenario::print_case(&case));
+        report.push_str(&scenario::print(&file));
     }
     report.push_str(&format!(
         "Replay it: echo-harness replay --artifact {target} CRASH_FILE (add --print for the \
@@ -1067,9 +1219,93 @@ mod seeds {
                     name: "error-unknown-directive",
                     bytes: b"# echo-harness scenario v1\nconnection c0\n  sned \"x\"\n".to_vec(),
                 });
+                seeds.push(Seed {
+                    name: "through-slices",
+                    bytes: concat!(
+                        "# echo-harness scenario v2\n",
+                        "through seed 7 up:slice=1..16,delay=0..1ms down:latency=1ms@0.5\n",
+                        "connection a\n",
+                        "a send \"hi\"\n",
+                        "a expect echo\n",
+                        "a close\n",
+                    )
+                    .as_bytes()
+                    .to_vec(),
+                });
                 seeds
             }
+            Target::ProxyRoundtrip => {
+                let cases = lifecycle_cases();
+                let case = |name: &str| {
+                    cases
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, c)| c.clone())
+                        .expect("a lifecycle case")
+                };
+                proxy_chains()
+                    .into_iter()
+                    .flat_map(|(chain_name, chain_bytes)| {
+                        ["stream", "stream-and-close"].map(|case_name| Seed {
+                            name: proxy_seed_name(chain_name, case_name),
+                            bytes: super::encode_proxy_input(&chain_bytes, &case(case_name)),
+                        })
+                    })
+                    .collect()
+            }
         }
+    }
+
+    /// A seed file name from a chain's and a case's (leaked: seed names are `&'static`, and
+    /// there are a dozen of them).
+    fn proxy_seed_name(chain: &str, case: &str) -> &'static str {
+        Box::leak(format!("{chain}--{case}").into_boxed_str())
+    }
+
+    /// One chain of each kind of toxic, as the bytes `arbitrary` decodes it from: found by
+    /// searching the crate's frozen generator, so they are the same on every machine and in
+    /// every version that keeps the decoder.
+    pub(super) fn proxy_chains() -> Vec<(&'static str, Vec<u8>)> {
+        use arbitrary::{Arbitrary, Unstructured};
+
+        use crate::proxy::{Direction, ResetAfter, ToxicChain, ToxicKind, TOXICITY_ALWAYS};
+        type Wanted = fn(&ToxicKind) -> bool;
+        // The destructive ones act within the first bytes of the seeds' cases, so that the
+        // fuzzer starts from faults that bite.
+        let wanted: [(&'static str, Wanted); 6] = [
+            ("slice", |k| matches!(k, ToxicKind::Slice { .. })),
+            ("latency", |k| matches!(k, ToxicKind::Latency { .. })),
+            ("bandwidth", |k| matches!(k, ToxicKind::Bandwidth { .. })),
+            ("slow-close", |k| matches!(k, ToxicKind::SlowClose { .. })),
+            (
+                "limit",
+                |k| matches!(k, ToxicKind::Limit { bytes } if *bytes < 8),
+            ),
+            (
+                "reset",
+                |k| matches!(k, ToxicKind::Reset(ResetAfter::Bytes(bytes)) if *bytes < 8),
+            ),
+        ];
+        let mut chains = vec![("no-toxics", Vec::new())];
+        for (name, is_wanted) in wanted {
+            // The first generated input, shortest first, that decodes to exactly one such
+            // toxic, acting both ways on every connection. (A short input runs out early and
+            // `arbitrary` reads zeros after its end: that is what makes the small limits.)
+            let found = (4..=24usize)
+                .flat_map(|len| {
+                    (0..20_000u64).map(move |seed| crate::generator::generate(len, seed))
+                })
+                .find(|bytes| {
+                    ToxicChain::arbitrary(&mut Unstructured::new(bytes)).is_ok_and(|chain| {
+                        matches!(chain.toxics(), [t] if is_wanted(&t.kind)
+                            && t.direction == Direction::Both
+                            && t.toxicity == TOXICITY_ALWAYS)
+                    })
+                })
+                .expect("the generator makes every kind of toxic");
+            chains.push((name, found));
+        }
+        chains
     }
 }
 
@@ -1171,6 +1407,7 @@ mod tests {
             Target::Roundtrip,
             Target::RoundtripLifecycle,
             Target::ScenarioParse,
+            Target::ProxyRoundtrip,
         ] {
             assert_eq!(fuzz(target, &long), InputVerdict::Rejected, "{target}");
             assert!(artifact_to_scenario(target, &long).is_none());
@@ -1223,6 +1460,36 @@ mod tests {
             reproduce(Target::Roundtrip, &artifact).map_err(|e| e.to_string())
         });
         assert_eq!(again, Ok(InputVerdict::Passed));
+    }
+
+    /// `proxy_roundtrip` reads its chain from the front of the input; a destructive chain may
+    /// fail the case but not the target, and its artifact becomes a scenario with the chain in
+    /// a `through` line, which `run` plays through a proxy again.
+    #[cfg(not(feature = "fault-injection"))]
+    #[test]
+    fn proxy_roundtrip_decodes_its_chain_and_tolerates_destruction() {
+        let chains = seeds::proxy_chains();
+        let (_, case) = seeds::lifecycle_cases().swap_remove(0);
+        for (name, chain_bytes) in &chains {
+            let input = encode_proxy_input(chain_bytes, &case);
+            let (decoded, through) = proxy_input(&input).expect(name);
+            assert_eq!(decoded, case, "{name}");
+            let kinds: Vec<&str> = through
+                .chain
+                .toxics()
+                .iter()
+                .map(|t| t.kind.name())
+                .collect();
+            match *name {
+                "no-toxics" => assert!(kinds.is_empty()),
+                kind => assert_eq!(kinds, [kind]),
+            }
+            assert_eq!(proxy_roundtrip(&input), InputVerdict::Passed, "{name}");
+            let file = artifact_to_scenario(Target::ProxyRoundtrip, &input).unwrap();
+            assert_eq!(file.through.as_ref(), Some(&through));
+            let reparsed = scenario::parse(&scenario::print(&file)).unwrap();
+            assert_eq!(reparsed, file, "{name}");
+        }
     }
 
     #[test]

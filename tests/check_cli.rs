@@ -196,21 +196,10 @@ sys.exit(7)
 #[cfg(unix)]
 #[test]
 fn sigint_interrupts_check_with_130_and_kills_the_spawned_server() {
-    let faulty = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("../examples/faulty_echo");
-    if !faulty.exists() {
-        println!("SKIPPED: examples not built");
-        return;
-    }
+    let faulty = common::quoted(&common::example("faulty_echo"));
     let mut child = Command::new(bin_path())
         .args(["check", "--duration", "60s", "--spawn"])
-        .arg(format!(
-            "{} --mode correct --listen {{addr}}",
-            faulty.display()
-        ))
+        .arg(format!("{faulty} --mode correct --listen {{addr}}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

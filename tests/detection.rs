@@ -29,7 +29,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
@@ -122,40 +122,11 @@ fn bug(mode: &str) -> &'static Bug {
         .unwrap_or_else(|| panic!("no such bug {mode:?}"))
 }
 
-/// `target/debug/examples/faulty_echo`, found from this test binary in `target/debug/deps`.
-fn faulty_echo() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/PROFILE/deps")
-        .join("examples")
-        .join(format!("faulty_echo{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&path).and_then(|m| m.modified());
-    let Ok(built) = built else {
-        panic!(
-            "{} is missing: plain `cargo test` builds examples, `cargo test --test detection` \
-             does not; run `cargo build --examples` first",
-            path.display()
-        );
-    };
-    // A stale binary would test an old server without a word.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/faulty_echo.rs");
-    let edited = std::fs::metadata(&source).and_then(|m| m.modified());
-    assert!(
-        edited.map_or(true, |edited| edited <= built),
-        "{} is older than {}: run `cargo build --examples` first",
-        path.display(),
-        source.display()
-    );
-    path
-}
-
 /// The `--spawn` command line for `mode`. The path is single-quoted, so that neither spaces nor
 /// Windows backslashes are taken apart by the shell-words split.
 fn spawn_command(mode: &str) -> String {
-    let path = faulty_echo().display().to_string().replace('\'', r"'\''");
-    format!("'{path}' --mode {mode} --listen {{addr}}")
+    let path = common::quoted(&common::example("faulty_echo"));
+    format!("{path} --mode {mode} --listen {{addr}}")
 }
 
 /// One `check` run and what it gave.

@@ -17,7 +17,7 @@ fn options(timeout: Duration) -> PlayOptions {
     PlayOptions {
         timeout,
         connect_timeout: timeout,
-        server_stats: None,
+        ..PlayOptions::default()
     }
 }
 

@@ -32,7 +32,9 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::case::{Case, CaseBounds};
-use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
+use crate::proxy::{ProxyHandle, ToxicChain};
+use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions, ProxyInFront};
+use crate::scenario::Through;
 use crate::server::ServerStats;
 use crate::strategy::case_strategy;
 
@@ -67,6 +69,7 @@ pub struct Check {
     server_stats: Option<Arc<ServerStats>>,
     liveness: Option<Liveness>,
     progress: Option<ProgressHook>,
+    through: Option<(Arc<ProxyHandle>, ToxicChain)>,
 }
 
 impl std::fmt::Debug for Check {
@@ -98,6 +101,7 @@ impl Check {
             server_stats: None,
             liveness: None,
             progress: None,
+            through: None,
         }
     }
 
@@ -151,6 +155,17 @@ impl Check {
         self
     }
 
+    /// Plays every case through `proxy` (a [`Proxy`](crate::proxy::Proxy) in front of the
+    /// server under test, running `chain`) instead of at the address given to [`Check::new`].
+    /// Each case restarts the proxy's accept order with a seed of its own, drawn from the
+    /// campaign's seed and the case's index, and a failure names that seed and the chain
+    /// ([`CheckFailure::through`]), so that it replays with the same faults.
+    pub fn through(mut self, proxy: Arc<ProxyHandle>, chain: ToxicChain) -> Check {
+        self.addr = proxy.local_addr();
+        self.through = Some((proxy, chain));
+        self
+    }
+
     /// A hook called after every passing case.
     pub fn progress(mut self, hook: ProgressHook) -> Check {
         self.progress = Some(hook);
@@ -177,10 +192,11 @@ impl Check {
             (None, Some(_)) => u32::MAX,
             (None, None) => DEFAULT_CASES,
         };
-        let options = PlayOptions {
+        let mut options = PlayOptions {
             timeout: self.timeout,
             connect_timeout: self.timeout,
             server_stats: self.server_stats.clone(),
+            through: None,
         };
         let mut sequence = CaseSequence::new(seed, &self.bounds);
         let mut verdict = Verdict::new(seed, self.addr);
@@ -192,6 +208,12 @@ impl Check {
                 continue;
             };
             let case = tree.current();
+            if let Some((proxy, _)) = &self.through {
+                options.through = Some(ProxyInFront {
+                    proxy: Arc::clone(proxy),
+                    seed: proxy_seed(seed, index),
+                });
+            }
             match roundtrip::play_confirmed(&case, self.addr, &options).await {
                 Ok(outcome) => {
                     verdict.record_pass(&outcome);
@@ -317,6 +339,12 @@ impl Check {
             shrink_steps: steps,
             shrink_elapsed: started.elapsed(),
             shrink_hit_bound: hit_bound,
+            through: self.through.as_ref().zip(options.through.as_ref()).map(
+                |((_, chain), in_front)| Through {
+                    seed: in_front.seed,
+                    chain: chain.clone(),
+                },
+            ),
         }
     }
 
@@ -372,6 +400,15 @@ impl Iterator for CaseSequence {
             .find_map(|_| self.next_tree())
             .map(|tree| tree.current())
     }
+}
+
+/// The proxy's seed for the case at `index` of the campaign with `seed`: a splitmix64 step of
+/// both, so neighbouring cases get unrelated faults.
+fn proxy_seed(seed: u64, index: u32) -> u64 {
+    let mut z = seed ^ u64::from(index).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A runner whose random generator is fully determined by `seed`.

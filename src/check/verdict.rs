@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::case::Case;
 use crate::roundtrip::{Divergence, Outcome};
+use crate::scenario::Through;
 
 /// The result of a campaign.
 #[must_use = "a verdict that is not checked hides failures: call assert_passed() or passed()"]
@@ -52,6 +53,8 @@ pub struct CheckFailure {
     pub shrink_elapsed: Duration,
     /// True when shrinking stopped at its time bound rather than at a minimum.
     pub shrink_hit_bound: bool,
+    /// The proxy the case was played through (chain and seed), for a `check` through one.
+    pub through: Option<Through>,
 }
 
 impl Verdict {
@@ -136,6 +139,9 @@ impl fmt::Display for Verdict {
                 )?;
                 if failure.minimal != failure.original {
                     writeln!(f, "first seen as: {}", failure.original_divergence.summary())?;
+                }
+                if let Some(through) = &failure.through {
+                    writeln!(f, "through a proxy: {through}")?;
                 }
                 write!(f, "minimal case:\n{}", failure.minimal)
             }

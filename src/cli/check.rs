@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use super::target::{Target, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
+use crate::proxy::{Proxy, ProxyConfig, ToxicChain};
 use crate::scenario::ScenarioFile;
 use crate::{Check, DivergenceKind, ExitCode, Verdict};
 
@@ -56,6 +57,13 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "DIR", default_value = "echo-harness-failures")]
     save: PathBuf,
 
+    /// Play every case through an in-process fault-injection proxy in front of the target,
+    /// with this toxic chain (the grammar of `echo-harness proxy`), e.g. 'up:slice=1..16'. Each
+    /// case gets a proxy seed of its own; a failure is saved with it, in a `through` line, and
+    /// `replay` rebuilds the proxy.
+    #[arg(long, value_name = "CHAIN")]
+    through: Option<String>,
+
     /// Print one JSON object (with `schema_version`) instead of text; no progress bar.
     #[arg(long)]
     json: bool,
@@ -72,7 +80,25 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
             "--cases must be at least 1"
         )));
     }
+    let chain = match &args.through {
+        Some(text) => Some(ToxicChain::parse(text).map_err(|e| {
+            eprintln!("{}", e.with_source("--through"));
+            Failure::usage(anyhow::anyhow!("the --through chain does not parse"))
+        })?),
+        None => None,
+    };
     let target = Target::start(&args.target)?;
+    let proxy = match &chain {
+        Some(chain) => Some(Arc::new(
+            Proxy::spawn(ProxyConfig {
+                chain: chain.clone(),
+                ..ProxyConfig::new(target.addr())
+            })
+            .context("cannot start the --through proxy")
+            .map_err(Failure::environment)?,
+        )),
+        None => None,
+    };
     let mut campaign = Check::new(target.addr())
         .cases_or_duration(args.cases, args.duration)
         .bounds(
@@ -91,10 +117,19 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     if let Some(liveness) = target.liveness() {
         campaign = campaign.liveness(liveness);
     }
+    if let (Some(proxy), Some(chain)) = (&proxy, &chain) {
+        campaign = campaign.through(Arc::clone(proxy), chain.clone());
+    }
     let seed = campaign.resolve_seed();
     if !args.json {
         print_line(format_args!("seed: {seed}"))?;
         print_line(format_args!("target: {}", target.describe()))?;
+        if let (Some(proxy), Some(chain)) = (&proxy, &chain) {
+            print_line(format_args!(
+                "through: a proxy at {} with `{chain}`",
+                proxy.local_addr()
+            ))?;
+        }
     }
     let bar = progress_bar(&args);
     if let Some(bar) = &bar {
@@ -178,6 +213,10 @@ fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCo
         .with_seed(verdict.seed)
         .with_target(target.describe())
         .with_divergence(&failure.divergence.to_string());
+    let file = match &failure.through {
+        Some(through) => file.with_through(through.clone()),
+        None => file,
+    };
     let saved = save(&args.save, verdict.seed, failure.case_index, &file);
     if args.json {
         let failure_json = serde_json::json!({

@@ -28,6 +28,13 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     target: TargetArgs,
 
+    #[command(flatten)]
+    play: PlayArgs,
+}
+
+/// How `run` and `replay` play a file.
+#[derive(Debug, clap::Args)]
+struct PlayArgs {
     /// No-progress timeout of every connection (a timing-only failure is replayed at 4x).
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
     timeout: Duration,
@@ -46,16 +53,11 @@ pub(crate) struct ReplayArgs {
     #[command(flatten)]
     target: TargetArgs,
 
-    /// No-progress timeout of every connection (a timing-only failure is replayed at 4x).
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
-    timeout: Duration,
-
-    /// Print a line per step.
-    #[arg(short, long)]
-    verbose: bool,
+    #[command(flatten)]
+    play: PlayArgs,
 
     /// FILE is a crash input of this fuzz target (roundtrip, roundtrip_lifecycle, raw_stream,
-    /// scenario_parse), not a scenario file. Without --target or --spawn it replays against
+    /// scenario_parse, proxy_roundtrip), not a scenario file. Without --target or --spawn it replays against
     /// the built-in server the way the target played it.
     #[arg(long, value_name = "FUZZ-TARGET")]
     artifact: Option<String>,
@@ -86,14 +88,14 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let target = Target::start(&args.target)?;
-    let options = play_options(&target, args.timeout);
+    let options = play_options(&target, args.play.timeout);
     let (mut passed, mut failed) = (0usize, 0usize);
     for (index, (path, file)) in scenarios.iter().enumerate() {
-        let Some(result) = play(&target, file.body(), &options)? else {
+        let Some(result) = play(&target, file, &options)? else {
             eprintln!("echo-harness: interrupted after {passed} passed, {failed} failed");
             return Ok(ExitCode::Interrupted);
         };
-        if args.verbose {
+        if args.play.verbose {
             print_body_steps(file.body(), &result)?;
         }
         match result {
@@ -147,12 +149,17 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failure> {
     let target = Target::start(&args.target)?;
     print_line(format_args!("replaying against: {}", target.describe()))?;
-    let options = play_options(&target, args.timeout);
-    let Some(result) = play(&target, file.body(), &options)? else {
+    if let Some(through) = &file.through {
+        print_line(format_args!(
+            "through a proxy rebuilt from the file: {through}"
+        ))?;
+    }
+    let options = play_options(&target, args.play.timeout);
+    let Some(result) = play(&target, file, &options)? else {
         eprintln!("echo-harness: interrupted");
         return Ok(ExitCode::Interrupted);
     };
-    if args.verbose {
+    if args.play.verbose {
         print_body_steps(file.body(), &result)?;
     }
     match result {
@@ -240,15 +247,17 @@ fn play_options(target: &Target, timeout: Duration) -> PlayOptions {
         timeout,
         connect_timeout: timeout,
         server_stats: target.server_stats(),
+        through: None,
     }
 }
 
-/// Plays a file's case or script once (confirming a timing-only failure); `None` when
-/// interrupted.
+/// Plays a file's case or script once (confirming a timing-only failure), through the proxy
+/// of its `through` line when it has one (started for this file, stopped after it); `None`
+/// when interrupted.
 #[allow(clippy::type_complexity)]
 fn play(
     target: &Target,
-    body: ScenarioBody<'_>,
+    file: &ScenarioFile,
     options: &PlayOptions,
 ) -> Result<Option<Result<Outcome, ScriptFailure>>, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -256,9 +265,19 @@ fn play(
         .build()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
-    let addr = target.addr();
+    let mut options = options.clone();
+    let mut addr = target.addr();
+    if let Some(through) = &file.through {
+        let in_front = through
+            .start(addr)
+            .context("cannot start the proxy of the `through` line")
+            .map_err(Failure::environment)?;
+        addr = in_front.proxy.local_addr();
+        options.through = Some(in_front);
+    }
+    let options = &options;
     let result = runtime.block_on(signal::unless_interrupted(async {
-        match body {
+        match file.body() {
             ScenarioBody::Case(case) => roundtrip::play_confirmed(case, addr, options)
                 .await
                 .map_err(|divergence| ScriptFailure {

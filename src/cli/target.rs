@@ -19,6 +19,8 @@ pub(crate) struct TargetArgs {
     /// Start the server under test: CMD is split like shell words and run directly, in its own
     /// process group, killed on exit. With `{addr}` in CMD it is given 127.0.0.1:0 and its real
     /// address is read from its output (see --ready); with `{port}` a free port is chosen.
+    /// With `{upstream}` CMD is a proxy under test: `{upstream}` is the address of a built-in
+    /// echo server started for it, and every case goes through the proxy to that server.
     #[arg(long, value_name = "CMD")]
     pub(crate) spawn: Option<String>,
 
@@ -35,8 +37,14 @@ pub(crate) enum Target {
     Spawned {
         target: Arc<SpawnedTarget>,
         command: String,
+        /// The built-in server behind a spawned proxy (`{upstream}`); it outlives the proxy,
+        /// since fields drop in order.
+        upstream: Option<ServerHandle>,
     },
 }
+
+/// The placeholder that makes a spawned command a proxy under test.
+const UPSTREAM_PLACEHOLDER: &str = "{upstream}";
 
 impl Target {
     /// Starts (or just names) the target the flags describe. Bad flags are usage errors; a
@@ -46,22 +54,32 @@ impl Target {
             return Ok(Target::Address(addr));
         }
         if let Some(command) = &args.spawn {
-            let options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
+            let mut options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
+            let proxy_under_test = command.contains(UPSTREAM_PLACEHOLDER);
+            // Usage errors first, before an upstream server is started for nothing.
+            let mut check = options.clone();
+            if proxy_under_test {
+                check = check.placeholder("upstream", "127.0.0.1:1");
+            }
+            check.validate().map_err(Failure::usage)?;
+            let upstream = if proxy_under_test {
+                let server = builtin_server()?;
+                options = options.placeholder("upstream", server.local_addr().to_string());
+                Some(server)
+            } else {
+                None
+            };
             return match options.spawn() {
                 Ok(spawned) => Ok(Target::Spawned {
                     target: Arc::new(spawned),
                     command: command.clone(),
+                    upstream,
                 }),
                 Err(e) if e.is_usage_error() => Err(Failure::usage(e)),
                 Err(e) => Err(Failure::environment(e)),
             };
         }
-        let server = EchoServer::spawn(ServerConfig {
-            worker_threads: Some(1),
-            ..ServerConfig::ephemeral()
-        })
-        .map_err(Failure::environment)?;
-        Ok(Target::Builtin(server))
+        Ok(Target::Builtin(builtin_server()?))
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -77,9 +95,20 @@ impl Target {
         match self {
             Target::Builtin(server) => format!("built-in server at {}", server.local_addr()),
             Target::Address(addr) => addr.to_string(),
-            Target::Spawned { target, command } => {
-                format!("spawned `{command}` at {}", target.addr())
-            }
+            Target::Spawned {
+                target,
+                command,
+                upstream: None,
+            } => format!("spawned `{command}` at {}", target.addr()),
+            Target::Spawned {
+                target,
+                command,
+                upstream: Some(server),
+            } => format!(
+                "spawned `{command}` at {}, in front of the built-in server at {}",
+                target.addr(),
+                server.local_addr()
+            ),
         }
     }
 
@@ -111,4 +140,14 @@ impl Target {
             _ => None,
         }
     }
+}
+
+/// The built-in server as a target or as the upstream of a proxy under test: one worker
+/// thread, so it leaves the other core to the client side.
+fn builtin_server() -> Result<ServerHandle, Failure> {
+    EchoServer::spawn(ServerConfig {
+        worker_threads: Some(1),
+        ..ServerConfig::ephemeral()
+    })
+    .map_err(Failure::environment)
 }

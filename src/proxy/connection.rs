@@ -45,7 +45,6 @@ const MAX_READ: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct ConnectionContext {
     pub(crate) upstream: SocketAddr,
-    pub(crate) chain: ToxicChain,
     pub(crate) buffer_size: usize,
     pub(crate) connect_timeout: Duration,
 }

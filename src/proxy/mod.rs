@@ -127,6 +127,9 @@ pub enum ProxyError {
 #[derive(Debug)]
 struct Order {
     seed: u64,
+    /// The toxics of connections accepted from now on: the configuration's, until
+    /// [`Proxy::restart_with`] gives others.
+    chain: Arc<ToxicChain>,
     /// Restarts so far.
     generation: u64,
     /// Connections accepted since the last restart: the next one's accept index.
@@ -160,6 +163,7 @@ impl Proxy {
             stats: Arc::new(ProxyStats::new(config.closed_history)),
             order: Mutex::new(Order {
                 seed: config.seed,
+                chain: Arc::new(config.chain.clone()),
                 generation: 0,
                 next_index: 0,
             }),
@@ -182,7 +186,16 @@ impl Proxy {
     /// Uses `seed` from now on, and counts the accept order from 0 again for connections
     /// accepted after this call. Open connections keep their faults.
     pub fn restart(&self, seed: u64) {
+        let chain = ToxicChain::clone(&lock(&self.shared.order).chain);
+        self.restart_with(seed, chain);
+    }
+
+    /// Like [`restart`](Self::restart), and connections accepted from now on get the toxics of
+    /// `chain` instead: one proxy serves a sequence of chains (a fuzz target's inputs) without
+    /// a restart of its thread and runtime.
+    pub fn restart_with(&self, seed: u64, chain: ToxicChain) {
         let mut order = lock(&self.shared.order);
+        order.chain = Arc::new(chain);
         order.seed = seed;
         order.generation += 1;
         order.next_index = 0;
@@ -231,7 +244,6 @@ impl Proxy {
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future) -> io::Result<()> {
         let ctx = Arc::new(ConnectionContext {
             upstream: self.config.upstream,
-            chain: self.config.chain.clone(),
             buffer_size: self.config.buffer_size,
             connect_timeout: self.config.connect_timeout,
         });
@@ -246,7 +258,7 @@ impl Proxy {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         accept_backoff = Duration::from_millis(5);
-                        let tally = self.admit(&ctx.chain, peer);
+                        let tally = self.admit(peer);
                         connections.spawn(connection::serve(stream, Arc::clone(&ctx), tally.0, tally.1));
                     }
                     Err(e) if is_per_connection_error(&e) => {}
@@ -275,20 +287,22 @@ impl Proxy {
     }
 
     /// Gives an accepted connection its index and its faults, and opens its books.
-    fn admit(
-        &self,
-        chain: &ToxicChain,
-        peer: SocketAddr,
-    ) -> ([connection::FlowPlan; 2], stats::ConnectionTally) {
-        let (seed, generation, index) = {
+    fn admit(&self, peer: SocketAddr) -> ([connection::FlowPlan; 2], stats::ConnectionTally) {
+        let (seed, generation, index, chain) = {
             let mut order = lock(&self.shared.order);
             let index = order.next_index;
             order.next_index += 1;
             self.shared
                 .accepted
                 .store(order.next_index, Ordering::Release);
-            (order.seed, order.generation, index)
+            (
+                order.seed,
+                order.generation,
+                index,
+                Arc::clone(&order.chain),
+            )
         };
+        let chain = &*chain;
         let up = connection::plan(chain, seed, index, Flow::Up);
         let down = connection::plan(chain, seed, index, Flow::Down);
         if !chain.is_empty() {
@@ -351,6 +365,12 @@ impl ProxyHandle {
     /// after this call.
     pub fn restart(&self, seed: u64) {
         self.proxy.restart(seed);
+    }
+
+    /// Restarts with `seed` and, for connections accepted from now on, `chain`; see
+    /// [`Proxy::restart_with`].
+    pub fn restart_with(&self, seed: u64, chain: ToxicChain) {
+        self.proxy.restart_with(seed, chain);
     }
 
     /// Connections accepted since the last restart (or the start).

@@ -17,7 +17,7 @@ mod play;
 pub(crate) mod wire;
 
 pub use divergence::{Divergence, DivergenceKind, MismatchEvidence};
-pub use play::{play, play_confirmed, ConnectionOutcome, Outcome, PlayOptions};
+pub use play::{play, play_confirmed, ConnectionOutcome, Outcome, PlayOptions, ProxyInFront};
 
 use std::future::Future;
 

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::divergence::{Divergence, DivergenceKind};
 use super::wire::{self, Progress};
 use crate::case::{Case, ConnectionCase, Conversation, ConversationKind, PauseScale, Payload};
+use crate::proxy::ProxyHandle;
 use crate::server::ServerStats;
 
 /// Largest single read or write the engine issues. A plan's larger chunk is written in pieces
@@ -36,6 +37,11 @@ pub struct PlayOptions {
     /// The counters of the built-in server, when that is the target: each connection's outcome
     /// then says how many reads the server needed for its bytes.
     pub server_stats: Option<Arc<ServerStats>>,
+    /// The proxy between this client and the target, when there is one: every play restarts
+    /// its accept order with the seed given here, and opens the case's connections one at a
+    /// time, each only once the proxy has accepted the one before, so the same seed gives the
+    /// same faults on the same connections.
+    pub through: Option<ProxyInFront>,
 }
 
 impl Default for PlayOptions {
@@ -44,8 +50,31 @@ impl Default for PlayOptions {
             timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
             server_stats: None,
+            through: None,
         }
     }
+}
+
+impl PlayOptions {
+    /// The same options with both timeouts four times longer: the second play of a failure
+    /// whose only evidence is time.
+    pub(crate) fn slower(&self) -> PlayOptions {
+        PlayOptions {
+            timeout: self.timeout * 4,
+            connect_timeout: self.connect_timeout * 4,
+            ..self.clone()
+        }
+    }
+}
+
+/// A proxy in front of the target (see [`PlayOptions::through`]), and the seed the next play
+/// restarts it with.
+#[derive(Debug, Clone)]
+pub struct ProxyInFront {
+    /// The running proxy; the case's address is its listening address.
+    pub proxy: Arc<ProxyHandle>,
+    /// The seed of its generators for the case being played.
+    pub seed: u64,
 }
 
 /// What a passing case measured.
@@ -95,10 +124,11 @@ pub async fn play(
     options: &PlayOptions,
 ) -> Result<Outcome, Divergence> {
     let started = Instant::now();
+    wire::restart_proxy(options);
     // Open every connection first, in order, so they are all held open together.
     let mut streams = Vec::with_capacity(case.connections.len());
-    for conn in &case.connections {
-        streams.push(connect(conn, addr, options).await?);
+    for (index, conn) in case.connections.iter().enumerate() {
+        streams.push(connect(conn, index, addr, options).await?);
     }
     let plays =
         case.connections.iter().zip(streams).map(|(conn, stream)| {
@@ -137,12 +167,7 @@ pub async fn play_confirmed(
 ) -> Result<Outcome, Divergence> {
     match play(case, addr, options).await {
         Err(first) if first.kind.is_timing_only() => {
-            let slower = PlayOptions {
-                timeout: options.timeout * 4,
-                connect_timeout: options.connect_timeout * 4,
-                server_stats: options.server_stats.clone(),
-            };
-            match play(case, addr, &slower).await {
+            match play(case, addr, &options.slower()).await {
                 Ok(mut outcome) => {
                     outcome.unconfirmed = Some(first);
                     Ok(outcome)
@@ -159,10 +184,11 @@ pub async fn play_confirmed(
 
 async fn connect(
     conn: &ConnectionCase,
+    index: usize,
     addr: SocketAddr,
     options: &PlayOptions,
 ) -> Result<TcpStream, Divergence> {
-    wire::open(&conn.write, addr, options.connect_timeout)
+    wire::open(&conn.write, index, addr, options)
         .await
         .map_err(|kind| Divergence {
             connection: conn.name.clone(),
@@ -266,11 +292,7 @@ async fn play_connection(
         });
     }
     // Every byte the server read has been echoed and checked, so its read count is final.
-    let server_reads = options
-        .server_stats
-        .as_ref()
-        .and_then(|stats| stats.connection(local_addr))
-        .map(|record| record.reads);
+    let server_reads = wire::server_reads(options, local_addr);
     Ok(ConnectionOutcome {
         name: conn.name.clone(),
         local_addr,

@@ -10,12 +10,62 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 use super::divergence::{Divergence, DivergenceKind, MismatchEvidence};
+use super::PlayOptions;
 use crate::case::{Payload, WritePlan};
 use crate::hexdump;
 
-/// Opens a client connection to `addr` with the socket options of `write`, within
-/// `connect_timeout`. Refused and timed-out connects are their own divergence kinds.
+/// Starts a play through a proxy: its accept order counts from 0 again, with the seed the
+/// options give. Without a proxy, nothing.
+pub(crate) fn restart_proxy(options: &PlayOptions) {
+    if let Some(through) = &options.through {
+        through.proxy.restart(through.seed);
+    }
+}
+
+/// Opens the `index`th connection of a play (from 0) to `addr` with the socket options of
+/// `write`, within the connect timeout. Refused and timed-out connects are their own
+/// divergence kinds. Through a proxy it returns only once the proxy has accepted this
+/// connection, so the next one is accepted after it (the accept order seeds its faults).
 pub(crate) async fn open(
+    write: &WritePlan,
+    index: usize,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<TcpStream, DivergenceKind> {
+    let stream = connect(write, addr, options.connect_timeout).await?;
+    if let Some(through) = &options.through {
+        let accepted = through
+            .proxy
+            .wait_accepted(index as u64 + 1, options.connect_timeout)
+            .await;
+        if !accepted {
+            return Err(DivergenceKind::ConnectTimeout {
+                waited: options.connect_timeout,
+            });
+        }
+    }
+    Ok(stream)
+}
+
+/// How many reads the built-in server needed for the client connection from `local_addr`,
+/// when the options name its counters. Through a proxy, the server's peer is the proxy's
+/// upstream socket of that connection, which the proxy's counters name.
+pub(crate) fn server_reads(options: &PlayOptions, local_addr: SocketAddr) -> Option<u64> {
+    let stats = options.server_stats.as_ref()?;
+    let peer = match &options.through {
+        Some(through) => {
+            through
+                .proxy
+                .stats()
+                .connection_from(local_addr)?
+                .upstream_local?
+        }
+        None => local_addr,
+    };
+    stats.connection(peer).map(|record| record.reads)
+}
+
+async fn connect(
     write: &WritePlan,
     addr: SocketAddr,
     connect_timeout: Duration,

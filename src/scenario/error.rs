@@ -67,6 +67,8 @@ pub enum ParseErrorKind {
     NoConnections,
     /// A malformed `# seed:` line.
     InvalidMetadata,
+    /// A `through` line whose toxic chain does not parse (the message is the chain parser's).
+    InvalidChain,
     /// A well-formed case that breaks a hard limit of [`crate::case`], such as too many bytes.
     InvalidCase,
 }

@@ -79,22 +79,25 @@ pub async fn play_script(
     options: &PlayOptions,
 ) -> Result<Outcome, ScriptFailure> {
     let started = Instant::now();
+    wire::restart_proxy(options);
     let mut conns = Vec::with_capacity(script.connections.len());
-    for decl in &script.connections {
-        let stream = connect(decl, addr, options).await.map_err(|kind| {
-            let confirmed = !kind.is_timing_only();
-            ScriptFailure {
-                divergence: Divergence {
-                    connection: decl.name.clone(),
-                    kind,
-                    sent: 0,
-                    received: 0,
-                    expected: script.sent_by(&decl.name),
-                    confirmed,
-                },
-                step: None,
-            }
-        })?;
+    for (index, decl) in script.connections.iter().enumerate() {
+        let stream = wire::open(&decl.write, index, addr, options)
+            .await
+            .map_err(|kind| {
+                let confirmed = !kind.is_timing_only();
+                ScriptFailure {
+                    divergence: Divergence {
+                        connection: decl.name.clone(),
+                        kind,
+                        sent: 0,
+                        received: 0,
+                        expected: script.sent_by(&decl.name),
+                        confirmed,
+                    },
+                    step: None,
+                }
+            })?;
         conns.push(Conn::start(decl, stream, script, started));
     }
     let mut player = Player {
@@ -133,11 +136,7 @@ pub async fn play_script_confirmed(
 ) -> Result<Outcome, ScriptFailure> {
     match play_script(script, addr, options).await {
         Err(first) if first.divergence.kind.is_timing_only() => {
-            let slower = PlayOptions {
-                timeout: options.timeout * 4,
-                connect_timeout: options.connect_timeout * 4,
-                server_stats: options.server_stats.clone(),
-            };
+            let slower = options.slower();
             match play_script(script, addr, &slower).await {
                 Ok(mut outcome) => {
                     outcome.unconfirmed = Some(first.divergence);
@@ -151,14 +150,6 @@ pub async fn play_script_confirmed(
         }
         other => other,
     }
-}
-
-async fn connect(
-    decl: &ScriptConnection,
-    addr: SocketAddr,
-    options: &PlayOptions,
-) -> Result<TcpStream, DivergenceKind> {
-    wire::open(&decl.write, addr, options.connect_timeout).await
 }
 
 /// What a connection's writer task is asked to do, in order.
@@ -443,7 +434,6 @@ impl Player<'_> {
     /// Waits until the writer has done everything queued, then closes without a half-close.
     async fn close(&mut self, i: usize) -> Result<(), DivergenceKind> {
         let timeout = self.options.timeout;
-        let stats = self.options.server_stats.clone();
         let c = &mut self.conns[i];
         c.progress.touch();
         let mut state = c.state.clone();
@@ -471,10 +461,7 @@ impl Player<'_> {
                 }
             }
         }
-        c.server_reads = stats
-            .as_ref()
-            .and_then(|s| s.connection(c.local_addr))
-            .map(|r| r.reads);
+        c.server_reads = wire::server_reads(self.options, c.local_addr);
         c.elapsed = c.started.elapsed();
         Ok(())
     }

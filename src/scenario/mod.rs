@@ -52,6 +52,11 @@
 //!   `divergence:`.
 //! - **`pause-scale N` or `pause-scale N/D`**, before the first connection, at most once:
 //!   every pause is multiplied by N/D when played (default `1`).
+//! - **`through seed N CHAIN`**, before the first connection, at most once: the scenario is
+//!   played through an in-process [`crate::proxy::Proxy`] in front of the target, with the toxic
+//!   chain CHAIN (the rest of the line, in the grammar of [`crate::proxy::ToxicChain`]) seeded
+//!   with N; its connections are accepted in the file's order, so the same faults hit the same
+//!   connections every time. `check --through` saves its failures with this line.
 //! - **`connection NAME`** opens a connection block, which runs to the next `connection` or
 //!   the end of the file. Names are `[A-Za-z_][A-Za-z0-9_-]*`, at most 32 bytes, unique. All
 //!   connections are opened before any step runs, held open together, and play their steps at
@@ -172,6 +177,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::case::Case;
+use crate::proxy::{Proxy, ProxyConfig, ProxyError};
+use crate::roundtrip::ProxyInFront;
 
 /// The first line of every version 1 scenario file.
 pub const VERSION_LINE: &str = "# echo-harness scenario v1";
@@ -210,6 +217,44 @@ pub struct ScenarioFile {
     pub divergence: Vec<String>,
     /// Free comments of the header, such as what a regression pins down.
     pub comments: Vec<String>,
+    /// The proxy to play it through (`through seed N CHAIN`), if any.
+    pub through: Option<Through>,
+}
+
+/// A proxy between the client and the target: the toxic chain and the seed of its generators.
+/// Its text form is the argument of a scenario's `through` line: `seed N CHAIN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Through {
+    /// Seeds every connection's and direction's generator (with the accept order).
+    pub seed: u64,
+    /// The toxics, in order.
+    pub chain: crate::proxy::ToxicChain,
+}
+
+impl Through {
+    /// Starts an in-process proxy with this chain in front of `upstream`, ready to play a
+    /// scenario through (the play restarts it with this seed).
+    pub fn start(&self, upstream: std::net::SocketAddr) -> Result<ProxyInFront, ProxyError> {
+        let proxy = Proxy::spawn(ProxyConfig {
+            chain: self.chain.clone(),
+            seed: self.seed,
+            ..ProxyConfig::new(upstream)
+        })?;
+        Ok(ProxyInFront {
+            proxy: std::sync::Arc::new(proxy),
+            seed: self.seed,
+        })
+    }
+}
+
+impl fmt::Display for Through {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed {}", self.seed)?;
+        if !self.chain.is_empty() {
+            write!(f, " {}", self.chain)?;
+        }
+        Ok(())
+    }
 }
 
 impl ScenarioFile {
@@ -222,6 +267,7 @@ impl ScenarioFile {
             target: None,
             divergence: Vec::new(),
             comments: Vec::new(),
+            through: None,
         }
     }
 
@@ -291,6 +337,12 @@ impl ScenarioFile {
     pub fn with_divergence(mut self, report: &str) -> Self {
         self.divergence
             .extend(report.lines().map(|l| l.trim_end().to_string()));
+        self
+    }
+
+    /// Records the proxy the scenario is played through.
+    pub fn with_through(mut self, through: Through) -> Self {
+        self.through = Some(through);
         self
     }
 

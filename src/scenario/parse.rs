@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use super::error::{ParseError, ParseErrorKind as K};
 use super::script::{ScriptConnection, StaticState, Step as ScriptStep};
-use super::{ScenarioFile, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
+use super::{ScenarioFile, Through, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
 use crate::case::{
     is_valid_name, Case, ConnectionCase, Conversation, PauseScale, Payload, ReadPlan, WritePlan,
     MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM,
     MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
 use crate::diagnostic::UnitError;
+use crate::proxy::ToxicChain;
 
 mod v2;
 
@@ -245,6 +246,7 @@ struct Parser<'s> {
     divergence: Vec<String>,
     comments: Vec<String>,
     pause_scale: Option<PauseScale>,
+    through: Option<Through>,
     in_header: bool,
     connections: Vec<ConnectionCase>,
     name_spans: Vec<Range<usize>>,
@@ -271,6 +273,7 @@ impl<'s> Parser<'s> {
             divergence: Vec::new(),
             comments: Vec::new(),
             pause_scale: None,
+            through: None,
             in_header: true,
             connections: Vec::new(),
             name_spans: Vec::new(),
@@ -480,12 +483,13 @@ impl<'s> Parser<'s> {
                 Some(if self.block.is_some() {
                     SETTINGS
                 } else {
-                    "`connection` or `pause-scale`"
+                    "`connection`, `pause-scale` or `through`"
                 }),
             ));
         }
         match head.text {
             "pause-scale" => self.pause_scale_line(head, &mut args),
+            "through" => self.through_line(head, &mut args),
             "connection" => self.connection_line(&mut args),
             "nodelay" | "send-buffer" | "recv-buffer" | "write-chunks" | "write-pauses"
             | "read-sizes" | "read-pauses" => self.setting(head, &mut args),
@@ -497,7 +501,7 @@ impl<'s> Parser<'s> {
                 Some(if self.block.is_some() {
                     SETTINGS
                 } else {
-                    "`connection` or `pause-scale`"
+                    "`connection`, `pause-scale` or `through`"
                 }),
             )),
         }?;
@@ -507,29 +511,37 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
+    /// A setting of the whole file (`pause-scale`, `through`): it comes before the first
+    /// connection, at most once (`seen` says it came already).
+    fn file_setting(&self, head: &Token<'s>, seen: bool) -> Result<(), ParseError> {
+        let word = head.text;
+        if self.block.is_some() || !self.connections.is_empty() || self.in_steps {
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                format!("`{word}` after a connection"),
+                Some(&format!("`{word}` before the first `connection`")),
+            ));
+        }
+        if seen {
+            return Err(self.err(
+                K::DuplicateSetting,
+                head.span.clone(),
+                format!("a second `{word}`"),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
     fn pause_scale_line(
         &mut self,
         head: &Token<'s>,
         args: &mut Args<'_, 's>,
     ) -> Result<(), ParseError> {
-        if self.block.is_some() || !self.connections.is_empty() || self.in_steps {
-            return Err(self.err(
-                K::Misplaced,
-                head.span.clone(),
-                "`pause-scale` after a connection",
-                Some("`pause-scale` before the first `connection`"),
-            ));
-        }
+        self.file_setting(head, self.pause_scale.is_some())?;
         let expected = "a scale such as `1`, `1/100` or `3/2`";
         let tok = args.word(self, expected)?;
-        if self.pause_scale.is_some() {
-            return Err(self.err(
-                K::DuplicateSetting,
-                head.span.clone(),
-                "a second `pause-scale`",
-                None,
-            ));
-        }
         let (num, den) = match tok.text.split_once('/') {
             Some((n, d)) => (n, d),
             None => (tok.text, "1"),
@@ -561,21 +573,99 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
+    /// `through seed N CHAIN`: the chain is the rest of the line, read by the one chain parser
+    /// ([`ToxicChain::parse`]); its errors point into this line.
+    fn through_line(
+        &mut self,
+        head: &Token<'s>,
+        args: &mut Args<'_, 's>,
+    ) -> Result<(), ParseError> {
+        self.file_setting(head, self.through.is_some())?;
+        let keyword = args.word(self, "`seed`")?;
+        if keyword.text != "seed" {
+            return Err(self.err(
+                K::UnexpectedToken,
+                keyword.span.clone(),
+                format!("expected `seed`, found `{}`", keyword.text),
+                Some("`seed N` and then the toxic chain"),
+            ));
+        }
+        let tok = args.word(self, "a seed")?;
+        let seed = parse_u64(tok.text).ok_or_else(|| {
+            self.err(
+                K::InvalidNumber,
+                tok.span.clone(),
+                "invalid seed",
+                Some("a whole number from 0 to 18446744073709551615"),
+            )
+        })?;
+        let rest = &args.tokens[args.pos..];
+        args.pos = args.tokens.len();
+        if let Some(string) = rest.iter().find(|t| t.string.is_some()) {
+            return Err(self.err(
+                K::InvalidChain,
+                string.span.clone(),
+                "a toxic chain holds no strings",
+                Some("toxics such as `up:slice=1..16`"),
+            ));
+        }
+        let chain = match (rest.first(), rest.last()) {
+            (Some(first), Some(last)) => {
+                let at = first.span.start;
+                ToxicChain::parse(&self.text[at..last.span.end]).map_err(|e| {
+                    let span = e.span();
+                    self.err(
+                        K::InvalidChain,
+                        at + span.start..at + span.end,
+                        e.message().to_string(),
+                        None,
+                    )
+                })?
+            }
+            _ => ToxicChain::default(),
+        };
+        self.through = Some(Through { seed, chain });
+        Ok(())
+    }
+
     fn connection_line(&mut self, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
+        let tok = self.connection_name(args, &[])?;
+        self.close_block()?;
+        let taken = self.connections.iter().any(|c| c.name == tok.text);
+        self.open_block(tok, taken, self.connections.len())
+    }
+
+    /// The name of a `connection NAME` line, which ends there; `reserved` names are refused
+    /// too.
+    fn connection_name<'t>(
+        &self,
+        args: &mut Args<'t, 's>,
+        reserved: &[&str],
+    ) -> Result<&'t Token<'s>, ParseError> {
         let tok = args.word(self, "a connection name")?;
-        if !is_valid_name(tok.text) {
+        if !is_valid_name(tok.text) || reserved.contains(&tok.text) {
+            let mut expected = "letters, digits, `_` and `-`, starting with a letter or `_`, at \
+                                most 32 bytes"
+                .to_string();
+            if !reserved.is_empty() {
+                let words: Vec<String> = reserved.iter().map(|w| format!("`{w}`")).collect();
+                expected.push_str(&format!(", and none of {}", words.join(", ")));
+            }
             return Err(self.err(
                 K::InvalidName,
                 tok.span.clone(),
                 format!("invalid connection name `{}`", tok.text),
-                Some(
-                    "letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes",
-                ),
+                Some(&expected),
             ));
         }
         args.finish(self)?;
-        self.close_block()?;
-        if self.connections.iter().any(|c| c.name == tok.text) {
+        Ok(tok)
+    }
+
+    /// Starts the block of connection `tok`, unless its name is `taken` or there are `count`
+    /// connections already, the most a file may hold.
+    fn open_block(&mut self, tok: &Token<'s>, taken: bool, count: usize) -> Result<(), ParseError> {
+        if taken {
             return Err(self.err(
                 K::DuplicateConnection,
                 tok.span.clone(),
@@ -583,7 +673,7 @@ impl<'s> Parser<'s> {
                 Some("a new name"),
             ));
         }
-        if self.connections.len() >= MAX_CONNECTIONS {
+        if count >= MAX_CONNECTIONS {
             return Err(self.err(
                 K::InvalidCase,
                 tok.span.clone(),
@@ -1039,6 +1129,7 @@ impl<'s> Parser<'s> {
             target: self.target,
             divergence: self.divergence,
             comments: self.comments,
+            through: self.through,
         })
     }
 }

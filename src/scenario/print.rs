@@ -59,6 +59,9 @@ pub fn print(file: &ScenarioFile) -> String {
     for line in file.comments.iter().flat_map(|c| split_lines(c)) {
         comment_line(&mut out, line);
     }
+    if let Some(through) = &file.through {
+        let _ = write!(out, "\nthrough {through}\n");
+    }
     match file.body() {
         ScenarioBody::Case(case) => body(&mut out, case),
         ScenarioBody::Script(script) => script_body(&mut out, script),

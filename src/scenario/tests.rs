@@ -376,6 +376,12 @@ fn errors_have_kinds_and_positions() {
         (conn("send \"\"\nexpect echo\nclose\npause-scale 1"), K::Misplaced, (6, 1)),
         (format!("{v}\npause-scale 1/0"), K::NumberOutOfRange, (2, 13)),
         (format!("{v}\npause-scale half"), K::InvalidNumber, (2, 13)),
+        (conn("through seed 1 up:slice=1..4"), K::Misplaced, (3, 1)),
+        (format!("{v}\nthrough seed 1\nthrough seed 2"), K::DuplicateSetting, (3, 1)),
+        (format!("{v}\nthrough 7 up:slice=1..4"), K::UnexpectedToken, (2, 9)),
+        (format!("{v}\nthrough seed"), K::MissingArgument, (2, 13)),
+        (format!("{v}\nthrough seed x7"), K::InvalidNumber, (2, 14)),
+        (format!("{v}\nthrough seed 1 \"up\""), K::InvalidChain, (2, 16)),
         (conn("send \"x\"\nshutdown write"), K::IncompleteConversation, (4, 15)),
         (format!("{v}\n# only comments\n"), K::NoConnections, (3, 1)),
         (format!("{v}\n# seed: -1\n"), K::InvalidMetadata, (2, 9)),
@@ -495,7 +501,52 @@ fn file_strategy() -> impl Strategy<Value = ScenarioFile> {
             target,
             divergence,
             comments,
+            through: None,
         })
+        .prop_flat_map(|file| {
+            let through = (any::<u64>(), crate::proxy::chain_strategy(true))
+                .prop_map(|(seed, chain)| Through { seed, chain });
+            (Just(file), proptest::option::of(through))
+        })
+        .prop_map(|(file, through)| ScenarioFile { through, ..file })
+}
+
+/// A chain that does not parse is reported inside the `through` line: the line is the file's
+/// and the column is that of the offending text within the chain.
+#[test]
+fn a_bad_chain_is_reported_where_it_stands_in_the_file() {
+    let text = format!("{VERSION_LINE}\n\nthrough seed 3 up:slice=1..4 down:frobnicate=3\n");
+    let e = parse(&text).expect_err("an unknown toxic");
+    assert_eq!(e.kind(), ParseErrorKind::InvalidChain, "{e}");
+    let (line, column) = e.line_col();
+    let chain_at = "through seed 3 ".len() + 1;
+    let bad_at = chain_at + "up:slice=1..4 ".len();
+    assert_eq!(line, 3, "{e}");
+    assert!(
+        (bad_at..bad_at + "down:frobnicate=3".len()).contains(&column),
+        "column {column} points into `down:frobnicate=3`: {e}"
+    );
+}
+
+/// A `through` line keeps its seed and chain through print and parse, in both versions.
+#[test]
+fn through_lines_round_trip_in_both_versions() {
+    for version in [VERSION_LINE, VERSION_LINE_V2] {
+        let body = if version == VERSION_LINE {
+            "connection c0\n  send \"x\"\n  expect echo\n  close\n"
+        } else {
+            "connection a\n\na send \"x\"\na expect echo\na close\n"
+        };
+        let text = format!("{version}\n\nthrough seed 42 up:slice=1..4\n\n{body}");
+        let file = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let through = file.through.clone().expect("a through line");
+        assert_eq!(through.seed, 42);
+        assert_eq!(
+            through.chain,
+            crate::proxy::ToxicChain::parse("up:slice=1..4").unwrap()
+        );
+        assert_eq!(parse(&print(&file)).map_err(|e| e.to_string()), Ok(file));
+    }
 }
 
 proptest! {

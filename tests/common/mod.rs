@@ -25,6 +25,44 @@ pub fn bin_path() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("echo-harness")
 }
 
+/// `target/PROFILE/examples/NAME`, found from the test binary in `target/PROFILE/deps`, and
+/// checked to be newer than its source (a stale binary would test old code without a word).
+/// Plain `cargo test` builds the examples; `cargo test --test X` does not, so the panic says
+/// to run `cargo build --examples` first.
+pub fn example(name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/PROFILE/deps")
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let Ok(built) = built else {
+        panic!(
+            "{} is missing: plain `cargo test` builds examples, `cargo test --test X` does \
+             not; run `cargo build --examples` first",
+            path.display()
+        );
+    };
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let edited = std::fs::metadata(&source).and_then(|m| m.modified());
+    assert!(
+        edited.map_or(true, |edited| edited <= built),
+        "{} is older than {}: run `cargo build --examples` first",
+        path.display(),
+        source.display()
+    );
+    path
+}
+
+/// `path` single-quoted for a `--spawn` command line, so that neither spaces nor Windows
+/// backslashes are taken apart by the shell-words split.
+pub fn quoted(path: &std::path::Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
 /// A running `echo-harness serve`, killed and reaped on drop (also when the test panics).
 pub struct ServeProcess {
     pub child: Child,

@@ -8,10 +8,8 @@
 //! Every step is checked against a [`StaticState`] of its connection, so misuse (a `send` after
 //! `shutdown write`, an `expect eof` with echo still owed) is reported at its line.
 
-use std::collections::HashSet;
-
-use super::{Args, Block, Parser, Shape, Token, K};
-use crate::case::{is_valid_name, PauseScale, ReadPlan, WritePlan, MAX_CONNECTIONS};
+use super::{Args, Parser, Token, K};
+use crate::case::PauseScale;
 use crate::scenario::error::ParseError;
 use crate::scenario::script::{
     Expectation, Script, ScriptConnection, StaticState, Step, MAX_REPEAT, STEP_WORDS,
@@ -20,9 +18,10 @@ use crate::scenario::ScenarioFile;
 
 const HEADS: &str = "`connection`, a setting, `sleep`, or a step such as `NAME send …`";
 const STEPS: &str = "`send`, `expect`, `shutdown write` or `close`";
-const KEYWORDS: [&str; 10] = [
+const KEYWORDS: [&str; 11] = [
     "connection",
     "pause-scale",
+    "through",
     "sleep",
     "nodelay",
     "send-buffer",
@@ -63,6 +62,7 @@ impl<'s> Parser<'s> {
         }
         match head.text {
             "pause-scale" => self.pause_scale_line(head, &mut args),
+            "through" => self.through_line(head, &mut args),
             "connection" => {
                 self.after_steps(head, "every `connection` before the first step")?;
                 self.v2_connection_line(&mut args)
@@ -154,46 +154,12 @@ impl<'s> Parser<'s> {
     }
 
     fn v2_connection_line(&mut self, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
-        let tok = args.word(self, "a connection name")?;
-        if !is_valid_name(tok.text) || STEP_WORDS.contains(&tok.text) {
-            return Err(self.err(
-                K::InvalidName,
-                tok.span.clone(),
-                format!("invalid connection name `{}`", tok.text),
-                Some(
-                    "letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 \
-                     bytes, and not `send`, `expect`, `shutdown` or `close`",
-                ),
-            ));
+        let tok = self.connection_name(args, &STEP_WORDS)?;
+        let taken = self.declared(tok.text).is_some();
+        if !taken {
+            self.end_declaration();
         }
-        args.finish(self)?;
-        if self.declared(tok.text).is_some() {
-            return Err(self.err(
-                K::DuplicateConnection,
-                tok.span.clone(),
-                format!("a second connection named `{}`", tok.text),
-                Some("a new name"),
-            ));
-        }
-        self.end_declaration();
-        if self.script_connections.len() >= MAX_CONNECTIONS {
-            return Err(self.err(
-                K::InvalidCase,
-                tok.span.clone(),
-                format!("more than {MAX_CONNECTIONS} connections"),
-                None,
-            ));
-        }
-        self.block = Some(Block {
-            name: tok.text.to_string(),
-            name_span: tok.span.clone(),
-            write: WritePlan::default(),
-            read: ReadPlan::default(),
-            settings: HashSet::new(),
-            shape: Shape::Start,
-            last_end: tok.span.end,
-        });
-        Ok(())
+        self.open_block(tok, taken, self.script_connections.len())
     }
 
     fn v2_step(
@@ -346,6 +312,7 @@ impl<'s> Parser<'s> {
             target: self.target,
             divergence: self.divergence,
             comments: self.comments,
+            through: self.through,
             ..ScenarioFile::from_script(script)
         })
     }

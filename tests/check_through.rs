@@ -1,0 +1,255 @@
+//! `check --through`, `through` lines in scenario files, and `check --spawn '... {upstream}'`:
+//! the proxy as a fragmenter in front of a server, as a fault injector whose faults the harness
+//! must report exactly, and other people's proxies under test.
+
+mod common;
+
+use std::path::Path;
+
+use common::bin;
+use serde_json::Value;
+
+/// Runs `check --json` with `args` and returns the parsed object and the exit code.
+fn check_json(args: &[&str]) -> (Value, Option<i32>) {
+    let output = bin()
+        .args(["check", "--json", "--shrink-time", "10s"])
+        .args(args)
+        .output()
+        .expect("check runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (value, output.status.code())
+}
+
+#[test]
+fn a_slicing_proxy_in_front_of_the_built_in_server_passes() {
+    let (verdict, code) = check_json(&[
+        "--through",
+        "up:slice=1..7",
+        "--seed",
+        "3",
+        "--cases",
+        "15",
+        "--max-size",
+        "16KiB",
+    ]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["verdict"], "passed");
+    assert_eq!(verdict["cases"], 15);
+    assert!(verdict["bytes_verified"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_limit_is_reported_as_the_stream_stopping_at_exactly_that_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().to_str().unwrap();
+    let (verdict, code) = check_json(&[
+        "--through",
+        "limit=1000",
+        "--seed",
+        "5",
+        "--cases",
+        "50",
+        "--max-size",
+        "64KiB",
+        "--save",
+        save,
+    ]);
+    assert_eq!(code, Some(1), "{verdict}");
+    let failure = &verdict["failure"];
+    assert_eq!(failure["kind"], "early-eof", "{verdict}");
+    let summary = failure["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the server closed after 1000 of "),
+        "{summary}"
+    );
+    // The saved file carries the proxy, and replay rebuilds it: the failure reproduces.
+    let saved = failure["saved"].as_str().expect("saved");
+    let text = std::fs::read_to_string(saved).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("through seed ") && l.ends_with("limit=1000")),
+        "{text}"
+    );
+    let replay = bin().args(["replay", saved]).output().unwrap();
+    let out = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(replay.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("through a proxy rebuilt from the file"),
+        "{out}"
+    );
+    assert!(out.contains("the server closed after 1000 of "), "{out}");
+    // Without the proxy (the same case, the line removed) it passes: the proxy was the fault.
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("through "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let plain = Path::new(save).join("without-proxy.scenario");
+    std::fs::write(&plain, without).unwrap();
+    bin().args(["replay"]).arg(&plain).assert().success();
+}
+
+#[test]
+fn a_bad_chain_is_a_usage_error_with_a_caret() {
+    let output = bin()
+        .args(["check", "--through", "up:slice=1..4 down:frobnicate=3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--through:1:"), "{stderr}");
+    assert!(stderr.contains('^'), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing ran");
+}
+
+#[test]
+fn a_scenario_with_a_through_line_is_played_through_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("limited.scenario");
+    std::fs::write(
+        &file,
+        "# echo-harness scenario v1\n\nthrough seed 1 limit=10\n\nconnection c0\n  send \"0123456789abcdef\"\n  shutdown write\n  expect echo\n  expect eof\n",
+    )
+    .unwrap();
+    let output = bin().arg("run").arg(&file).output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("the server closed after 10 of 16 bytes"),
+        "{out}"
+    );
+
+    let sliced = dir.path().join("sliced.scenario");
+    std::fs::write(
+        &sliced,
+        "# echo-harness scenario v2\n\nthrough seed 9 up:slice=1..3\n\nconnection a\n\na send generated 4KiB seed 2\na shutdown write\na expect echo\na expect eof\n",
+    )
+    .unwrap();
+    bin().arg("run").arg(&sliced).assert().success();
+}
+
+/// The `--spawn` command that runs `examples/broken_proxy.rs` in `mode` in front of
+/// `{upstream}`.
+fn broken_proxy(mode: &str) -> String {
+    let path = common::quoted(&common::example("broken_proxy"));
+    format!("{path} --mode {mode} --listen {{addr}} --upstream {{upstream}}")
+}
+
+#[test]
+fn another_proxy_is_checked_against_a_built_in_upstream() {
+    let (verdict, code) = check_json(&[
+        "--spawn",
+        &broken_proxy("correct"),
+        "--seed",
+        "2",
+        "--cases",
+        "20",
+        "--max-size",
+        "64KiB",
+    ]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["cases"], 20);
+}
+
+#[test]
+fn a_proxy_that_closes_on_half_close_loses_the_echo_it_owed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (verdict, code) = check_json(&[
+        "--spawn",
+        &broken_proxy("close-on-half-close"),
+        "--seed",
+        "2",
+        "--cases",
+        "50",
+        "--save",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{verdict}");
+    let kind = verdict["failure"]["kind"].as_str().unwrap();
+    assert!(
+        ["early-eof", "reset"].contains(&kind),
+        "a lost echo, not {kind}: {verdict}"
+    );
+}
+
+#[test]
+fn a_proxy_that_drops_the_half_close_never_delivers_eof() {
+    let dir = tempfile::tempdir().unwrap();
+    let (verdict, code) = check_json(&[
+        "--spawn",
+        &broken_proxy("drop-half-close"),
+        "--seed",
+        "2",
+        "--cases",
+        "50",
+        "--timeout",
+        "500ms",
+        "--save",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{verdict}");
+    assert_eq!(verdict["failure"]["kind"], "no-eof", "{verdict}");
+}
+
+/// Every destructive toxic, in a scenario's `through` line, is reported as the divergence it
+/// causes; the data-preserving ones pass.
+#[test]
+fn each_toxic_gives_the_divergence_it_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = [
+        (
+            "limit=100",
+            Some("the server closed after 100 of 4096 bytes"),
+        ),
+        (
+            "up:limit=100",
+            Some("the server closed after 100 of 4096 bytes"),
+        ),
+        (
+            "down:limit=100",
+            Some("the server closed after 100 of 4096 bytes"),
+        ),
+        ("reset=100", Some("reset while")),
+        (
+            "down:blackhole=100",
+            Some("stalled after 100 of 4096 bytes"),
+        ),
+        ("up:slice=1..64 down:slice=1..64", None),
+        ("latency=2ms,jitter=1ms", None),
+        ("bandwidth=1MiB", None),
+        ("slow-close=100ms", None),
+        (
+            "up:slice=1..8,delay=0..1ms down:latency=1ms slow-close=10ms",
+            None,
+        ),
+    ];
+    for (i, (chain, expected)) in table.iter().enumerate() {
+        let file = dir.path().join(format!("toxic-{i}.scenario"));
+        std::fs::write(
+            &file,
+            format!(
+                "# echo-harness scenario v1\n\nthrough seed {i} {chain}\n\nconnection c0\n  send generated 4096 seed 1\n  shutdown write\n  expect echo\n  expect eof\n"
+            ),
+        )
+        .unwrap();
+        let output = bin()
+            .args(["run", "--timeout", "500ms"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        match expected {
+            None => assert_eq!(output.status.code(), Some(0), "{chain}: {out}"),
+            Some(text) => {
+                assert_eq!(output.status.code(), Some(1), "{chain}: {out}");
+                assert!(out.contains(text), "{chain}: expected {text:?} in {out}");
+            }
+        }
+    }
+}
