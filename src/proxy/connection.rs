@@ -97,6 +97,8 @@ pub(crate) async fn serve(
     mut tally: ConnectionTally,
 ) {
     let index = tally.live_index();
+    // `reset=DURATION` counts from the accept, not from the upstream's answer.
+    let accepted_at = Instant::now();
     let mut upstream =
         match tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(ctx.upstream)).await {
             Ok(Ok(stream)) => stream,
@@ -152,7 +154,7 @@ pub(crate) async fn serve(
         );
         let timer = async {
             match reset_after {
-                Some(after) => tokio::time::sleep(after).await,
+                Some(after) => tokio::time::sleep_until(accepted_at + after).await,
                 None => std::future::pending().await,
             }
         };
