@@ -73,6 +73,15 @@ pub(crate) fn plan(chain: &ToxicChain, seed: u64, index: u64, flow: Flow) -> Flo
     FlowPlan { toxics }
 }
 
+impl ToxicChain {
+    /// The toxics acting on `flow` of the connection accepted `index`-th (since the last
+    /// restart) by a proxy with `seed`: the toxicity decisions that connection gets, without
+    /// running anything. The proxy's record of the connection holds the same list.
+    pub fn acting_on(&self, seed: u64, index: u64, flow: Flow) -> Vec<Toxic> {
+        plan(self, seed, index, flow).toxics()
+    }
+}
+
 impl FlowPlan {
     pub(crate) fn toxics(&self) -> Vec<Toxic> {
         self.toxics.iter().map(|(t, _)| *t).collect()
