@@ -157,3 +157,12 @@ fn a_bad_address_exits_2() {
         .code(2)
         .stderr(predicate::str::contains("--upstream"));
 }
+
+#[test]
+fn a_zero_buffer_size_exits_2() {
+    bin()
+        .args(["proxy", "--upstream", "127.0.0.1:9", "--buffer-size", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--buffer-size must be at least 1"));
+}

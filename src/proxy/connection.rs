@@ -17,8 +17,9 @@
 //! **The buffer bound.** A direction never holds more than [`ProxyConfig::buffer_size`] bytes
 //! read from one socket and not yet written to the other or dropped: the reader asks for at most
 //! the budget's room, and the writer gives a slice's bytes back once the slice is written. That
-//! includes the latency delay line and a chunk being sliced. The kernel's socket buffers come on
-//! top and are not the proxy's.
+//! includes the latency delay line and a chunk being sliced. Besides those bytes a direction
+//! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
+//! and are not the proxy's.
 //!
 //! [`ProxyConfig::buffer_size`]: super::ProxyConfig::buffer_size
 
