@@ -34,8 +34,15 @@
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
 //! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, and the replay of their crash
 //!   files (`reproduce`, `artifact_to_scenario`).
+//! - [`proxy`]: the fault-injection proxy — [`ToxicChain`] (the one grammar of toxic chains,
+//!   its parser, printer and generators), the seeded per-connection pumps with half-close and a
+//!   bounded buffer per direction, [`Proxy`] with its accept order and restart, [`ProxyStats`].
 //! - `spawn` (feature `spawn`): a server under test as a child process group.
 //! - [`hexdump`], [`escape`]: how bytes are shown to people (reports, logs, scenario text).
+//! - `diagnostic`: the one renderer of parse errors (line:column and a caret), shared by
+//!   [`ParseError`] and [`ChainError`], and the size and duration readers their texts share.
+//! - `background`: a listener served on a thread with a runtime of its own, stopped with a
+//!   bound — what [`EchoServer::spawn`] and [`Proxy::spawn`] share.
 //! - [`exit_code`]: the process exit codes shared by every command.
 //! - `cli` (feature `cli`): the command-line tool; `main.rs` only calls it.
 //!

@@ -486,6 +486,38 @@ fn the_same_seed_gives_the_same_slices_on_the_same_connections() {
 }
 
 #[test]
+fn toxicity_is_a_per_connection_chance_decided_by_the_seed() {
+    use echo_harness::proxy::Flow;
+    let chain = ToxicChain::parse("limit=1@0.25 up:latency=1ms@0 down:slice=1@1").unwrap();
+    let on = |seed: u64, flow: Flow| -> Vec<usize> {
+        (0..1000)
+            .map(|index| chain.acting_on(seed, index, flow).len())
+            .collect()
+    };
+    let up = on(5, Flow::Up);
+    let limited = up.iter().filter(|&&n| n == 1).count();
+    assert!(
+        (200..=300).contains(&limited),
+        "{limited} of 1000 connections limited"
+    );
+    assert!(up.iter().all(|&n| n <= 1), "latency@0 never acts");
+    let down = on(5, Flow::Down);
+    assert!(down.iter().all(|&n| n >= 1), "slice@1 always acts");
+    // The two directions decide independently, and the seed decides.
+    assert_ne!(up, down.iter().map(|n| n - 1).collect::<Vec<_>>());
+    assert_eq!(up, on(5, Flow::Up));
+    assert_ne!(up, on(6, Flow::Up));
+}
+
+#[test]
+fn the_handle_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<ProxyHandle>();
+    shared::<Proxy>();
+    shared::<std::sync::Arc<echo_harness::ProxyStats>>();
+}
+
+#[test]
 fn restart_counts_the_accept_order_from_zero_again() {
     let proxy = proxy_to(echo_server().local_addr(), "slice=1..32", 9);
     let before = slices_of(&proxy, 2);

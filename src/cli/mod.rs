@@ -4,6 +4,7 @@
 mod check;
 mod client;
 mod logging;
+mod proxy;
 mod run;
 mod serve;
 mod signal;
@@ -39,6 +40,9 @@ enum Command {
     Run(run::RunArgs),
     /// Rerun one saved failure: exit 1 if it still reproduces, 0 if the case now passes.
     Replay(run::ReplayArgs),
+    /// A fault-injection proxy in front of a server: seeded toxics cut, delay, limit, reset or
+    /// black-hole the stream (default listen 127.0.0.1:8081). Stops on SIGINT/SIGTERM, exit 0.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Check(args) => check::check(args),
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
+        Command::Proxy(args) => proxy::proxy(args),
     }
 }
 

@@ -17,8 +17,9 @@
 //! **The buffer bound.** A direction never holds more than [`ProxyConfig::buffer_size`] bytes
 //! read from one socket and not yet written to the other or dropped: the reader asks for at most
 //! the budget's room, and the writer gives a slice's bytes back once the slice is written. That
-//! includes the latency delay line and a chunk being sliced. The kernel's socket buffers come on
-//! top and are not the proxy's.
+//! includes the latency delay line and a chunk being sliced. Besides those bytes a direction
+//! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
+//! and are not the proxy's.
 //!
 //! [`ProxyConfig::buffer_size`]: super::ProxyConfig::buffer_size
 
@@ -72,6 +73,15 @@ pub(crate) fn plan(chain: &ToxicChain, seed: u64, index: u64, flow: Flow) -> Flo
     FlowPlan { toxics }
 }
 
+impl ToxicChain {
+    /// The toxics acting on `flow` of the connection accepted `index`-th (since the last
+    /// restart) by a proxy with `seed`: the toxicity decisions that connection gets, without
+    /// running anything. The proxy's record of the connection holds the same list.
+    pub fn acting_on(&self, seed: u64, index: u64, flow: Flow) -> Vec<Toxic> {
+        plan(self, seed, index, flow).toxics()
+    }
+}
+
 impl FlowPlan {
     pub(crate) fn toxics(&self) -> Vec<Toxic> {
         self.toxics.iter().map(|(t, _)| *t).collect()
@@ -96,6 +106,8 @@ pub(crate) async fn serve(
     mut tally: ConnectionTally,
 ) {
     let index = tally.live_index();
+    // `reset=DURATION` counts from the accept, not from the upstream's answer.
+    let accepted_at = Instant::now();
     let mut upstream =
         match tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(ctx.upstream)).await {
             Ok(Ok(stream)) => stream,
@@ -151,7 +163,7 @@ pub(crate) async fn serve(
         );
         let timer = async {
             match reset_after {
-                Some(after) => tokio::time::sleep(after).await,
+                Some(after) => tokio::time::sleep_until(accepted_at + after).await,
                 None => std::future::pending().await,
             }
         };

@@ -75,8 +75,14 @@ impl ServeProcess {
     /// Starts `echo-harness serve` with `args` (which should include `--listen 127.0.0.1:0`)
     /// and waits for its `listening on ADDR` line.
     pub fn start(args: &[&str]) -> ServeProcess {
+        ServeProcess::start_command("serve", args)
+    }
+
+    /// Starts `echo-harness COMMAND` with `args` (any command that announces
+    /// `listening on ADDR`, such as `serve` or `proxy`) and waits for that line.
+    pub fn start_command(command: &str, args: &[&str]) -> ServeProcess {
         let mut child = Command::new(bin_path())
-            .arg("serve")
+            .arg(command)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
