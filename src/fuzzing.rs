@@ -20,7 +20,7 @@
 //! - [`Target::ScenarioParse`]: the input as text into [`crate::scenario::parse`]: no panic, and
 //!   what parses prints to text that reparses to the same scenario.
 //! - [`Target::ProxyRoundtrip`]: a [`ToxicChain`] and a [`Case`] (both through `arbitrary`),
-//!   played through an in-process [`Proxy`](crate::proxy::Proxy) with that chain in front of
+//!   played through an in-process [`Proxy`] with that chain in front of
 //!   the server. A chain without destructive toxics must round-trip exactly; one with `limit`
 //!   or `reset` may fail the case, but never the proxy or the server: afterwards neither holds
 //!   a connection (no leak, no hang), within [`HEALTH_WAIT`]. `blackhole` toxics are dropped
@@ -372,7 +372,9 @@ fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdi
 /// connections (the proxy doubles every connection's sockets and tasks) and payloads of at most
 /// 8 KiB (a `slice` toxic sleeps between slices, at least a millisecond each on tokio's timer).
 pub fn proxy_bounds() -> CaseBounds {
-    lifecycle_bounds().max_connections(2).max_payload_len(8 * 1024)
+    lifecycle_bounds()
+        .max_connections(2)
+        .max_payload_len(8 * 1024)
 }
 
 /// How `proxy_roundtrip` reads an input: the first byte is the length of the chain's bytes,

@@ -253,3 +253,23 @@ fn each_toxic_gives_the_divergence_it_should() {
         }
     }
 }
+
+/// The README's example of checking a proxy: our own `proxy` command, spawned in front of a
+/// built-in upstream, with a slicing chain, passes a campaign with half-closes.
+#[test]
+fn our_own_proxy_passes_when_checked_as_another_proxy() {
+    let path = common::quoted(&common::bin_path());
+    let spawn = format!("{path} proxy --listen {{addr}} --upstream {{upstream}} up:slice=1..64");
+    let (verdict, code) = check_json(&[
+        "--spawn",
+        &spawn,
+        "--seed",
+        "4",
+        "--cases",
+        "20",
+        "--max-size",
+        "64KiB",
+    ]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["cases"], 20);
+}
