@@ -9,38 +9,16 @@ mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use common::WAIT;
 
-/// `target/debug/examples/broken_proxy`, found from this test binary in `target/debug/deps`.
+/// `target/PROFILE/examples/broken_proxy` (see `common::example`).
 fn broken_proxy() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/PROFILE/deps")
-        .join("examples")
-        .join(format!("broken_proxy{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&path).and_then(|m| m.modified());
-    let Ok(built) = built else {
-        panic!(
-            "{} is missing: plain `cargo test` builds examples, `cargo test --test broken_proxy` \
-             does not; run `cargo build --examples` first",
-            path.display()
-        );
-    };
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/broken_proxy.rs");
-    let edited = std::fs::metadata(&source).and_then(|m| m.modified());
-    assert!(
-        edited.map_or(true, |edited| edited <= built),
-        "{} is older than its source: run `cargo build --examples` first",
-        path.display()
-    );
-    path
+    common::example("broken_proxy")
 }
 
 /// The running example, killed and reaped on drop.
