@@ -59,7 +59,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use crate::case::{
     Case, CaseBounds, ConnectionCase, Conversation, PauseScale, Payload, DEFAULT_CHUNK_LEN,
 };
-use crate::proxy::{Proxy, ProxyConfig, ProxyHandle, ToxicChain, ToxicKind};
+use crate::proxy::{
+    DurationRange, Proxy, ProxyConfig, ProxyHandle, Toxic, ToxicChain, ToxicKind,
+};
 use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
 use crate::scenario::{self, ScenarioFile, Through};
 use crate::server::{ConnectionEnd, EchoServer, ServerConfig, ServerHandle};
@@ -390,15 +392,48 @@ fn proxy_input(data: &[u8]) -> Option<(Case, Through)> {
     // A blackhole keeps its connection open by design (it never passes the FIN on, and the
     // proxy cannot tell a client's close from its half-close), and the harness has no way to
     // close it: every such input would leak a connection. It is left out of the chain.
+    // Delays are scaled by PROXY_DELAY_SCALE, the way plans' pauses are, in the decoded
+    // chain itself: a saved artifact waits what the fuzzer waited.
     let kept = chain
         .toxics()
         .iter()
         .filter(|t| !matches!(t.kind, ToxicKind::Blackhole { .. }))
-        .copied()
+        .map(|t| Toxic {
+            kind: scaled_delays(t.kind),
+            ..*t
+        })
         .collect();
     let chain = ToxicChain::new(kept)?;
     let case = Case::arbitrary_with(&mut Unstructured::new(case_bytes), &proxy_bounds()).ok()?;
     Some((case, Through { seed: 0, chain }))
+}
+
+/// How much of a decoded toxic's delays `proxy_roundtrip` keeps: a slice toxic waits after
+/// every slice, and at full length an 8 KiB case in small slices would wait for a tenth of a
+/// second.
+const PROXY_DELAY_SCALE: u32 = 100;
+
+/// `kind` with its delays (slice delays, latency and jitter, slow-close) divided by
+/// [`PROXY_DELAY_SCALE`].
+fn scaled_delays(kind: ToxicKind) -> ToxicKind {
+    let scale = |d: Duration| d / PROXY_DELAY_SCALE;
+    match kind {
+        ToxicKind::Slice { size, delay } => ToxicKind::Slice {
+            size,
+            delay: DurationRange {
+                min: scale(delay.min),
+                max: scale(delay.max),
+            },
+        },
+        ToxicKind::Latency { latency, jitter } => ToxicKind::Latency {
+            latency: scale(latency),
+            jitter: scale(jitter),
+        },
+        ToxicKind::SlowClose { delay } => ToxicKind::SlowClose {
+            delay: scale(delay),
+        },
+        other => other,
+    }
 }
 
 /// The bytes `proxy_roundtrip` decodes into `chain_bytes`' chain and `case`.
