@@ -273,3 +273,44 @@ fn our_own_proxy_passes_when_checked_as_another_proxy() {
     assert_eq!(code, Some(0), "{verdict}");
     assert_eq!(verdict["cases"], 20);
 }
+
+/// `--through` in front of an external server (a `serve` process) and in front of a spawned
+/// buggy one: the proxy passes the good server's bytes and the bug still shows.
+#[test]
+fn through_works_in_front_of_external_servers() {
+    let serve = common::ServeProcess::start(&["--listen", "127.0.0.1:0"]);
+    let addr = serve.addr.to_string();
+    let (verdict, code) = check_json(&[
+        "--target",
+        &addr,
+        "--through",
+        "up:slice=1..32 down:slice=1..32",
+        "--seed",
+        "6",
+        "--cases",
+        "15",
+        "--max-size",
+        "64KiB",
+    ]);
+    assert_eq!(code, Some(0), "{verdict}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let faulty = common::quoted(&common::example("faulty_echo"));
+    let spawn = format!("{faulty} --mode nul-truncate --listen {{addr}}");
+    let (verdict, code) = check_json(&[
+        "--spawn",
+        &spawn,
+        "--through",
+        "up:slice=1..32",
+        "--seed",
+        "6",
+        "--cases",
+        "50",
+        "--save",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{verdict}");
+    let saved = verdict["failure"]["saved"].as_str().unwrap();
+    let text = std::fs::read_to_string(saved).unwrap();
+    assert!(text.contains("\nthrough seed "), "{text}");
+}
