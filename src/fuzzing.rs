@@ -59,9 +59,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use crate::case::{
     Case, CaseBounds, ConnectionCase, Conversation, PauseScale, Payload, DEFAULT_CHUNK_LEN,
 };
-use crate::proxy::{
-    DurationRange, Proxy, ProxyConfig, ProxyHandle, Toxic, ToxicChain, ToxicKind,
-};
+use crate::proxy::{DurationRange, Proxy, ProxyConfig, ProxyHandle, Toxic, ToxicChain, ToxicKind};
 use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
 use crate::scenario::{self, ScenarioFile, Through};
 use crate::server::{ConnectionEnd, EchoServer, ServerConfig, ServerHandle};

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use echo_harness::roundtrip::{self, PlayOptions};
-use echo_harness::scenario::{self, ScenarioBody};
+use echo_harness::scenario;
 use echo_harness::{EchoServer, ServerConfig};
 
 #[test]
@@ -45,24 +45,17 @@ fn every_regression_scenario_passes_against_the_builtin_server() {
             }
         };
         let addr = server.local_addr();
-        let result = match file.body() {
-            ScenarioBody::Case(case) => {
-                roundtrip::block_on(|| roundtrip::play_confirmed(case, addr, &options))
-                    .map_err(|d| d.to_string())
-            }
-            ScenarioBody::Script(script) => {
-                roundtrip::block_on(|| scenario::play_script_confirmed(script, addr, &options))
-                    .map_err(|f| f.to_string())
-            }
-        };
+        let result = roundtrip::block_on(|| scenario::play_file(&file, addr, &options))
+            .unwrap_or_else(|e| panic!("{}: the proxy does not start: {e}", path.display()))
+            .map_err(|f| f.to_string());
         if let Err(report) = result {
             failures.push(format!("{}: {report}", path.display()));
         }
         // The same checks, with the readers taking turns: a version 1 case as its script.
         if file.version() == 1 {
-            let script = file.to_script().into_owned();
-            let result =
-                roundtrip::block_on(|| scenario::play_script_confirmed(&script, addr, &options));
+            let as_script = file.clone().into_v2();
+            let result = roundtrip::block_on(|| scenario::play_file(&as_script, addr, &options))
+                .unwrap_or_else(|e| panic!("{}: the proxy does not start: {e}", path.display()));
             if let Err(failure) = result {
                 failures.push(format!("{} (as a v2 script): {failure}", path.display()));
             }

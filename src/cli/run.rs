@@ -265,30 +265,20 @@ fn play(
         .build()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
-    let mut options = options.clone();
-    let mut addr = target.addr();
-    if let Some(through) = &file.through {
-        let in_front = through
-            .start(addr)
-            .context("cannot start the proxy of the `through` line")
-            .map_err(Failure::environment)?;
-        addr = in_front.proxy.local_addr();
-        options.through = Some(in_front);
-    }
-    let options = &options;
-    let result = runtime.block_on(signal::unless_interrupted(async {
-        match file.body() {
-            ScenarioBody::Case(case) => roundtrip::play_confirmed(case, addr, options)
-                .await
-                .map_err(|divergence| ScriptFailure {
-                    divergence,
-                    step: None,
-                }),
-            ScenarioBody::Script(script) => {
-                scenario::play_script_confirmed(script, addr, options).await
-            }
+    let played = runtime.block_on(signal::unless_interrupted(scenario::play_file(
+        file,
+        target.addr(),
+        options,
+    )));
+    let result = match played {
+        None => None,
+        Some(Ok(result)) => Some(result),
+        Some(Err(e)) => {
+            return Err(Failure::environment(
+                anyhow::Error::new(e).context("cannot start the proxy of the `through` line"),
+            ))
         }
-    }));
+    };
     let liveness = target.liveness();
     Ok(result.map(|r| {
         r.map_err(|mut f| {

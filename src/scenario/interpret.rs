@@ -30,7 +30,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::script::{Expectation, Script, ScriptConnection, Step};
+use super::{ScenarioBody, ScenarioFile};
 use crate::case::{PauseScale, Payload, WritePlan};
+use crate::proxy::ProxyError;
 use crate::roundtrip::wire::{self, Progress};
 use crate::roundtrip::{ConnectionOutcome, Divergence, DivergenceKind, Outcome, PlayOptions};
 
@@ -123,6 +125,33 @@ pub async fn play_script(
         connections: player.conns.iter().map(Conn::outcome).collect(),
         elapsed: started.elapsed(),
         unconfirmed: None,
+    })
+}
+
+/// Plays a whole scenario file against `addr`: its case (on the round-trip engine) or its
+/// script, confirming a failure whose only evidence is time, through an in-process proxy
+/// built from its `through` line when it has one (started for this play, stopped after it).
+/// `Err` only when that proxy cannot start; a version 1 failure names no step.
+pub async fn play_file(
+    file: &ScenarioFile,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Result<Outcome, ScriptFailure>, ProxyError> {
+    let mut options = options.clone();
+    let mut addr = addr;
+    if let Some(through) = &file.through {
+        let in_front = through.start(addr)?;
+        addr = in_front.proxy.local_addr();
+        options.through = Some(in_front);
+    }
+    Ok(match file.body() {
+        ScenarioBody::Case(case) => crate::roundtrip::play_confirmed(case, addr, &options)
+            .await
+            .map_err(|divergence| ScriptFailure {
+                divergence,
+                step: None,
+            }),
+        ScenarioBody::Script(script) => play_script_confirmed(script, addr, &options).await,
     })
 }
 

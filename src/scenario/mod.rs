@@ -165,7 +165,7 @@ mod script;
 mod strategy;
 
 pub use error::{ParseError, ParseErrorKind};
-pub use interpret::{play_script, play_script_confirmed, FailedStep, ScriptFailure};
+pub use interpret::{play_file, play_script, play_script_confirmed, FailedStep, ScriptFailure};
 pub use parse::{parse, parse_case};
 pub use print::{print, print_case, print_script};
 pub use script::{
