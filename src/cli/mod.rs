@@ -1,6 +1,7 @@
 //! The command-line tool: arguments, one function per command, and the mapping of every failure
 //! to an [`ExitCode`]. `main.rs` parses and calls [`run`]; everything else lives here.
 
+mod bench;
 mod check;
 mod client;
 mod logging;
@@ -39,6 +40,9 @@ enum Command {
     Run(run::RunArgs),
     /// Rerun one saved failure: exit 1 if it still reproduces, 0 if the case now passes.
     Replay(run::ReplayArgs),
+    /// Load generator: request/response, streams or held connections against an echo server
+    /// (the built-in one by default), every byte that comes back verified. Exit 1 on a wrong byte.
+    Bench(bench::BenchArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Check(args) => check::check(args),
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 
