@@ -140,7 +140,16 @@ impl GeneratedStream {
             buf[done] = self.next_byte();
             done += 1;
         }
-        let mut blocks = buf[done..].chunks_exact_mut(BLOCK);
+        // Four independent blocks per step, so the multiplies of one overlap the next's.
+        let mut quads = buf[done..].chunks_exact_mut(4 * BLOCK);
+        for out in &mut quads {
+            let index = self.offset / BLOCK as u64;
+            for (k, word) in out.chunks_exact_mut(BLOCK).enumerate() {
+                word.copy_from_slice(&block(self.key, index.wrapping_add(k as u64)).to_le_bytes());
+            }
+            self.offset = self.offset.wrapping_add(4 * BLOCK as u64);
+        }
+        let mut blocks = quads.into_remainder().chunks_exact_mut(BLOCK);
         for out in &mut blocks {
             out.copy_from_slice(&block(self.key, self.offset / BLOCK as u64).to_le_bytes());
             self.offset = self.offset.wrapping_add(BLOCK as u64);
@@ -169,6 +178,22 @@ impl GeneratedStream {
             }
             i += 1;
             pos = pos.wrapping_add(1);
+        }
+        // Four blocks per step with one branch: the common case is that every byte matches.
+        for quad in received[i..].chunks_exact(4 * BLOCK) {
+            let index = pos / BLOCK as u64;
+            let mut any = 0u64;
+            for (k, chunk) in quad.chunks_exact(BLOCK).enumerate() {
+                let mut word = [0; BLOCK];
+                word.copy_from_slice(chunk);
+                any |= u64::from_le_bytes(word) ^ block(self.key, index.wrapping_add(k as u64));
+            }
+            if any != 0 {
+                // Some block of these four differs: find the first wrong byte below.
+                break;
+            }
+            i += 4 * BLOCK;
+            pos = pos.wrapping_add(4 * BLOCK as u64);
         }
         let blocks = received[i..].chunks_exact(BLOCK);
         let tail = blocks.remainder();

@@ -11,6 +11,8 @@
 //! whatever is still running when the grace period ends is aborted (and recorded as such).
 
 mod connection;
+#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+mod fast;
 mod pool;
 mod stats;
 
@@ -62,6 +64,15 @@ pub struct ServerConfig {
     /// Worker threads of the runtime that [`EchoServer::spawn`] starts: `None` means one per
     /// core, `Some(1)` a single-threaded runtime (cheapest for tests and fuzzing).
     pub worker_threads: Option<usize>,
+    /// On Linux, serve connections on the fast path (default): readiness handled directly,
+    /// and streaming connections echoed with splice(2) through pipes from a bounded pool, so
+    /// their bytes never pass through user space. Every promise stays the same. `false`, other
+    /// systems, `-v` logging of echoed bytes and the test-only `fault-injection` feature take
+    /// the portable path, which reads into a buffer and writes it back.
+    pub fast_path: bool,
+    /// On the fast path, echo streaming connections with splice(2) (default). Without it the
+    /// fast path reads into buffers like the portable one.
+    pub splice: bool,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +87,8 @@ impl Default for ServerConfig {
             closed_history: 1024,
             backlog: 1024,
             worker_threads: None,
+            fast_path: true,
+            splice: true,
         }
     }
 }
@@ -112,6 +125,12 @@ pub enum ServerError {
     #[error("server failed: {0}")]
     Io(#[from] io::Error),
 }
+
+/// The most pipes the fast path keeps, lent or free (two file descriptors each). Enough for
+/// every core to splice many streams at once, few enough that connections never run out of
+/// descriptors because of them: a burst that finds none free takes a buffer.
+#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+pub(crate) const MAX_PIPES: usize = 64;
 
 /// Binds `addr` with the settings the echo server wants, and returns a non-blocking std
 /// listener that either runtime flavour can adopt.
@@ -237,6 +256,14 @@ impl EchoServer {
             )),
             idle_timeout: self.config.idle_timeout,
             shutdown: notify_rx,
+            fast_path: self.config.fast_path,
+            splice: self.config.splice,
+            #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+            pipes: Arc::new(fast::PipePool::new(
+                MAX_PIPES,
+                self.config.buffer_size,
+                self.stats(),
+            )),
         };
         let mut connections = JoinSet::new();
         let mut accept_backoff = Duration::from_millis(5);
@@ -302,7 +329,9 @@ fn is_per_connection_error(e: &io::Error) -> bool {
     )
 }
 
-fn build_runtime(worker_threads: Option<usize>) -> io::Result<tokio::runtime::Runtime> {
+/// The runtime for `worker_threads` ([`ServerConfig::worker_threads`]): `Some(1)` is a
+/// current-thread runtime, `None` one worker per core.
+pub(crate) fn build_runtime(worker_threads: Option<usize>) -> io::Result<tokio::runtime::Runtime> {
     match worker_threads {
         Some(1) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
