@@ -16,6 +16,10 @@
 #   BENCH_HOLD_COUNT [10000]   connections held in the connections workload
 #   BENCH_HOLD_ECHO [64KiB]    bytes each held connection echoes before it goes idle
 #   BENCH_CLIENT_THREADS [2]   worker threads of the load generator
+#   BENCH_SERVE_ARGS []        extra flags for our server, e.g. "--no-splice" or "--portable"
+#   BENCH_WORKLOADS [rr64 rr512 rr1m stream connections]
+#                              which workloads to run (rr1m, 1 MiB x 1 connection, is not one
+#                              of issue 7's targets: it shows what Nagle costs the reference)
 #   BENCH_SKIP_BUILD [unset]   set to 1 to use the release binaries as they are
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +31,8 @@ stream_bytes=${BENCH_STREAM_BYTES:-256MiB}
 hold_count=${BENCH_HOLD_COUNT:-10000}
 hold_echo=${BENCH_HOLD_ECHO:-64KiB}
 client_threads=${BENCH_CLIENT_THREADS:-2}
+read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
+workloads=" ${BENCH_WORKLOADS:-rr64 rr512 rr1m stream connections} "
 
 bin=target/release/echo-harness
 reference=target/release/examples/tokio_reference_echo
@@ -70,10 +76,10 @@ start() {
   printf -v "${name}_pid" '%s' "$pid"
 }
 
-start ours "$bin" serve --listen 127.0.0.1:0 --idle-timeout off
+start ours "$bin" serve --listen 127.0.0.1:0 --idle-timeout off "${serve_args[@]}"
 start ref "$reference" --listen 127.0.0.1:0
 # shellcheck disable=SC2154 # set by `start` through printf -v
-echo "ours (A): echo-harness serve at $ours_addr (pid $ours_pid)" >&2
+echo "ours (A): echo-harness serve ${serve_args[*]} at $ours_addr (pid $ours_pid)" >&2
 # shellcheck disable=SC2154
 echo "reference (B): tokio_reference_echo at $ref_addr (pid $ref_pid)" >&2
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
@@ -114,27 +120,38 @@ workload() {
   done
 }
 
-echo "rr 64 B x 1 connection..." >&2
-workload "rr 64 B, 1 conn" msg_per_sec --warmup "$warmup" rr --connections 1 --size 64 --duration "$rr_duration"
-echo "rr 512 B x 50 connections..." >&2
-workload "rr 512 B, 50 conns" msg_per_sec --warmup "$warmup" rr --connections 50 --size 512 --duration "$rr_duration"
-echo "stream $stream_bytes..." >&2
-workload "stream $stream_bytes" mb_per_sec --warmup "$warmup" stream --bytes "$stream_bytes"
-
-echo "connections $hold_count x $hold_echo..." >&2
-for pair in $(seq 1 "$pairs"); do
-  a=$(run "$ours_addr" connections --count "$hold_count" --echo-bytes "$hold_echo" --rss-pid "$ours_pid")
-  b=$(run "$ref_addr" connections --count "$hold_count" --echo-bytes "$hold_echo" --rss-pid "$ref_pid")
-  for json in "$a" "$b"; do
-    if [ "$(field "$json" succeeded)" != "$hold_count" ]; then
-      echo "bench.sh: not every connection was held: $json" >&2
-    fi
+if [[ $workloads == *" rr64 "* ]]; then
+  echo "rr 64 B x 1 connection..." >&2
+  workload "rr 64 B, 1 conn" msg_per_sec --warmup "$warmup" rr --connections 1 --size 64 --duration "$rr_duration"
+fi
+if [[ $workloads == *" rr512 "* ]]; then
+  echo "rr 512 B x 50 connections..." >&2
+  workload "rr 512 B, 50 conns" msg_per_sec --warmup "$warmup" rr --connections 50 --size 512 --duration "$rr_duration"
+fi
+if [[ $workloads == *" rr1m "* ]]; then
+  echo "rr 1 MiB x 1 connection..." >&2
+  workload "rr 1 MiB, 1 conn" msg_per_sec --warmup "$warmup" rr --connections 1 --size 1MiB --duration "$rr_duration"
+fi
+if [[ $workloads == *" stream "* ]]; then
+  echo "stream $stream_bytes..." >&2
+  workload "stream $stream_bytes" mb_per_sec --warmup "$warmup" stream --bytes "$stream_bytes"
+fi
+if [[ $workloads == *" connections "* ]]; then
+  echo "connections $hold_count x $hold_echo..." >&2
+  for pair in $(seq 1 "$pairs"); do
+    a=$(run "$ours_addr" connections --count "$hold_count" --echo-bytes "$hold_echo" --rss-pid "$ours_pid")
+    b=$(run "$ref_addr" connections --count "$hold_count" --echo-bytes "$hold_echo" --rss-pid "$ref_pid")
+    for json in "$a" "$b"; do
+      if [ "$(field "$json" succeeded)" != "$hold_count" ]; then
+        echo "bench.sh: not every connection was held: $json" >&2
+      fi
+    done
+    record "connections $hold_count" elapsed_ms "$(field "$a" elapsed_ms)" "$(field "$b" elapsed_ms)" down
+    record "connections $hold_count" rss_mib "$(awk -v k="$(field "$a" rss_kib)" 'BEGIN{printf "%.1f", k/1024}')" \
+      "$(awk -v k="$(field "$b" rss_kib)" 'BEGIN{printf "%.1f", k/1024}')" down
+    echo "  connections pair $pair: RSS A $(field "$a" rss_kib) KiB, B $(field "$b" rss_kib) KiB" >&2
   done
-  record "connections $hold_count" elapsed_ms "$(field "$a" elapsed_ms)" "$(field "$b" elapsed_ms)" down
-  record "connections $hold_count" rss_mib "$(awk -v k="$(field "$a" rss_kib)" 'BEGIN{printf "%.1f", k/1024}')" \
-    "$(awk -v k="$(field "$b" rss_kib)" 'BEGIN{printf "%.1f", k/1024}')" down
-  echo "  connections pair $pair: RSS A $(field "$a" rss_kib) KiB, B $(field "$b" rss_kib) KiB" >&2
-done
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # The table: per workload and metric, medians of A and B, and the ratio "how much better A
@@ -153,6 +170,7 @@ cut -d'|' -f1,2 "$results" | awk '!seen[$0]++' | while IFS='|' read -r name metr
     END {
       ma = median(a, n); mb = median(b, n); mr = median(r, n)
       lo = r[1]; hi = r[n]
-      printf "| %-22s | %-12s | %12.1f | %12.1f | %5.2fx (%.2f-%.2f)%*s |\n", $1, $2, ma, mb, mr, lo, hi, 3, ""
+      ratio = sprintf("%.2fx (%.2f-%.2f)", mr, lo, hi)
+      printf "| %-22s | %-12s | %12.1f | %12.1f | %-22s |\n", $1, $2, ma, mb, ratio
     }'
 done
