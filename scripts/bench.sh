@@ -16,7 +16,7 @@
 #   BENCH_HOLD_COUNT [10000]   connections held in the connections workload
 #   BENCH_HOLD_ECHO [64KiB]    bytes each held connection echoes before it goes idle
 #   BENCH_CLIENT_THREADS [2]   worker threads of the load generator
-#   BENCH_SERVE_ARGS []        extra flags for our server, e.g. "--no-splice" or "--portable"
+#   BENCH_SERVE_ARGS []        extra flags for our server, e.g. "--splice" or "--portable"
 #   BENCH_WORKLOADS [rr64 rr512 rr1m stream connections]
 #                              which workloads to run (rr1m, 1 MiB x 1 connection, is not one
 #                              of issue 7's targets: it shows what Nagle costs the reference)

@@ -36,8 +36,8 @@ fn server(listen: &str) -> Option<&'static ServerHandle> {
 }
 
 /// A server on one of the other I/O paths (IPv4), one per path for the whole test binary: the
-/// portable loop, and the fast path with 4 KiB buffers, so that any read of 4 KiB turns a
-/// connection to splice and most cases cross between buffer and pipe bursts.
+/// portable loop, and the fast path splicing with 4 KiB buffers, so that any read of 4 KiB turns
+/// a connection to splice and most cases cross between buffer and pipe bursts.
 fn server_on(path: &str) -> &'static ServerHandle {
     static PORTABLE: OnceLock<ServerHandle> = OnceLock::new();
     static SPLICE_HEAVY: OnceLock<ServerHandle> = OnceLock::new();
@@ -53,6 +53,7 @@ fn server_on(path: &str) -> &'static ServerHandle {
             &SPLICE_HEAVY,
             ServerConfig {
                 buffer_size: 4096,
+                splice: true,
                 ..ServerConfig::ephemeral()
             },
         ),

@@ -462,9 +462,9 @@ async fn run_in_callers_runtime() {
         .unwrap();
 }
 
-/// Every way the server can move bytes: the default (on Linux the fast path, splicing streaming
-/// connections), the fast path without splice, and the portable loop every OS runs. With
-/// small buffers, so a 4 KiB read already turns a connection to splice.
+/// Every way the server can move bytes: the default (on Linux the fast path), the fast path
+/// with splice, with and without small buffers, and the portable loop every OS runs. Small
+/// buffers, so a 4 KiB read already makes a connection streaming.
 fn every_path() -> Vec<(&'static str, ServerConfig)> {
     let small = ServerConfig {
         buffer_size: 4096,
@@ -474,9 +474,16 @@ fn every_path() -> Vec<(&'static str, ServerConfig)> {
         ("default", ServerConfig::ephemeral()),
         ("fast, small buffers", small.clone()),
         (
-            "fast without splice",
+            "fast with splice",
             ServerConfig {
-                splice: false,
+                splice: true,
+                ..ServerConfig::ephemeral()
+            },
+        ),
+        (
+            "fast with splice, small buffers",
+            ServerConfig {
+                splice: true,
                 ..small.clone()
             },
         ),

@@ -64,14 +64,15 @@ pub struct ServerConfig {
     /// Worker threads of the runtime that [`EchoServer::spawn`] starts: `None` means one per
     /// core, `Some(1)` a single-threaded runtime (cheapest for tests and fuzzing).
     pub worker_threads: Option<usize>,
-    /// On Linux, serve connections on the fast path (default): readiness handled directly,
-    /// and streaming connections echoed with splice(2) through pipes from a bounded pool, so
-    /// their bytes never pass through user space. Every promise stays the same. `false`, other
-    /// systems, `-v` logging of echoed bytes and the test-only `fault-injection` feature take
-    /// the portable path, which reads into a buffer and writes it back.
+    /// On Linux, serve connections on the fast path (default): readiness handled directly, no
+    /// timer or channel work per message, streams echoed in whole TCP segments. Every promise
+    /// stays the same. `false`, other systems, `-v` logging of echoed bytes and the test-only
+    /// `fault-injection` feature take the portable path.
     pub fast_path: bool,
-    /// On the fast path, echo streaming connections with splice(2) (default). Without it the
-    /// fast path reads into buffers like the portable one.
+    /// On the fast path, echo streaming connections with splice(2) through pipes from a
+    /// bounded pool, so their bytes never pass through user space. Off by default: it halves
+    /// the server's CPU per byte, but over loopback the peer then pays more than that (see
+    /// the README's benchmarks), so a stream is echoed about 10% slower than with buffers.
     pub splice: bool,
 }
 
@@ -88,7 +89,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             worker_threads: None,
             fast_path: true,
-            splice: true,
+            splice: false,
         }
     }
 }
