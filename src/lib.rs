@@ -31,6 +31,8 @@
 //!   interleaved steps): printer, parser, and the interpreter that plays a script.
 //! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
 //!   [`Divergence`].
+//! - [`bench`](mod@bench): the load generator of `echo-harness bench` — request/response, streams, held
+//!   connections — that verifies every byte it gets back.
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
 //! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, and the replay of their crash
 //!   files (`reproduce`, `artifact_to_scenario`).
@@ -55,6 +57,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod background;
+pub mod bench;
 pub mod case;
 pub mod check;
 pub mod client;

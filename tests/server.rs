@@ -461,3 +461,145 @@ async fn run_in_callers_runtime() {
         .unwrap()
         .unwrap();
 }
+
+/// Every way the server can move bytes: the default (on Linux the fast path), the fast path
+/// with splice, with and without small buffers, and the portable loop every OS runs. Small
+/// buffers, so a 4 KiB read already makes a connection streaming.
+fn every_path() -> Vec<(&'static str, ServerConfig)> {
+    let small = ServerConfig {
+        buffer_size: 4096,
+        ..ServerConfig::ephemeral()
+    };
+    vec![
+        ("default", ServerConfig::ephemeral()),
+        ("fast, small buffers", small.clone()),
+        (
+            "fast with splice",
+            ServerConfig {
+                splice: true,
+                ..ServerConfig::ephemeral()
+            },
+        ),
+        (
+            "fast with splice, small buffers",
+            ServerConfig {
+                splice: true,
+                ..small.clone()
+            },
+        ),
+        (
+            "portable",
+            ServerConfig {
+                fast_path: false,
+                ..small
+            },
+        ),
+    ]
+}
+
+#[test]
+fn every_path_echoes_large_streams_exactly_then_eof() {
+    for (path, config) in every_path() {
+        let bound = config.buffer_size as u64;
+        let server = spawn(config);
+        for (len, chunk) in [
+            (5 * 1024 * 1024 + 3, 1024 * 1024),
+            (300_001, 1),
+            (70_000, 4096),
+        ] {
+            let stream = connect(server.local_addr());
+            let payload = pattern(len, len);
+            let received = stream_through(&stream, &payload, chunk);
+            assert!(received == payload, "{path}: bytes differ ({len} bytes)");
+            let record = server
+                .stats()
+                .wait_closed(stream.local_addr().unwrap(), WAIT)
+                .expect("recorded");
+            assert_eq!(record.end, Some(ConnectionEnd::ClientClosed), "{path}");
+            assert_eq!(record.bytes_in, len as u64, "{path}");
+            assert_eq!(record.bytes_out, len as u64, "{path}");
+            // Every read returned data and none held more than a buffer.
+            assert!(
+                record.reads >= (len as u64).div_ceil(bound),
+                "{path}: {record:?}"
+            );
+        }
+        assert_eq!(server.stats().snapshot().buffers_in_use, 0, "{path}");
+    }
+}
+
+#[test]
+fn every_path_keeps_memory_bounded_for_a_client_that_never_reads() {
+    for (path, config) in every_path() {
+        let bound = config.buffer_size as u64;
+        let server = spawn(config);
+        let stream = connect(server.local_addr());
+        let peer = stream.local_addr().unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let chunk = vec![0x5a; 64 * 1024];
+        let deadline = Instant::now() + WAIT;
+        let mut writer = &stream;
+        loop {
+            assert!(Instant::now() < deadline, "{path}: the write never stalled");
+            match writer.write(&chunk) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
+                Err(e) => panic!("{path}: write failed: {e}"),
+            }
+        }
+        let stats = server.stats();
+        for _ in 0..10 {
+            let record = stats.connection(peer).expect("live record");
+            let held = record.bytes_in - record.bytes_out;
+            assert!(
+                held <= bound,
+                "{path}: server holds {held} bytes, bound {bound}"
+            );
+            assert!(stats.snapshot().buffers_in_use <= 1, "{path}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn every_path_counts_one_read_per_interactive_round_and_idles_without_a_buffer() {
+    for (path, config) in every_path() {
+        let server = spawn(config);
+        let mut client = EchoClient::connect(server.local_addr(), WAIT).unwrap();
+        let peer = client.local_addr().unwrap();
+        for message in [&b"one"[..], &[7u8; 4096], b"three"] {
+            client.echo(message).unwrap();
+        }
+        let stats = server.stats();
+        wait_until("the connection went idle", || {
+            stats.snapshot().buffers_in_use == 0
+        });
+        assert_eq!(stats.connection(peer).expect("live").reads, 3, "{path}");
+        client.finish().unwrap();
+        let closed = stats.wait_closed(peer, WAIT).expect("closed");
+        assert_eq!(closed.end, Some(ConnectionEnd::ClientClosed), "{path}");
+    }
+}
+
+#[test]
+fn every_path_closes_idle_connections_on_shutdown() {
+    for (path, config) in every_path() {
+        let server = spawn(config);
+        let mut client = EchoClient::connect(server.local_addr(), WAIT).unwrap();
+        client.echo(&[1u8; 10_000]).unwrap();
+        let peer = client.local_addr().unwrap();
+        let stats = server.stats();
+        server.shutdown().unwrap();
+        let record = stats.wait_closed(peer, WAIT).expect("closed");
+        assert_eq!(record.end, Some(ConnectionEnd::ServerShutdown), "{path}");
+    }
+}

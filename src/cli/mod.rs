@@ -1,6 +1,7 @@
 //! The command-line tool: arguments, one function per command, and the mapping of every failure
 //! to an [`ExitCode`]. `main.rs` parses and calls [`run`]; everything else lives here.
 
+mod bench;
 mod check;
 mod client;
 mod logging;
@@ -43,6 +44,9 @@ enum Command {
     /// A fault-injection proxy in front of a server: seeded toxics cut, delay, limit, reset or
     /// black-hole the stream (default listen 127.0.0.1:8081). Stops on SIGINT/SIGTERM, exit 0.
     Proxy(proxy::ProxyArgs),
+    /// Load generator: request/response, streams or held connections against an echo server
+    /// (the built-in one by default), every byte that comes back verified. Exit 1 on a wrong byte.
+    Bench(bench::BenchArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
         Command::Proxy(args) => proxy::proxy(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

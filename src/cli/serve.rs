@@ -9,8 +9,8 @@ use super::{logging, print_line, signal, value, Failure};
 use crate::{bind_listener, EchoServer, ExitCode, ServerConfig};
 
 /// File descriptors kept free for everything that is not a client connection (listener,
-/// stdio, logging, the runtime's own).
-const RESERVED_FDS: u64 = 64;
+/// stdio, logging, the runtime's own, and the fast path's pipes: at most 64, two each).
+const RESERVED_FDS: u64 = 64 + 2 * 64;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -31,6 +31,21 @@ pub(crate) struct ServeArgs {
     /// On SIGINT/SIGTERM, how long open connections get to finish before they are closed.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = value::duration)]
     grace: Duration,
+
+    /// Worker threads of the server's runtime: 1 is a single-threaded runtime; default one
+    /// per core.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Serve on the portable path (read into a buffer, write it back), as on systems other
+    /// than Linux, instead of the Linux fast path. For comparisons and testing.
+    #[arg(long)]
+    portable: bool,
+
+    /// On the fast path, echo streaming connections with splice(2) through pipes (less server
+    /// CPU per byte; slower over loopback).
+    #[arg(long)]
+    splice: bool,
 
     /// Log each connection and each echo (`echoed N bytes: ...`, escaped) to stderr; -vv for more.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -53,6 +68,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         max_connections,
         idle_timeout: args.idle_timeout.0,
         shutdown_grace: args.grace,
+        fast_path: !args.portable,
+        splice: args.splice,
         ..ServerConfig::default()
     };
     let listener = bind_listener(config.listen, config.backlog).map_err(Failure::environment)?;
@@ -60,7 +77,12 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         .local_addr()
         .context("cannot read the bound address")
         .map_err(Failure::environment)?;
-    let runtime = tokio::runtime::Runtime::new()
+    if args.threads == Some(0) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--threads must be at least 1"
+        )));
+    }
+    let runtime = crate::background::build_runtime(args.threads)
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let server = EchoServer::new(config);

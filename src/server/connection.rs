@@ -35,6 +35,23 @@ pub(crate) struct ConnectionContext {
     /// Flips to `true` when the server shuts down. A connection waiting for data closes at once;
     /// one in the middle of writing finishes what it owes first.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// [`ServerConfig::fast_path`](super::ServerConfig::fast_path).
+    // Read only by the Linux fast path.
+    #[cfg_attr(
+        any(not(target_os = "linux"), feature = "fault-injection"),
+        allow(dead_code)
+    )]
+    pub(crate) fast_path: bool,
+    /// [`ServerConfig::splice`](super::ServerConfig::splice).
+    // Read only by the Linux fast path.
+    #[cfg_attr(
+        any(not(target_os = "linux"), feature = "fault-injection"),
+        allow(dead_code)
+    )]
+    pub(crate) splice: bool,
+    /// The pipes splice bursts borrow on the fast path; bounded like the buffers.
+    #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+    pub(crate) pipes: Arc<super::fast::PipePool>,
 }
 
 /// Why a wait ended without its operation completing.
@@ -51,6 +68,15 @@ pub(crate) async fn serve(
 ) {
     // Echo replies are small and latency-bound; Nagle would hold them back.
     let _ = stream.set_nodelay(true);
+    // The fast path never sees the bytes, so logging them and the planted bug need the
+    // portable one.
+    #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+    if ctx.fast_path && !tracing::enabled!(tracing::Level::DEBUG) {
+        let end = super::fast::serve(stream, &tally, &mut ctx).await;
+        tracing::debug!(peer = %tally.peer(), "connection ended: {end}");
+        tally.end = end;
+        return;
+    }
     let end = echo_until_end(&stream, &tally, &mut ctx).await;
     tracing::debug!(peer = %tally.peer(), "connection ended: {end}");
     tally.end = end;
@@ -223,7 +249,7 @@ async fn close_write(stream: &TcpStream, end: ConnectionEnd) -> ConnectionEnd {
     }
 }
 
-fn end_of(error: &io::Error) -> ConnectionEnd {
+pub(super) fn end_of(error: &io::Error) -> ConnectionEnd {
     match error.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

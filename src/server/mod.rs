@@ -11,6 +11,8 @@
 //! whatever is still running when the grace period ends is aborted (and recorded as such).
 
 mod connection;
+#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+mod fast;
 mod pool;
 mod stats;
 
@@ -63,6 +65,16 @@ pub struct ServerConfig {
     /// Worker threads of the runtime that [`EchoServer::spawn`] starts: `None` means one per
     /// core, `Some(1)` a single-threaded runtime (cheapest for tests and fuzzing).
     pub worker_threads: Option<usize>,
+    /// On Linux, serve connections on the fast path (default): readiness handled directly, no
+    /// timer or channel work per message, streams echoed in whole TCP segments. Every promise
+    /// stays the same. `false`, other systems, `-v` logging of echoed bytes and the test-only
+    /// `fault-injection` feature take the portable path.
+    pub fast_path: bool,
+    /// On the fast path, echo streaming connections with splice(2) through pipes from a
+    /// bounded pool, so their bytes never pass through user space. Off by default: it halves
+    /// the server's CPU per byte, but over loopback the peer then pays more than that (see
+    /// the README's benchmarks), so a stream is echoed about 10% slower than with buffers.
+    pub splice: bool,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +89,8 @@ impl Default for ServerConfig {
             closed_history: 1024,
             backlog: 1024,
             worker_threads: None,
+            fast_path: true,
+            splice: false,
         }
     }
 }
@@ -113,6 +127,12 @@ pub enum ServerError {
     #[error("server failed: {0}")]
     Io(#[from] io::Error),
 }
+
+/// The most pipes the fast path keeps, lent or free (two file descriptors each). Enough for
+/// every core to splice many streams at once, few enough that connections never run out of
+/// descriptors because of them: a burst that finds none free takes a buffer.
+#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+pub(crate) const MAX_PIPES: usize = 64;
 
 /// Binds `addr` with the settings the echo server wants, and returns a non-blocking std
 /// listener that either runtime flavour can adopt.
@@ -223,6 +243,14 @@ impl EchoServer {
             )),
             idle_timeout: self.config.idle_timeout,
             shutdown: notify_rx,
+            fast_path: self.config.fast_path,
+            splice: self.config.splice,
+            #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+            pipes: Arc::new(fast::PipePool::new(
+                MAX_PIPES,
+                self.config.buffer_size,
+                self.stats(),
+            )),
         };
         let mut connections = JoinSet::new();
         let mut accept_backoff = Duration::from_millis(5);

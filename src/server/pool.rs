@@ -46,6 +46,15 @@ impl BufferPool {
         }
     }
 
+    /// Bytes per buffer: also the most a connection holds, on any path.
+    #[cfg_attr(
+        any(not(target_os = "linux"), feature = "fault-injection"),
+        allow(dead_code)
+    )]
+    pub(crate) fn buffer_size(&self) -> usize {
+        self.buffer_size
+    }
+
     fn give_back(&self, bytes: Box<[u8]>) {
         self.stats.buffer_returned();
         let mut free = self
