@@ -13,17 +13,17 @@ use crate::{EchoServer, ServerConfig, ServerHandle, ServerStats};
 #[derive(Debug, clap::Args)]
 pub(crate) struct TargetArgs {
     /// The echo server to test. Without --target or --spawn, the built-in server is tested.
-    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn")]
+    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn", global = true)]
     pub(crate) target: Option<SocketAddr>,
 
     /// Start the server under test: CMD is split like shell words and run directly, in its own
     /// process group, killed on exit. With `{addr}` in CMD it is given 127.0.0.1:0 and its real
     /// address is read from its output (see --ready); with `{port}` a free port is chosen.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", global = true)]
     pub(crate) spawn: Option<String>,
 
     /// With --spawn: the regex whose first group is the spawned server's address.
-    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn")]
+    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn", global = true)]
     pub(crate) ready: String,
 }
 
