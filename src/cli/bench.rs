@@ -172,7 +172,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<ExitCode, Failure> {
         }
     }));
     if let Some(bar) = bar {
-        bar.finish();
+        bar.finish_and_clear();
     }
     runtime.shutdown_timeout(Duration::from_millis(100));
     let Some(outcome) = outcome else {
