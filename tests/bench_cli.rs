@@ -224,6 +224,22 @@ fn bad_flags_are_usage_errors() {
         .assert()
         .code(2)
         .stderr(contains("expected a number with a unit"));
+    bin()
+        .args(["bench", "--target", "127.0.0.1:1", "rr", "--spawn", "x"])
+        .assert()
+        .code(2)
+        .stderr(contains("--target and --spawn cannot be used together"));
+}
+
+/// `--target` and `--spawn` are global: they may come after the mode too.
+#[test]
+fn target_flags_may_follow_the_mode() {
+    bin()
+        .args(["bench", "rr", "--duration", "100ms", "--target"])
+        .arg(refused_addr().to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("cannot reach"));
 }
 
 #[test]

@@ -90,8 +90,9 @@ pub async fn stream(addr: SocketAddr, options: &StreamOptions) -> Result<StreamR
             .await
             .map_err(|kind| BenchError::Unreachable { addr, kind })?;
         let until = Limit::Until(Instant::now() + options.warmup);
-        // The warm-up uses a seed of its own, so its bytes are never mistaken for measured ones.
-        play(stream, usize::MAX, &warmup, until)
+        // The warm-up connection is named after the last measured one plus one (its seed too),
+        // so its bytes are never mistaken for measured ones.
+        play(stream, options.connections, &warmup, until)
             .await
             .map_err(|d| BenchError::Diverged(Box::new(d)))?;
     }

@@ -102,6 +102,13 @@ struct ConnectionsArgs {
 }
 
 pub(crate) fn bench(args: BenchArgs) -> Result<ExitCode, Failure> {
+    // The target flags may come after MODE too (they are global), where clap cannot see that
+    // both were given.
+    if args.target.target.is_some() && args.target.spawn.is_some() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--target and --spawn cannot be used together"
+        )));
+    }
     // Every connection is a file descriptor; go as far as the hard limit allows.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let target = Target::start(&args.target)?;
@@ -165,7 +172,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<ExitCode, Failure> {
         }
     }));
     if let Some(bar) = bar {
-        bar.finish();
+        bar.finish_and_clear();
     }
     runtime.shutdown_timeout(Duration::from_millis(100));
     let Some(outcome) = outcome else {

@@ -13,7 +13,7 @@ use crate::{EchoServer, ServerConfig, ServerHandle, ServerStats};
 #[derive(Debug, clap::Args)]
 pub(crate) struct TargetArgs {
     /// The echo server to test. Without --target or --spawn, the built-in server is tested.
-    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn")]
+    #[arg(long, value_name = "ADDR", value_parser = value::address, conflicts_with = "spawn", global = true)]
     pub(crate) target: Option<SocketAddr>,
 
     /// Start the server under test: CMD is split like shell words and run directly, in its own
@@ -21,11 +21,11 @@ pub(crate) struct TargetArgs {
     /// address is read from its output (see --ready); with `{port}` a free port is chosen.
     /// With `{upstream}` CMD is a proxy under test: `{upstream}` is the address of a built-in
     /// echo server started for it, and every case goes through the proxy to that server.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", global = true)]
     pub(crate) spawn: Option<String>,
 
     /// With --spawn: the regex whose first group is the spawned server's address.
-    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn")]
+    #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn", global = true)]
     pub(crate) ready: String,
 }
 
