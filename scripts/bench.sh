@@ -17,9 +17,12 @@
 #   BENCH_HOLD_ECHO [64KiB]    bytes each held connection echoes before it goes idle
 #   BENCH_CLIENT_THREADS [2]   worker threads of the load generator
 #   BENCH_SERVE_ARGS []        extra flags for our server, e.g. "--splice" or "--portable"
-#   BENCH_WORKLOADS [rr64 rr512 rr1m stream connections]
+#   BENCH_WORKLOADS [rr64 rr512 rr1m stream connections proxy]
 #                              which workloads to run (rr1m, 1 MiB x 1 connection, is not one
-#                              of issue 7's targets: it shows what Nagle costs the reference)
+#                              of issue 7's targets: it shows what Nagle costs the reference;
+#                              proxy compares our server through `echo-harness proxy` without
+#                              toxics (A) with our server direct (B): rr 64 B p50 latency and a
+#                              stream, whose ratio is the share of direct throughput kept)
 #   BENCH_SKIP_BUILD [unset]   set to 1 to use the release binaries as they are
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +35,7 @@ hold_count=${BENCH_HOLD_COUNT:-10000}
 hold_echo=${BENCH_HOLD_ECHO:-64KiB}
 client_threads=${BENCH_CLIENT_THREADS:-2}
 read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
-workloads=" ${BENCH_WORKLOADS:-rr64 rr512 rr1m stream connections} "
+workloads=" ${BENCH_WORKLOADS:-rr64 rr512 rr1m stream connections proxy} "
 
 bin=target/release/echo-harness
 reference=target/release/examples/tokio_reference_echo
@@ -82,6 +85,11 @@ start ref "$reference" --listen 127.0.0.1:0
 echo "ours (A): echo-harness serve ${serve_args[*]} at $ours_addr (pid $ours_pid)" >&2
 # shellcheck disable=SC2154
 echo "reference (B): tokio_reference_echo at $ref_addr (pid $ref_pid)" >&2
+if [[ $workloads == *" proxy "* ]]; then
+  start prox "$bin" proxy --listen 127.0.0.1:0 --upstream "$ours_addr"
+  # shellcheck disable=SC2154
+  echo "proxy: echo-harness proxy at $prox_addr in front of A (pid $prox_pid)" >&2
+fi
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 
 # field JSON NAME: the number of top-level or nested field NAME in one line of JSON.
@@ -106,12 +114,14 @@ record() {
   echo "$1|$2|$3|$4|$5" >>"$results"
 }
 
+# workload NAME METRIC ARGS...: BENCH_PAIRS pairs of runs, A then B (addresses in a_addr and
+# b_addr, ours and the reference unless the caller says otherwise).
 workload() {
   local name=$1 metric=$2 pair a b
   shift 2
   for pair in $(seq 1 "$pairs"); do
-    a=$(run "$ours_addr" "$@")
-    b=$(run "$ref_addr" "$@")
+    a=$(run "${a_addr:-$ours_addr}" "$@")
+    b=$(run "${b_addr:-$ref_addr}" "$@")
     record "$name" "$metric" "$(field "$a" "$metric")" "$(field "$b" "$metric")" up
     if [ "$metric" = msg_per_sec ]; then
       record "$name" p99_us "$(field "$a" p99)" "$(field "$b" p99)" down
@@ -152,12 +162,24 @@ if [[ $workloads == *" connections "* ]]; then
     echo "  connections pair $pair: RSS A $(field "$a" rss_kib) KiB, B $(field "$b" rss_kib) KiB" >&2
   done
 fi
+if [[ $workloads == *" proxy "* ]]; then
+  echo "proxy overhead (A = through the proxy, B = direct)..." >&2
+  a_addr=$prox_addr b_addr=$ours_addr workload "proxy: rr 64 B, 1 conn" msg_per_sec \
+    --warmup "$warmup" rr --connections 1 --size 64 --duration "$rr_duration"
+  for pair in $(seq 1 "$pairs"); do
+    a=$(run "$prox_addr" --warmup "$warmup" rr --connections 1 --size 64 --duration "$rr_duration")
+    b=$(run "$ours_addr" --warmup "$warmup" rr --connections 1 --size 64 --duration "$rr_duration")
+    record "proxy: rr 64 B, 1 conn" p50_us "$(field "$a" p50)" "$(field "$b" p50)" down
+  done
+  a_addr=$prox_addr b_addr=$ours_addr workload "proxy: stream $stream_bytes" mb_per_sec \
+    --warmup "$warmup" stream --bytes "$stream_bytes"
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # The table: per workload and metric, medians of A and B, and the ratio "how much better A
 # is" (A/B when higher is better, B/A when lower is better): median and min-max over pairs.
 echo
-echo "$pairs pairs, A = echo-harness serve, B = tokio reference; ratio > 1 means A is better"
+echo "$pairs pairs, A = echo-harness serve, B = tokio reference (proxy rows: A = through the proxy, B = direct); ratio > 1 means A is better"
 printf '| %-22s | %-12s | %12s | %12s | %-22s |\n' workload metric "A (median)" "B (median)" "ratio median (min-max)"
 printf '|%s|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "--------------" "------------------------"
 cut -d'|' -f1,2 "$results" | awk '!seen[$0]++' | while IFS='|' read -r name metric; do
