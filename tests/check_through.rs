@@ -63,6 +63,8 @@ fn a_limit_is_reported_as_the_stream_stopping_at_exactly_that_byte() {
     assert_eq!(code, Some(1), "{verdict}");
     let failure = &verdict["failure"];
     assert_eq!(failure["kind"], "early-eof", "{verdict}");
+    assert_eq!(failure["through"]["chain"], "limit=1000", "{verdict}");
+    assert!(failure["through"]["seed"].is_u64(), "{verdict}");
     let summary = failure["summary"].as_str().unwrap();
     assert!(
         summary.contains("the server closed after 1000 of "),
@@ -313,4 +315,52 @@ fn through_works_in_front_of_external_servers() {
     let saved = verdict["failure"]["saved"].as_str().unwrap();
     let text = std::fs::read_to_string(saved).unwrap();
     assert!(text.contains("\nthrough seed "), "{text}");
+}
+
+/// `run --through` plays any files through a proxy: the whole regression corpus survives
+/// slicing both ways, a limit fails a file at exactly its byte, and a bad chain runs nothing.
+#[test]
+fn run_through_plays_the_corpus_through_a_proxy() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let output = bin()
+        .args([
+            "run",
+            "--through",
+            "up:slice=1..7 down:slice=1..5",
+            "--through-seed",
+            "3",
+        ])
+        .args(&files)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("{} passed, 0 failed", files.len())),
+        "{out}"
+    );
+
+    let rounds = corpus.join("interactive-rounds.scenario");
+    let output = bin()
+        .args(["run", "--through", "limit=10"])
+        .arg(&rounds)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("the server closed after 10 of "), "{out}");
+
+    let output = bin()
+        .args(["run", "--through", "up:nope"])
+        .arg(&rounds)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "nothing ran");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--through:1:4"));
 }

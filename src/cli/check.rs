@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use super::target::{Target, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
-use crate::proxy::{Proxy, ProxyConfig, ToxicChain};
+use crate::proxy::{Proxy, ProxyConfig};
 use crate::scenario::ScenarioFile;
 use crate::{Check, DivergenceKind, ExitCode, Verdict};
 
@@ -81,10 +81,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let chain = match &args.through {
-        Some(text) => Some(ToxicChain::parse(text).map_err(|e| {
-            eprintln!("{}", e.with_source("--through"));
-            Failure::usage(anyhow::anyhow!("the --through chain does not parse"))
-        })?),
+        Some(text) => Some(value::toxic_chain(text, "--through", "nothing was run")?),
         None => None,
     };
     let target = Target::start(&args.target)?;
@@ -231,6 +228,10 @@ fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCo
             "shrink_hit_bound": failure.shrink_hit_bound,
             "minimal_connections": failure.minimal.connections.len(),
             "minimal_bytes": failure.minimal.total_len(),
+            "through": failure.through.as_ref().map(|t| serde_json::json!({
+                "seed": t.seed,
+                "chain": t.chain.to_string(),
+            })),
             "scenario": file.to_string(),
             "saved": saved.as_ref().ok().map(|p| p.display().to_string()),
             "server_output": server_output,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{logging, print_line, signal, value, Failure};
-use crate::{bind_listener, ExitCode, Proxy, ProxyConfig, ToxicChain};
+use crate::{bind_listener, ExitCode, Proxy, ProxyConfig};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProxyArgs {
@@ -48,15 +48,7 @@ pub(crate) struct ProxyArgs {
 pub(crate) fn proxy(args: ProxyArgs) -> Result<ExitCode, Failure> {
     logging::init(args.verbose);
     let text = args.toxics.join(" ");
-    let chain = match ToxicChain::parse(&text) {
-        Ok(chain) => chain,
-        Err(e) => {
-            eprintln!("{}", e.with_source("<toxics>"));
-            return Err(Failure::usage(anyhow::anyhow!(
-                "invalid toxic chain; nothing was started"
-            )));
-        }
-    };
+    let chain = value::toxic_chain(&text, "<toxics>", "nothing was started")?;
     if args.buffer_size == 0 {
         return Err(Failure::usage(anyhow::anyhow!(
             "--buffer-size must be at least 1"

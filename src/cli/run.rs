@@ -16,7 +16,7 @@ use super::{print_line, signal, value, Failure};
 use crate::case::{Case, Conversation};
 use crate::check::blame_dead_server;
 use crate::roundtrip::{self, DivergenceKind, Outcome, PlayOptions};
-use crate::scenario::{self, ScenarioBody, ScenarioFile, Script, ScriptFailure};
+use crate::scenario::{self, ScenarioBody, ScenarioFile, Script, ScriptFailure, Through};
 use crate::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,30 @@ struct PlayArgs {
     /// Print a line per step of each scenario.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Play every file through an in-process fault-injection proxy with this toxic chain (the
+    /// grammar of `echo-harness proxy`), e.g. 'up:slice=1', in place of any `through` line.
+    #[arg(long, value_name = "CHAIN")]
+    through: Option<String>,
+
+    /// With --through: the seed of the proxy's generators.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "through")]
+    through_seed: u64,
+}
+
+impl PlayArgs {
+    /// The proxy that --through asks for, parsed before anything runs.
+    fn through(&self) -> Result<Option<Through>, Failure> {
+        self.through
+            .as_deref()
+            .map(|text| {
+                Ok(Through {
+                    seed: self.through_seed,
+                    chain: value::toxic_chain(text, "--through", "nothing was run")?,
+                })
+            })
+            .transpose()
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,11 +93,12 @@ pub(crate) struct ReplayArgs {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let through = args.play.through()?;
     let mut scenarios = Vec::with_capacity(args.files.len());
     let mut errors = Vec::new();
     for path in &args.files {
         match load(path) {
-            Ok(file) => scenarios.push((path, file)),
+            Ok(file) => scenarios.push((path, with_through(file, &through))),
             Err(message) => errors.push(message),
         }
     }
@@ -147,13 +172,17 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 
 /// Plays a parsed scenario file against the target the flags name and reports.
 fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failure> {
+    let through = args.play.through()?;
     let target = Target::start(&args.target)?;
     print_line(format_args!("replaying against: {}", target.describe()))?;
-    if let Some(through) = &file.through {
-        print_line(format_args!(
-            "through a proxy rebuilt from the file: {through}"
-        ))?;
+    match (&through, &file.through) {
+        (Some(given), _) => print_line(format_args!("through a proxy (--through): {given}"))?,
+        (None, Some(saved)) => print_line(format_args!(
+            "through a proxy rebuilt from the file: {saved}"
+        ))?,
+        (None, None) => {}
     }
+    let file = &with_through(file.clone(), &through);
     let options = play_options(&target, args.play.timeout);
     let Some(result) = play(&target, file, &options)? else {
         eprintln!("echo-harness: interrupted");
@@ -231,6 +260,14 @@ fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
         Ok(InputVerdict::Rejected) => Err(Failure::usage(anyhow::anyhow!(
             "{target} rejects this input (it never plays it)"
         ))),
+    }
+}
+
+/// `file`, played through `through` (from --through) in place of its own `through` line.
+fn with_through(file: ScenarioFile, through: &Option<Through>) -> ScenarioFile {
+    match through {
+        Some(through) => file.with_through(through.clone()),
+        None => file,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Parsers for flag values: addresses and durations, with errors that say what was expected.
+//! Parsers for flag values: addresses, durations and toxic chains, with errors that say what
+//! was expected.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -60,6 +61,20 @@ pub(crate) fn optional_duration(text: &str) -> Result<MaybeDuration, String> {
         "0" | "off" | "none" | "never" => Ok(MaybeDuration(None)),
         other => duration(other).map(|d| MaybeDuration((!d.is_zero()).then_some(d))),
     }
+}
+
+/// A toxic chain given on the command line (`--through`, the TOXIC arguments of `proxy`),
+/// read by the one chain parser. A bad chain is printed with its caret, the flag named as its
+/// source, and is a usage error (exit 2) saying that `consequence` ("nothing was run").
+pub(crate) fn toxic_chain(
+    text: &str,
+    source: &str,
+    consequence: &str,
+) -> Result<crate::proxy::ToxicChain, super::Failure> {
+    crate::proxy::ToxicChain::parse(text).map_err(|e| {
+        eprintln!("{}", e.with_source(source));
+        super::Failure::usage(anyhow::anyhow!("invalid toxic chain; {consequence}"))
+    })
 }
 
 #[cfg(test)]
