@@ -28,9 +28,11 @@
 //!   [`CaseBounds`], which drives both generators.
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
 //! - [`scenario`]: scenario text, version 1 (the saved form of a case) and version 2 (scripts of
-//!   interleaved steps): printer, parser, and the interpreter that plays a script.
+//!   interleaved steps): printer, parser, the interpreter that plays a script, and
+//!   [`play_file`](scenario::play_file), which plays a whole file (through the proxy of its
+//!   `through` line, if any).
 //! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
-//!   [`Divergence`].
+//!   [`Divergence`]; through a proxy it opens connections in accept order.
 //! - [`bench`](mod@bench): the load generator of `echo-harness bench` — request/response, streams, held
 //!   connections — that verifies every byte it gets back.
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
@@ -52,7 +54,7 @@
 //! - `cli` (default): the `echo-harness` binary and its crates (clap, anyhow,
 //!   tracing-subscriber, rlimit, serde_json, indicatif). Take the library with
 //!   `default-features = false` to leave them out.
-//! - `spawn` (default, through `cli`): the `spawn` module, with shell-words, regex and libc.
+//! - `spawn` (default, through `cli`): the `spawn` module, with shell-words and regex.
 
 #![warn(missing_docs)]
 
