@@ -52,22 +52,28 @@ fn pattern(seed: usize, len: usize) -> Vec<u8> {
 }
 
 /// Writes `payload` on one thread and half-closes, while reading until EOF on this one; returns
-/// what came back (or the read error).
+/// what came back, or the error: the reader's, or else the writer's. (A reset is reported once,
+/// to whichever call meets it first; after it the other side may see a plain EOF.)
 fn stream_through(stream: &TcpStream, payload: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut writer = stream.try_clone().unwrap();
     thread::scope(|scope| {
-        scope.spawn(move || {
+        let written = scope.spawn(move || -> std::io::Result<()> {
             // A destructive toxic may cut the stream under the writer; that is the point.
             for chunk in payload.chunks(4096) {
-                if writer.write_all(chunk).is_err() {
-                    return;
-                }
+                writer.write_all(chunk)?;
             }
             let _ = writer.shutdown(Shutdown::Write);
+            Ok(())
         });
         let mut received = Vec::with_capacity(payload.len());
         let mut reader = stream;
-        reader.read_to_end(&mut received).map(|_| received)
+        let read = reader.read_to_end(&mut received);
+        let written = written.join().expect("the writer thread does not panic");
+        match (read, written) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) if is_reset(&e) => Err(e),
+            (Ok(_), _) => Ok(received),
+        }
     })
 }
 
