@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{bin, bin_path, faulty_server, refused_addr, WAIT};
+use common::{bin, bin_path, faulty_server, refused_addr};
 use predicates::prelude::*;
 
 fn small() -> [&'static str; 4] {
@@ -216,18 +216,8 @@ fn sigint_interrupts_check_with_130_and_kills_the_spawned_server() {
         .status()
         .unwrap()
         .success());
-    let deadline = std::time::Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("check did not stop on SIGINT");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    // check must stop on SIGINT; the wait kills it and fails if it does not.
+    let status = common::wait_for_exit(&mut child);
     assert_eq!(status.code(), Some(130));
     // The spawned server went with it.
     let addr: std::net::SocketAddr = server_addr.parse().unwrap();

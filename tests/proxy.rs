@@ -4,6 +4,8 @@
 //! keeps it, each destructive toxic does exactly its damage, timing toxics are checked one-sided,
 //! half-close passes both ways, the buffer bound holds, and the seed decides everything.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{mpsc, OnceLock};
@@ -17,7 +19,7 @@ use echo_harness::{
 };
 use proptest::prelude::*;
 
-const WAIT: Duration = Duration::from_secs(10);
+use common::WAIT;
 
 /// One echo server for the whole test binary: every test's proxy forwards to it.
 fn echo_server() -> &'static ServerHandle {
@@ -421,7 +423,7 @@ fn flooding_upstream(len: usize) -> (SocketAddr, mpsc::Receiver<usize>) {
             }
         }
         let _ = tx.send(written);
-        thread::sleep(WAIT);
+        common::hold(stream);
     });
     (addr, rx)
 }
@@ -608,11 +610,10 @@ fn shutdown_aborts_what_is_still_open_after_the_grace_period() {
     let stats = proxy.stats();
     let stream = connect(proxy.local_addr());
     let client = stream.local_addr().unwrap();
-    let deadline = Instant::now() + WAIT;
-    while proxy.accepted() < 1 {
-        assert!(Instant::now() < deadline, "not accepted in time");
-        thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        echo_harness::roundtrip::block_on(|| proxy.wait_accepted(1, WAIT)),
+        "not accepted in time"
+    );
     let start = Instant::now();
     proxy.shutdown().expect("stops within the grace period");
     assert!(

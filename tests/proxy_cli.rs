@@ -7,7 +7,6 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{bin, ServeProcess, WAIT};
 use echo_harness::{EchoServer, ServerConfig};
@@ -93,8 +92,9 @@ fn proxy_verbose_logs_each_connection_and_an_unreachable_upstream() {
     // The upstream being down is no startup error: this connection fails on its own.
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
+    // The proxy logs the connection and the unreachable upstream before it resets the
+    // client, so once this read returns the log lines are written.
     let _ = stream.read(&mut [0u8; 8]);
-    std::thread::sleep(Duration::from_millis(100));
     sigterm(child.id());
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));

@@ -63,8 +63,8 @@ fn a_server_that_never_closes_after_half_close_is_no_eof_confirmed() {
         let mut buffer = [0u8; 1024];
         while let Ok(n) = stream.read(&mut buffer) {
             if n == 0 {
-                // Never shut down the write side; hold the socket until the client goes.
-                thread::sleep(Duration::from_secs(5));
+                // Never shut down the write side: the socket stays open, unanswered.
+                common::hold(stream);
                 return;
             }
             let _ = stream.write_all(&buffer[..n]);
@@ -94,7 +94,7 @@ fn a_server_that_stops_answering_is_stalled_after_k_of_n() {
         if let Ok(n) = stream.read(&mut buffer) {
             let _ = stream.write_all(&buffer[..n.min(10)]);
         }
-        thread::sleep(Duration::from_secs(5));
+        common::hold(stream);
     });
     let case = Case::single(Conversation::Close {
         payload: Payload::Literal(vec![7u8; 50]),

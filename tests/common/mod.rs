@@ -110,17 +110,35 @@ impl ServeProcess {
 
     /// Waits, bounded, for the process to exit and returns its exit code.
     pub fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "process did not exit in time"
-            );
-            thread::sleep(Duration::from_millis(10));
+        wait_for_exit(&mut self.child).code()
+    }
+}
+
+/// Sockets that test servers keep open, neither reading nor closing, until the test process
+/// ends: what a server that stops answering looks like, with nothing to wait out.
+static HELD: std::sync::Mutex<Vec<std::net::TcpStream>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `stream` open, unanswered, until the test process ends (see [`HELD`]).
+pub fn hold(stream: std::net::TcpStream) {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(stream);
+}
+
+/// Waits at most [`WAIT`] for `child` to exit and returns its status; past that it kills and
+/// reaps it, and fails the test. (std has no wait with a timeout, so this polls `try_wait`.)
+pub fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
         }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {WAIT:?}", child.id());
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
