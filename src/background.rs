@@ -31,14 +31,19 @@ pub(crate) struct Background {
     thread: Option<thread::JoinHandle<()>>,
     /// How long the served future may take to drain after being asked to stop.
     grace: Duration,
+    /// The thread's name, for the warning of a stop on drop that went wrong.
+    name: String,
 }
 
-/// Why [`Background::stop_and_wait`] did not end cleanly.
-#[derive(Debug)]
+/// Why [`Background::stop_and_wait`] did not end cleanly. The handles turn it into their own
+/// error type (`From`).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum StopError {
     /// The thread did not report within the grace period plus a second.
+    #[error("did not stop within {0:?}")]
     Timeout(Duration),
     /// The served future returned an error.
+    #[error("failed: {0}")]
     Io(io::Error),
 }
 
@@ -59,7 +64,7 @@ impl Background {
         let runtime = build_runtime(worker_threads)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel();
-        let thread = thread::Builder::new().name(name).spawn(move || {
+        let thread = thread::Builder::new().name(name.clone()).spawn(move || {
             let result = runtime.block_on(async move {
                 let listener = TcpListener::from_std(listener)?;
                 // A dropped handle drops the sender, which also ends the wait: stop then too.
@@ -77,6 +82,7 @@ impl Background {
             done: Mutex::new(done_rx),
             thread: Some(thread),
             grace,
+            name,
         })
     }
 
@@ -102,6 +108,16 @@ impl Background {
             let _ = thread.join();
         }
         result
+    }
+}
+
+/// Dropping the handle of a server or proxy stops it, with the same bound as
+/// [`stop_and_wait`](Background::stop_and_wait); an explicit `shutdown` has stopped it already.
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_and_wait() {
+            tracing::warn!("{}: {e}", self.name);
+        }
     }
 }
 

@@ -401,21 +401,15 @@ impl ProxyHandle {
     /// Stops the proxy gracefully and waits for it, at most the grace period plus a second.
     /// It blocks the calling thread but needs nothing from the caller's runtime.
     pub fn shutdown(mut self) -> Result<(), ProxyError> {
-        self.stop_and_wait()
-    }
-
-    fn stop_and_wait(&mut self) -> Result<(), ProxyError> {
-        self.background.stop_and_wait().map_err(|e| match e {
-            StopError::Timeout(bound) => ProxyError::StopTimeout(bound),
-            StopError::Io(e) => ProxyError::Io(e),
-        })
+        Ok(self.background.stop_and_wait()?)
     }
 }
 
-impl Drop for ProxyHandle {
-    fn drop(&mut self) {
-        if let Err(e) = self.stop_and_wait() {
-            tracing::warn!("{e}");
+impl From<StopError> for ProxyError {
+    fn from(e: StopError) -> Self {
+        match e {
+            StopError::Timeout(bound) => ProxyError::StopTimeout(bound),
+            StopError::Io(e) => ProxyError::Io(e),
         }
     }
 }

@@ -342,21 +342,15 @@ impl ServerHandle {
     /// It blocks the calling thread but needs nothing from the caller's runtime, so it does not
     /// deadlock when called from inside one.
     pub fn shutdown(mut self) -> Result<(), ServerError> {
-        self.stop_and_wait()
-    }
-
-    fn stop_and_wait(&mut self) -> Result<(), ServerError> {
-        self.background.stop_and_wait().map_err(|e| match e {
-            StopError::Timeout(bound) => ServerError::StopTimeout(bound),
-            StopError::Io(e) => ServerError::Io(e),
-        })
+        Ok(self.background.stop_and_wait()?)
     }
 }
 
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        if let Err(e) = self.stop_and_wait() {
-            tracing::warn!("{e}");
+impl From<StopError> for ServerError {
+    fn from(e: StopError) -> Self {
+        match e {
+            StopError::Timeout(bound) => ServerError::StopTimeout(bound),
+            StopError::Io(e) => ServerError::Io(e),
         }
     }
 }
