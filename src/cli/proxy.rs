@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::{logging, print_line, signal, value, Failure};
+use super::{logging, signal, value, Failure};
 use crate::{bind_listener, ExitCode, Proxy, ProxyConfig};
 
 #[derive(Debug, clap::Args)]
@@ -63,10 +63,6 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<ExitCode, Failure> {
         ..ProxyConfig::new(args.upstream)
     };
     let listener = bind_listener(config.listen, 1024).map_err(Failure::environment)?;
-    let local_addr = listener
-        .local_addr()
-        .context("cannot read the bound address")
-        .map_err(Failure::environment)?;
     let runtime = tokio::runtime::Runtime::new()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
@@ -81,24 +77,8 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<ExitCode, Failure> {
         }
     );
     let proxy = Proxy::new(config);
-    let (listener, stop) = {
-        let _entered = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .context("cannot register the listener")
-            .map_err(Failure::environment)?;
-        let stop = signal::StopSignal::install()
-            .context("cannot install the signal handlers")
-            .map_err(Failure::environment)?;
-        (listener, stop)
-    };
-    print_line(format_args!("listening on {local_addr}"))?;
-    runtime
-        .block_on(proxy.run(listener, async {
-            stop.recv().await;
-            tracing::info!("stop requested; shutting down");
-        }))
-        .context("proxy failed")
-        .map_err(Failure::environment)?;
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    signal::serve_until_stopped(runtime, listener, "proxy", |listener, stop| {
+        proxy.run(listener, stop)
+    })?;
     Ok(ExitCode::Success)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::{logging, print_line, signal, value, Failure};
+use super::{logging, signal, value, Failure};
 use crate::{bind_listener, EchoServer, ExitCode, ServerConfig};
 
 /// File descriptors kept free for everything that is not a client connection (listener,
@@ -73,10 +73,6 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         ..ServerConfig::default()
     };
     let listener = bind_listener(config.listen, config.backlog).map_err(Failure::environment)?;
-    let local_addr = listener
-        .local_addr()
-        .context("cannot read the bound address")
-        .map_err(Failure::environment)?;
     if args.threads == Some(0) {
         return Err(Failure::usage(anyhow::anyhow!(
             "--threads must be at least 1"
@@ -86,26 +82,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let server = EchoServer::new(config);
-    let (listener, stop) = {
-        let _entered = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .context("cannot register the listener")
-            .map_err(Failure::environment)?;
-        let stop = signal::StopSignal::install()
-            .context("cannot install the signal handlers")
-            .map_err(Failure::environment)?;
-        (listener, stop)
-    };
     tracing::debug!("max connections {max_connections}");
-    print_line(format_args!("listening on {local_addr}"))?;
-    runtime
-        .block_on(server.run(listener, async {
-            stop.recv().await;
-            tracing::info!("stop requested; shutting down");
-        }))
-        .context("server failed")
-        .map_err(Failure::environment)?;
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    signal::serve_until_stopped(runtime, listener, "server", |listener, stop| {
+        server.run(listener, stop)
+    })?;
     Ok(ExitCode::Success)
 }
 

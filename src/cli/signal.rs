@@ -1,9 +1,16 @@
-//! Hearing SIGINT or SIGTERM (Ctrl-C on Windows): the normal way to stop `serve`.
+//! Hearing SIGINT or SIGTERM (Ctrl-C on Windows): the normal way to stop `serve` and `proxy`,
+//! which both run through [`serve_until_stopped`].
 //!
 //! The handlers are installed by [`StopSignal::install`], before the server announces its
 //! address, so a signal sent right after `listening on` is heard and not fatal.
 
 use std::io;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{print_line, Failure};
+use crate::background::StopFuture;
 
 /// Installed signal handlers; [`StopSignal::recv`] completes when one fires.
 pub(crate) struct StopSignal {
@@ -44,6 +51,47 @@ impl StopSignal {
         #[cfg(windows)]
         let _ = self.ctrl_c.recv().await;
     }
+}
+
+/// Serves the bound `listener` on `runtime` with `serve(listener, stop)` until SIGINT or
+/// SIGTERM completes `stop`: registers the listener, installs the signal handlers, and only
+/// then prints `listening on ADDR`, so a signal sent right after the announcement is heard.
+/// `what` names the service in its errors ("server failed").
+pub(crate) fn serve_until_stopped<F, Fut>(
+    runtime: tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    what: &str,
+    serve: F,
+) -> Result<(), Failure>
+where
+    F: FnOnce(tokio::net::TcpListener, StopFuture) -> Fut,
+    Fut: std::future::Future<Output = io::Result<()>>,
+{
+    let local_addr = listener
+        .local_addr()
+        .context("cannot read the bound address")
+        .map_err(Failure::environment)?;
+    let (listener, stop) = {
+        let _entered = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .context("cannot register the listener")
+            .map_err(Failure::environment)?;
+        let stop = StopSignal::install()
+            .context("cannot install the signal handlers")
+            .map_err(Failure::environment)?;
+        (listener, stop)
+    };
+    print_line(format_args!("listening on {local_addr}"))?;
+    let stop: StopFuture = Box::pin(async move {
+        stop.recv().await;
+        tracing::info!("stop requested; shutting down");
+    });
+    runtime
+        .block_on(serve(listener, stop))
+        .with_context(|| format!("{what} failed"))
+        .map_err(Failure::environment)?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(())
 }
 
 /// Runs `future` unless SIGINT or SIGTERM comes first (`None` then). Commands that give a
