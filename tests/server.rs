@@ -46,6 +46,32 @@ fn stream_through(stream: &TcpStream, payload: &[u8], write_chunk: usize) -> Vec
     })
 }
 
+/// Writes 64 KiB chunks on `stream`, each write allowed `timeout`, until one stalls because
+/// the kernel buffers on both sides are full; returns the bytes written. Bounded by [`WAIT`];
+/// any other write error fails the test, named by `what`.
+fn write_until_stalled(stream: &TcpStream, timeout: Duration, what: &str) -> u64 {
+    stream.set_write_timeout(Some(timeout)).unwrap();
+    let chunk = vec![0x5a; 64 * 1024];
+    let mut sent = 0u64;
+    let deadline = Instant::now() + WAIT;
+    let mut writer = stream;
+    loop {
+        assert!(Instant::now() < deadline, "{what}: the write never stalled");
+        match writer.write(&chunk) {
+            Ok(n) => sent += n as u64,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return sent
+            }
+            Err(e) => panic!("{what}: write failed: {e}"),
+        }
+    }
+}
+
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !condition() {
@@ -150,28 +176,11 @@ fn a_client_that_never_reads_does_not_grow_what_the_server_holds() {
     let stream = connect(server.local_addr());
     let peer = stream.local_addr().unwrap();
     // Write until the kernel buffers on both sides are full and the write stalls.
-    stream
-        .set_write_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let chunk = vec![0x5a; 64 * 1024];
-    let mut sent = 0u64;
-    let deadline = Instant::now() + WAIT;
-    let mut writer = &stream;
-    loop {
-        assert!(Instant::now() < deadline, "the write never stalled");
-        match writer.write(&chunk) {
-            Ok(n) => sent += n as u64,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                break
-            }
-            Err(e) => panic!("write failed: {e}"),
-        }
-    }
+    let sent = write_until_stalled(
+        &stream,
+        Duration::from_millis(300),
+        "a client that never reads",
+    );
     // Sample the counters for a while after the stall: the server holds at most one buffer.
     let stats = server.stats();
     for _ in 0..20 {
@@ -223,16 +232,8 @@ fn idle_timeout_closes_a_quiet_connection_and_a_stalled_one() {
 
     // A client that writes but never reads stalls the server's writes: idle too.
     let stalled = connect(server.local_addr());
-    stalled
-        .set_write_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
     let stalled_peer = stalled.local_addr().unwrap();
-    let chunk = vec![7u8; 64 * 1024];
-    let mut writer = &stalled;
-    let deadline = Instant::now() + WAIT;
-    while writer.write(&chunk).is_ok() {
-        assert!(Instant::now() < deadline, "the write never stalled");
-    }
+    write_until_stalled(&stalled, Duration::from_millis(100), "the stalled client");
 
     for peer in [quiet_peer, stalled_peer] {
         let record = stats
@@ -317,15 +318,7 @@ fn shutdown_aborts_a_connection_that_cannot_finish_within_the_grace_period() {
     };
     let server = spawn(config);
     let stalled = connect(server.local_addr());
-    stalled
-        .set_write_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let chunk = vec![1u8; 64 * 1024];
-    let mut writer = &stalled;
-    let deadline = Instant::now() + WAIT;
-    while writer.write(&chunk).is_ok() {
-        assert!(Instant::now() < deadline, "the write never stalled");
-    }
+    write_until_stalled(&stalled, Duration::from_millis(100), "the stalled client");
     let stats = server.stats();
     let started = Instant::now();
     server
@@ -535,27 +528,7 @@ fn every_path_keeps_memory_bounded_for_a_client_that_never_reads() {
         let server = spawn(config);
         let stream = connect(server.local_addr());
         let peer = stream.local_addr().unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        let chunk = vec![0x5a; 64 * 1024];
-        let deadline = Instant::now() + WAIT;
-        let mut writer = &stream;
-        loop {
-            assert!(Instant::now() < deadline, "{path}: the write never stalled");
-            match writer.write(&chunk) {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break
-                }
-                Err(e) => panic!("{path}: write failed: {e}"),
-            }
-        }
+        write_until_stalled(&stream, Duration::from_millis(300), path);
         let stats = server.stats();
         for _ in 0..10 {
             let record = stats.connection(peer).expect("live record");
