@@ -147,6 +147,22 @@ impl DivergenceKind {
 }
 
 impl Divergence {
+    /// A failure to open `connection` (refused, timed out, an I/O error): nothing was sent or
+    /// received of the `expected` bytes. It counts as confirmed unless its only evidence is
+    /// time.
+    pub fn on_connect(connection: &str, kind: DivergenceKind, expected: u64) -> Divergence {
+        Divergence {
+            connection: connection.to_string(),
+            confirmed: !kind.is_timing_only(),
+            kind,
+            sent: 0,
+            received: 0,
+            expected,
+        }
+    }
+}
+
+impl Divergence {
     /// The one-line summary: which connection, what happened, how far it got.
     pub fn summary(&self) -> String {
         let c = &self.connection;

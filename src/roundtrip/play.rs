@@ -190,14 +190,7 @@ async fn connect(
 ) -> Result<TcpStream, Divergence> {
     wire::open(&conn.write, index, addr, options)
         .await
-        .map_err(|kind| Divergence {
-            connection: conn.name.clone(),
-            confirmed: !kind.is_timing_only(),
-            kind,
-            sent: 0,
-            received: 0,
-            expected: conn.conversation.total_len(),
-        })
+        .map_err(|kind| Divergence::on_connect(&conn.name, kind, conn.conversation.total_len()))
 }
 
 /// What a connection's writer and reader share.

@@ -86,19 +86,9 @@ pub async fn play_script(
     for (index, decl) in script.connections.iter().enumerate() {
         let stream = wire::open(&decl.write, index, addr, options)
             .await
-            .map_err(|kind| {
-                let confirmed = !kind.is_timing_only();
-                ScriptFailure {
-                    divergence: Divergence {
-                        connection: decl.name.clone(),
-                        kind,
-                        sent: 0,
-                        received: 0,
-                        expected: script.sent_by(&decl.name),
-                        confirmed,
-                    },
-                    step: None,
-                }
+            .map_err(|kind| ScriptFailure {
+                divergence: Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)),
+                step: None,
             })?;
         conns.push(Conn::start(decl, stream, script, started));
     }
