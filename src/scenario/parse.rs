@@ -618,7 +618,7 @@ impl<'s> Parser<'s> {
                         K::InvalidChain,
                         at + span.start..at + span.end,
                         e.message().to_string(),
-                        None,
+                        e.expected(),
                     )
                 })?
             }

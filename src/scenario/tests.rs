@@ -526,6 +526,8 @@ fn a_bad_chain_is_reported_where_it_stands_in_the_file() {
         (bad_at..bad_at + "down:frobnicate=3".len()).contains(&column),
         "column {column} points into `down:frobnicate=3`: {e}"
     );
+    // What the chain parser expected is shown too.
+    assert!(e.to_string().contains("expected `slice`"), "{e}");
 }
 
 /// A `through` line keeps its seed and chain through print and parse, in both versions.
