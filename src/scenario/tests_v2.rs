@@ -459,23 +459,7 @@ proptest! {
         what in 0..3u8,
         with in prop_oneof![Just('"'), Just('x'), Just('\n'), Just('#'), Just(' '), Just('9'), any::<char>()],
     ) {
-        let text = print_script(&script);
-        let chars: Vec<char> = text.chars().collect();
-        let i = at.index(chars.len());
-        let mut mutated = chars.clone();
-        match what {
-            0 => mutated[i] = with,
-            1 => { mutated.remove(i); }
-            _ => mutated.insert(i, chars[i]),
-        }
-        let mutated: String = mutated.into_iter().collect();
-        match parse(&mutated) {
-            Ok(file) => prop_assert_eq!(parse(&print(&file)), Ok(file)),
-            Err(e) => {
-                prop_assert!(e.span().end <= mutated.len());
-                prop_assert!(e.to_string().starts_with("error: "));
-            }
-        }
+        super::tests::check_mutation(&print_script(&script), at, what, with)?;
     }
 }
 
