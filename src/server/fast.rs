@@ -231,27 +231,23 @@ impl<'a> Conn<'a> {
     async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
         let socket = self.fd.as_raw_fd();
         while pipe.held > 0 {
-            match splice(pipe.read_end(), socket, pipe.held) {
+            let written = match splice(pipe.read_end(), socket, pipe.held) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut guard = self.wait_writable().await?;
+                    // Retry under the guard, so EAGAIN clears the readiness it reported.
+                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
+                        Ok(written) => written,
+                        Err(_would_block) => continue,
+                    }
+                }
+                written => written,
+            };
+            match written {
                 Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
                 Ok(n) => {
                     pipe.held -= n;
                     self.tally.wrote(n);
                     self.clock.progress();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut guard = self.wait_writable().await?;
-                    // Retry under the guard, so EAGAIN clears the readiness it reported.
-                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
-                        Ok(Ok(0)) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                        Ok(Ok(n)) => {
-                            pipe.held -= n;
-                            self.tally.wrote(n);
-                            self.clock.progress();
-                        }
-                        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Ok(Err(e)) => return Err(end_of(&e)),
-                        Err(_would_block) => {}
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(end_of(&e)),
@@ -264,26 +260,23 @@ impl<'a> Conn<'a> {
     /// Shutdown does not interrupt it: these bytes were read, so they are owed.
     async fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), ConnectionEnd> {
         while !bytes.is_empty() {
-            match self.fd.get_ref().write(bytes) {
+            let written = match self.fd.get_ref().write(bytes) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut guard = self.wait_writable().await?;
+                    match guard.try_io(|fd| fd.get_ref().write(bytes)) {
+                        Ok(written) => written,
+                        // Readiness was stale: wait again.
+                        Err(_would_block) => continue,
+                    }
+                }
+                written => written,
+            };
+            match written {
                 Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
                 Ok(n) => {
                     self.tally.wrote(n);
                     self.clock.progress();
                     bytes = &bytes[n..];
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut guard = self.wait_writable().await?;
-                    match guard.try_io(|fd| fd.get_ref().write(bytes)) {
-                        Ok(Ok(0)) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                        Ok(Ok(n)) => {
-                            self.tally.wrote(n);
-                            self.clock.progress();
-                            bytes = &bytes[n..];
-                        }
-                        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Ok(Err(e)) => return Err(end_of(&e)),
-                        Err(_would_block) => {}
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(end_of(&e)),
