@@ -319,7 +319,13 @@ pub fn decode(target: Target, data: &[u8]) -> Option<Case> {
 /// Played by the engine (`replay`), a `roundtrip` or `raw_stream` case ends with a half-close
 /// and EOF, which the fuzzer's kept connection did not play; everything before is the same.
 pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile> {
-    let case = decode(target, data)?;
+    let (case, through) = match target {
+        Target::ProxyRoundtrip => {
+            let (case, through) = proxy_input(data)?;
+            (case, Some(through))
+        }
+        _ => (decode(target, data)?, None),
+    };
     let how = match target {
         Target::RoundtripLifecycle => "played as it is, on fresh connections",
         Target::ProxyRoundtrip => "played it on fresh connections through the proxy",
@@ -331,12 +337,10 @@ pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile>
             data.len()
         ))
         .with_comment(format!("the fuzzer {how}"));
-    Some(
-        match proxy_input(data).filter(|_| target == Target::ProxyRoundtrip) {
-            Some((_, through)) => file.with_through(through),
-            None => file,
-        },
-    )
+    Some(match through {
+        Some(through) => file.with_through(through),
+        None => file,
+    })
 }
 
 /// Whether an input runs on the connection the process keeps open or on one of its own.
@@ -351,18 +355,20 @@ fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdi
     if target == Target::ScenarioParse {
         return scenario_round_trip(data);
     }
+    if target == Target::ProxyRoundtrip {
+        // The chain comes with the case: decoded once, both together.
+        let Some((case, through)) = proxy_input(data) else {
+            return Ok(InputVerdict::Rejected);
+        };
+        Harness::of(target)?.through_proxy(&case, through)?;
+        return Ok(InputVerdict::Passed);
+    }
     let Some(case) = decode(target, data) else {
         return Ok(InputVerdict::Rejected);
     };
     let harness = Harness::of(target)?;
     match target {
         Target::RoundtripLifecycle => harness.lifecycle(&case)?,
-        Target::ProxyRoundtrip => {
-            let (_, through) = proxy_input(data).ok_or_else(|| {
-                FuzzFailure::Start("a decoded case without its chain".to_string())
-            })?;
-            harness.through_proxy(&case, through)?;
-        }
         _ => harness.rounds(&case, connection)?,
     }
     Ok(InputVerdict::Passed)
