@@ -337,10 +337,7 @@ pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile>
             data.len()
         ))
         .with_comment(format!("the fuzzer {how}"));
-    Some(match through {
-        Some(through) => file.with_through(through),
-        None => file,
-    })
+    Some(ScenarioFile { through, ..file })
 }
 
 /// Whether an input runs on the connection the process keeps open or on one of its own.

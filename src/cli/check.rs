@@ -210,9 +210,9 @@ fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCo
         .with_seed(verdict.seed)
         .with_target(target.describe())
         .with_divergence(&failure.divergence.to_string());
-    let file = match &failure.through {
-        Some(through) => file.with_through(through.clone()),
-        None => file,
+    let file = ScenarioFile {
+        through: failure.through.clone(),
+        ..file
     };
     let saved = save(&args.save, verdict.seed, failure.case_index, &file);
     if args.json {
