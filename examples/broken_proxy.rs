@@ -131,6 +131,7 @@ fn copy(mut from: &TcpStream, mut to: &TcpStream) {
     let mut buffer = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buffer) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 if to.write_all(&buffer[..n]).is_err() {

@@ -92,6 +92,8 @@ fn play(proxy: SocketAddr, payload: &[u8]) -> (Vec<u8>, bool) {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 return (back, false)
             }
+            // A signal to the test process is no end of the stream (this failed 1 in 60 runs).
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return (back, true),
         }
     }
