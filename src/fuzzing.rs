@@ -331,7 +331,7 @@ pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile>
         Target::ProxyRoundtrip => "played it on fresh connections through the proxy",
         _ => "played as rounds on one connection kept open across inputs",
     };
-    let file = ScenarioFile::new(case)
+    let file = ScenarioFile::from_case(&case)
         .with_comment(format!(
             "from a fuzz artifact of target {target} ({} bytes)",
             data.len()
@@ -468,6 +468,7 @@ fn rounds_case(data: &[u8]) -> Option<Case> {
     Some(Case {
         connections: vec![conn],
         pause_scale: bounds.pause_scale,
+        hold: None,
     })
 }
 
@@ -498,6 +499,7 @@ fn raw_case(data: &[u8]) -> Case {
     Case {
         connections: vec![conn],
         pause_scale: PauseScale::ONE,
+        hold: None,
     }
 }
 
@@ -710,14 +712,17 @@ impl Harness {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(divergence)) => Err(FuzzFailure::Divergence(Box::new(divergence))),
             Err(_) => Err(FuzzFailure::Divergence(Box::new(Divergence {
-                connection: case.connections[0].name.clone(),
-                kind: crate::DivergenceKind::Stalled {
-                    waited: LIFECYCLE_LIMIT,
-                },
-                sent: 0,
-                received: 0,
-                expected: case.total_len(),
+                // The fuzzer does not replay at a longer timeout: the bound is the bound.
                 confirmed: true,
+                ..Divergence::new(
+                    &case.connections[0].name,
+                    crate::DivergenceKind::Stalled {
+                        waited: LIFECYCLE_LIMIT,
+                    },
+                    0,
+                    0,
+                    case.total_len(),
+                )
             }))),
         }
     }
@@ -1125,6 +1130,7 @@ mod seeds {
         let case = |connections: Vec<ConnectionCase>| Case {
             connections,
             pause_scale: lifecycle_bounds().pause_scale,
+            hold: None,
         };
         let stream = conn(
             "c0",
@@ -1227,9 +1233,10 @@ mod seeds {
                 let mut paused = Case {
                     connections: vec![roundtrip_cases().swap_remove(3).1],
                     pause_scale: PauseScale::new(1, 100).unwrap_or(PauseScale::ONE),
+                    hold: None,
                 };
                 paused.connections[0].write.recv_buffer = Some(65536);
-                let file = ScenarioFile::new(paused)
+                let file = ScenarioFile::from_case(&paused)
                     .with_seed(42)
                     .with_target("127.0.0.1:7000")
                     .with_divergence("connection c0: first difference at offset 17\nsecond line")
@@ -1482,7 +1489,7 @@ mod tests {
         let file = artifact_to_scenario(Target::Roundtrip, &artifact).unwrap();
         assert!(file.comments[0].contains("target roundtrip"));
         let text = scenario::print(&file);
-        let case = scenario::parse(&text).unwrap().case;
+        let case = scenario::parse_case(&text).unwrap();
         assert_eq!(case, decode(Target::Roundtrip, &artifact).unwrap());
         // The engine plays it on a connection of its own, ending and all.
         let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
@@ -1593,7 +1600,8 @@ mod tests {
     #[test]
     fn the_fuzzers_artifact_passes_without_the_planted_bug() {
         let file = artifact_to_scenario(Target::Roundtrip, FOUND_BY_THE_FUZZER).unwrap();
-        let conn = &file.case.connections[0];
+        let case = file.to_case().unwrap();
+        let conn = &case.connections[0];
         assert_eq!(conn.write.chunks, [2, 16384, 1, 16384]);
         assert_eq!(conn.conversation.total_len(), 6);
         assert_eq!(

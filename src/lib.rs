@@ -72,6 +72,7 @@ pub mod hexdump;
 pub mod proxy;
 pub mod roundtrip;
 pub mod scenario;
+pub mod script;
 pub mod server;
 #[cfg(feature = "spawn")]
 pub mod spawn;

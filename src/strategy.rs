@@ -37,12 +37,14 @@ use crate::case::{
 pub fn case_strategy(bounds: &CaseBounds) -> BoxedStrategy<Case> {
     let b = bounds.normalized();
     let scale = b.pause_scale;
-    vec(connection_strategy(&b), 1..=b.max_connections)
-        .prop_map(move |mut connections| {
+    let hold = (0..100u32, any::<usize>(), any::<usize>());
+    (vec(connection_strategy(&b), 1..=b.max_connections), hold)
+        .prop_map(move |(mut connections, (roll, outer, inner))| {
             for (i, conn) in connections.iter_mut().enumerate() {
                 conn.name = format!("c{i}");
             }
             Case {
+                hold: b.draw_hold(&connections, roll, outer, inner),
                 connections,
                 pause_scale: scale,
             }

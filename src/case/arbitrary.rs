@@ -39,12 +39,23 @@ impl Case {
     ) -> arbitrary::Result<Self> {
         let b = bounds.normalized();
         let count = u.int_in_range(1..=b.max_connections)?;
-        let connections = (0..count)
+        let connections: Vec<ConnectionCase> = (0..count)
             .map(|i| ConnectionCase::arbitrary_with(u, &b, format!("c{i}")))
             .collect::<arbitrary::Result<_>>()?;
+        // Drawn last, so that inputs written before holds existed decode to the same
+        // connections; an exhausted input rolls 0, which never holds.
+        let hold = if connections.len() > 1 {
+            let roll = u.int_in_range(0..=99u32)?;
+            let outer = u.int_in_range(0..=255u8)?;
+            let inner = u.int_in_range(0..=255u8)?;
+            b.draw_hold(&connections, roll, outer.into(), inner.into())
+        } else {
+            None
+        };
         Ok(Self {
             connections,
             pause_scale: b.pause_scale,
+            hold,
         })
     }
 }

@@ -11,7 +11,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::{
-    cycle_count, cycle_pause_nanos, Case, ConnectionCase, InvalidCase, PauseScale, Payload,
+    cycle_count, cycle_pause_nanos, Case, ConnectionCase, Hold, InvalidCase, PauseScale, Payload,
     MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PLAN_ENTRIES, MAX_ROUNDS,
     MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
@@ -58,6 +58,9 @@ pub struct CaseBounds {
     pub max_socket_buffer: u32,
     /// The pause scale every generated case carries.
     pub pause_scale: PauseScale,
+    /// Of the cases with two connections or more, the share in percent that hold one
+    /// connection open while another plays ([`Hold`]).
+    pub hold_percent: u32,
 }
 
 /// Which half of a connection's plans a violation is about.
@@ -175,6 +178,7 @@ impl Default for CaseBounds {
             min_socket_buffer: MIN_SOCKET_BUFFER,
             max_socket_buffer: 256 * 1024,
             pause_scale: PauseScale::ONE,
+            hold_percent: 50,
         }
     }
 }
@@ -198,7 +202,36 @@ impl CaseBounds {
             min_socket_buffer: MIN_SOCKET_BUFFER,
             max_socket_buffer: 64 * 1024,
             pause_scale: PauseScale::new(1, 100).unwrap_or(PauseScale::ONE),
+            hold_percent: 50,
         }
+    }
+
+    /// Sets [`CaseBounds::hold_percent`] (0 to 100).
+    pub fn hold_percent(mut self, percent: u32) -> Self {
+        self.hold_percent = percent.min(100);
+        self
+    }
+
+    /// The hold a generator draws for `connections`, from a `roll` of 0 to 99 and two picks:
+    /// none unless there are two connections or more and the roll lands in the top
+    /// `hold_percent` (so a roll of 0, what an exhausted fuzz input gives, never holds). The
+    /// outer connection comes before the inner one, so a server that serves connections one at
+    /// a time in accept order is stuck on it, and it sends something to be held on.
+    pub(crate) fn draw_hold(
+        &self,
+        connections: &[ConnectionCase],
+        roll: u32,
+        pick_outer: usize,
+        pick_inner: usize,
+    ) -> Option<Hold> {
+        let n = connections.len();
+        if n < 2 || roll + self.hold_percent.min(100) < 100 {
+            return None;
+        }
+        let outer = pick_outer % (n - 1);
+        let inner = outer + 1 + pick_inner % (n - 1 - outer);
+        let sends = !connections[outer].conversation.payloads().is_empty();
+        sends.then_some(Hold { outer, inner })
     }
 
     /// Sets [`CaseBounds::max_connections`] (1 to [`MAX_CONNECTIONS`]).
@@ -289,6 +322,7 @@ impl CaseBounds {
             min_socket_buffer: min_buf,
             max_socket_buffer: self.max_socket_buffer.clamp(min_buf, MAX_SOCKET_BUFFER),
             pause_scale: self.pause_scale,
+            hold_percent: self.hold_percent.min(100),
         }
     }
 
@@ -581,6 +615,7 @@ mod tests {
         let case = Case {
             connections: vec![c],
             pause_scale: PauseScale::ONE,
+            hold: None,
         };
         assert_eq!(bounds.check(&case), Ok(()));
     }
@@ -605,6 +640,7 @@ mod tests {
         let single = |c: ConnectionCase| Case {
             connections: vec![c],
             pause_scale: PauseScale::ONE,
+            hold: None,
         };
         let too_long = single(conn(bounds.max_payload_len + 1, vec![65536], vec![]));
         assert!(matches!(

@@ -19,6 +19,10 @@
 //!   once, then sleeps `pauses[i % m]` if more is expected. The cycle restarts at every expected
 //!   echo. Because pauses follow units of bytes, not `read` calls, a case's pause time does not
 //!   depend on how the server fragments its answer.
+//! - A case may hold one connection open for another ([`Hold`]): the outer connection sends its
+//!   first message, then the inner one plays its whole conversation while the outer's echo waits
+//!   unread, then the outer goes on. A server that cannot serve two connections at once fails
+//!   such a case every time, not only when timing is unlucky.
 //! - Every pause is multiplied by the case's [`PauseScale`] when played. Fuzz builds scale pauses
 //!   down, and the scale is part of the case so that a replay sleeps what the fuzzer slept.
 //!
@@ -70,6 +74,20 @@ pub struct Case {
     pub connections: Vec<ConnectionCase>,
     /// The factor applied to every pause of every plan when the case is played.
     pub pause_scale: PauseScale,
+    /// One connection held open while another plays, if any.
+    pub hold: Option<Hold>,
+}
+
+/// A dependency between two connections of a case: `outer` sends its first message, then
+/// `inner` plays its whole conversation, then `outer` goes on (reads its echo, and the rest).
+/// Meanwhile `outer` is open, has sent, and has not half-closed, so a server that serves one
+/// connection at a time never gets to `inner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hold {
+    /// The index of the connection held open.
+    pub outer: usize,
+    /// The index of the connection that plays meanwhile.
+    pub inner: usize,
 }
 
 /// One connection of a case: its name, its plans and its conversation.
@@ -212,6 +230,15 @@ pub enum InvalidCase {
         /// The offending name.
         name: String,
     },
+    /// A [`Hold`] whose connections do not exist, are the same, or whose outer connection
+    /// sends nothing to be held on.
+    #[error("invalid hold of connection {outer} for connection {inner}")]
+    InvalidHold {
+        /// The outer index.
+        outer: usize,
+        /// The inner index.
+        inner: usize,
+    },
     /// Two connections with the same name.
     #[error("two connections are named {name:?}")]
     DuplicateName {
@@ -250,6 +277,7 @@ impl Case {
         Self {
             connections: vec![ConnectionCase::new("c0", conversation)],
             pause_scale: PauseScale::ONE,
+            hold: None,
         }
     }
 
@@ -271,6 +299,16 @@ impl Case {
                 });
             }
         }
+        if let Some(Hold { outer, inner }) = self.hold {
+            let sends = |i: usize| {
+                self.connections
+                    .get(i)
+                    .is_some_and(|c| !c.conversation.payloads().is_empty())
+            };
+            if outer == inner || !sends(outer) || inner >= self.connections.len() {
+                return Err(InvalidCase::InvalidHold { outer, inner });
+            }
+        }
         Ok(())
     }
 
@@ -285,22 +323,6 @@ impl Case {
     /// The connection named `name`.
     pub fn connection(&self, name: &str) -> Option<&ConnectionCase> {
         self.connections.iter().find(|c| c.name == name)
-    }
-}
-
-/// A case displays as its scenario text, ready to save as a file.
-impl fmt::Display for Case {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::scenario::print_case(self))
-    }
-}
-
-/// The `Debug` of a case is its scenario text too, so that proptest's "minimal failing input"
-/// can be pasted into a file under `tests/regressions/` as it is.
-impl fmt::Debug for Case {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\n")?;
-        f.write_str(&crate::scenario::print_case(self))
     }
 }
 

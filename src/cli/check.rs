@@ -206,7 +206,7 @@ fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCo
         )));
     }
     let server_output = target.output_tail();
-    let file = ScenarioFile::new(failure.minimal.clone())
+    let file = ScenarioFile::from_case(&failure.minimal)
         .with_seed(verdict.seed)
         .with_target(target.describe())
         .with_divergence(&failure.divergence.to_string());

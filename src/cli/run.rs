@@ -2,9 +2,8 @@
 //! a verdict per file. `run` is for many files (a regression corpus); `replay` reruns one saved
 //! failure and says whether it still reproduces.
 //!
-//! Both take version 1 and version 2 files: a version 1 case is played by the round-trip engine
-//! exactly as before, a version 2 script by the script interpreter, and a failure of either is a
-//! [`ScriptFailure`] (a version 1 one names no step).
+//! Both take any scenario file, play its script with the one player, and report a failure as a
+//! [`Divergence`](crate::Divergence) that names the failing step and its line.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,10 +12,10 @@ use anyhow::Context as _;
 
 use super::target::{Target, TargetArgs};
 use super::{print_line, signal, value, Failure};
-use crate::case::{Case, Conversation};
 use crate::check::blame_dead_server;
-use crate::roundtrip::{self, DivergenceKind, Outcome, PlayOptions};
-use crate::scenario::{self, ScenarioBody, ScenarioFile, Script, ScriptFailure, Through};
+use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
+use crate::scenario::{self, Expectation, LaneId, ScenarioFile, Script, Step, Through};
+use crate::script::StaticState;
 use crate::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -121,7 +120,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::Interrupted);
         };
         if args.play.verbose {
-            print_body_steps(file.body(), &result)?;
+            print_steps(&file.script, &result)?;
         }
         match result {
             Ok(outcome) => {
@@ -189,7 +188,7 @@ fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failu
         return Ok(ExitCode::Interrupted);
     };
     if args.play.verbose {
-        print_body_steps(file.body(), &result)?;
+        print_steps(&file.script, &result)?;
     }
     match result {
         Ok(outcome) => {
@@ -296,7 +295,7 @@ fn play(
     target: &Target,
     file: &ScenarioFile,
     options: &PlayOptions,
-) -> Result<Option<Result<Outcome, ScriptFailure>>, Failure> {
+) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -317,16 +316,10 @@ fn play(
         }
     };
     let liveness = target.liveness();
-    Ok(result.map(|r| {
-        r.map_err(|mut f| {
-            f.divergence = blame_dead_server(liveness.as_ref(), f.divergence);
-            f
-        })
-    }))
+    Ok(result.map(|r| r.map_err(|d| blame_dead_server(liveness.as_ref(), d))))
 }
 
-fn never_reached(failure: &ScriptFailure) -> bool {
-    let divergence = &failure.divergence;
+fn never_reached(divergence: &Divergence) -> bool {
     divergence.sent == 0
         && matches!(
             divergence.kind,
@@ -334,11 +327,11 @@ fn never_reached(failure: &ScriptFailure) -> bool {
         )
 }
 
-fn unreachable(target: &Target, failure: &ScriptFailure) -> Failure {
+fn unreachable(target: &Target, divergence: &Divergence) -> Failure {
     Failure::environment(anyhow::anyhow!(
         "cannot reach {}: {}",
         target.addr(),
-        failure.divergence.summary()
+        divergence.summary()
     ))
 }
 
@@ -351,36 +344,41 @@ fn measured(outcome: &Outcome) -> String {
     )
 }
 
-fn print_body_steps(
-    body: ScenarioBody<'_>,
-    result: &Result<Outcome, ScriptFailure>,
-) -> Result<(), Failure> {
-    match body {
-        ScenarioBody::Case(case) => print_steps(case, result.as_ref().ok()),
-        ScenarioBody::Script(script) => print_script_steps(script, result),
-    }
-}
-
-/// A line per step of a script in file order, marked as passed, failed or not run, then what
-/// each connection measured when the script passed.
-fn print_script_steps(
-    script: &Script,
-    result: &Result<Outcome, ScriptFailure>,
-) -> Result<(), Failure> {
-    let failed_at = result
-        .as_ref()
-        .err()
-        .map(|f| f.step.as_ref().map(|s| s.index));
-    for (i, step) in script.steps.iter().enumerate() {
-        let mark = match failed_at {
-            None => "ok",
-            Some(Some(at)) if i == at => "FAILED",
-            Some(Some(at)) if i > at => "not run",
-            // Failed before the first step (connecting) or after the last (flushing).
-            Some(None) if result.as_ref().is_err_and(|f| f.divergence.sent == 0) => "not run",
-            _ => "ok",
-        };
-        print_line(format_args!("  step {}: {step}: {mark}", i + 1))?;
+/// A line per step, lane by lane, marked when the play failed at or before it; then what each
+/// connection measured when the play passed. A connection's own steps read `NAME: what`, the
+/// shared lane's `step N: STEP: mark`.
+fn print_steps(script: &Script, result: &Result<Outcome, Divergence>) -> Result<(), Failure> {
+    let failed = result.as_ref().err();
+    // Failed before the first step (connecting): nothing ran.
+    let none_ran = failed.is_some_and(|d| d.step.is_none() && d.sent == 0);
+    let mut states = vec![StaticState::default(); script.connections.len()];
+    for (lane, steps) in script.lanes() {
+        let failed_at = failed
+            .and_then(|d| d.step.as_ref())
+            .filter(|s| s.lane == lane)
+            .map(|s| s.index);
+        for (i, step) in steps.iter().enumerate() {
+            let mark = match failed_at {
+                Some(at) if i == at => "FAILED",
+                Some(at) if i > at => "not run",
+                _ if none_ran => "not run",
+                _ => "ok",
+            };
+            match lane {
+                LaneId::Shared => {
+                    print_line(format_args!("  step {}: {step}: {mark}", i + 1))?;
+                }
+                LaneId::Own(c) => {
+                    let name = &script.connections[c].name;
+                    let what = short(step, &mut states[c]);
+                    if mark == "ok" {
+                        print_line(format_args!("  {name}: {what}"))?;
+                    } else {
+                        print_line(format_args!("  {name}: {what}: {mark}"))?;
+                    }
+                }
+            }
+        }
     }
     if let Ok(outcome) = result {
         for c in &outcome.connections {
@@ -388,6 +386,32 @@ fn print_script_steps(
         }
     }
     Ok(())
+}
+
+/// A step of a connection's own lane in a few words, sizes rather than payloads; `state`
+/// follows the connection's steps, to tell how long an echo is.
+fn short(step: &Step, state: &mut StaticState) -> String {
+    let before = state.expected;
+    // The parser has applied every step already; this only counts.
+    let _ = state.apply(step);
+    let echoed = state.expected - before;
+    match step {
+        Step::Send {
+            payload, repeat, ..
+        } => format!("send {} bytes", payload.len() as u64 * u64::from(*repeat)),
+        Step::Expect {
+            expectation: Expectation::Eof,
+            ..
+        } => "expect eof".to_string(),
+        Step::Expect {
+            expectation: Expectation::Bytes(_),
+            ..
+        } => format!("expect {echoed} exact bytes"),
+        Step::Expect { .. } => format!("expect echo of {echoed} bytes"),
+        Step::ShutdownWrite { .. } => "shutdown write".to_string(),
+        Step::Close { .. } => "close".to_string(),
+        Step::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
+    }
 }
 
 fn print_connection(c: &roundtrip::ConnectionOutcome) -> Result<(), Failure> {
@@ -401,38 +425,3 @@ fn print_connection(c: &roundtrip::ConnectionOutcome) -> Result<(), Failure> {
     ))
 }
 
-/// A line per step of every connection, with what was measured when the case passed.
-fn print_steps(case: &Case, outcome: Option<&Outcome>) -> Result<(), Failure> {
-    for (i, conn) in case.connections.iter().enumerate() {
-        let name = &conn.name;
-        let payloads = conn.conversation.payloads();
-        for payload in payloads {
-            print_line(format_args!("  {name}: send {} bytes", payload.len()))?;
-            if !matches!(conn.conversation, Conversation::Stream { .. }) {
-                print_line(format_args!(
-                    "  {name}: expect echo of {} bytes",
-                    payload.len()
-                ))?;
-            }
-        }
-        match conn.conversation {
-            Conversation::Stream { .. } => {
-                print_line(format_args!("  {name}: shutdown write"))?;
-                print_line(format_args!(
-                    "  {name}: expect echo of {} bytes",
-                    conn.conversation.total_len()
-                ))?;
-                print_line(format_args!("  {name}: expect eof"))?;
-            }
-            Conversation::Interactive { .. } => {
-                print_line(format_args!("  {name}: shutdown write"))?;
-                print_line(format_args!("  {name}: expect eof"))?;
-            }
-            Conversation::Close { .. } => print_line(format_args!("  {name}: close"))?,
-        }
-        if let Some(c) = outcome.and_then(|o| o.connections.get(i)) {
-            print_connection(c)?;
-        }
-    }
-    Ok(())
-}

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::hexdump::hexdump;
+use crate::script::LaneId;
 
 /// What went wrong on one connection of a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,25 @@ pub struct Divergence {
     /// For a failure whose only evidence is time (see [`DivergenceKind::is_timing_only`]):
     /// `true` once the case failed again at four times the timeout. Always `true` otherwise.
     pub confirmed: bool,
+    /// The step that failed, when one did (not when connecting failed).
+    pub step: Option<Box<FailedStep>>,
+    /// For a failure whose only evidence is time: the other connections of the same lane that
+    /// were held open meanwhile with bytes sent and their echo not yet read. A server that
+    /// cannot serve two connections at once is stuck on one of these.
+    pub held_open: Vec<String>,
+}
+
+/// The step of a [`Divergence`]: where in the script it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedStep {
+    /// The lane that holds it.
+    pub lane: LaneId,
+    /// Its index in the lane, from 0.
+    pub index: usize,
+    /// The step as scenario text, e.g. `a expect bytes "hi" within 1s`.
+    pub text: String,
+    /// Its line in the file it was read from, when known.
+    pub line: Option<usize>,
 }
 
 /// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
@@ -146,19 +166,49 @@ impl DivergenceKind {
     }
 }
 
+impl DivergenceKind {
+    /// The kind an I/O error `during` an operation (`"writing"`, `"reading"`, …) stands for:
+    /// a reset, or any other I/O error. The one mapping every player uses.
+    pub fn from_io(error: &std::io::Error, during: &'static str) -> DivergenceKind {
+        match error.kind() {
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe => DivergenceKind::Reset { during },
+            kind => DivergenceKind::Io {
+                kind,
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
 impl Divergence {
-    /// A failure to open `connection` (refused, timed out, an I/O error): nothing was sent or
-    /// received of the `expected` bytes. It counts as confirmed unless its only evidence is
-    /// time.
-    pub fn on_connect(connection: &str, kind: DivergenceKind, expected: u64) -> Divergence {
+    /// A failure of `kind` on `connection` after `sent` bytes went out and `received` came
+    /// back intact, of `expected`. It counts as confirmed unless its only evidence is time; it
+    /// names no step and no held connection.
+    pub fn new(
+        connection: &str,
+        kind: DivergenceKind,
+        sent: u64,
+        received: u64,
+        expected: u64,
+    ) -> Divergence {
         Divergence {
             connection: connection.to_string(),
             confirmed: !kind.is_timing_only(),
             kind,
-            sent: 0,
-            received: 0,
+            sent,
+            received,
             expected,
+            step: None,
+            held_open: Vec::new(),
         }
+    }
+
+    /// A failure to open `connection` (refused, timed out, an I/O error): nothing was sent or
+    /// received of the `expected` bytes.
+    pub fn on_connect(connection: &str, kind: DivergenceKind, expected: u64) -> Divergence {
+        Divergence::new(connection, kind, 0, 0, expected)
     }
 }
 
@@ -229,8 +279,17 @@ impl Divergence {
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.summary())?;
+        if !self.held_open.is_empty() {
+            write!(
+                f,
+                ", while connection {} was held open with its echo unread",
+                self.held_open.join(", ")
+            )?;
+        }
         if !self.confirmed {
             f.write_str(" (not confirmed: passed when played again at 4x the timeout)")?;
+        } else if self.kind.is_timing_only() {
+            f.write_str(" (confirmed: failed again at 4x the timeout)")?;
         }
         if let DivergenceKind::Mismatch {
             offset, evidence, ..
@@ -275,6 +334,21 @@ impl fmt::Display for Divergence {
             let dump = hexdump(bytes, self.expected, None);
             write!(f, "    {}", dump.trim_end())?;
         }
+        if let Some(step) = &self.step {
+            match step.lane {
+                LaneId::Shared => write!(f, "\n  at step {}: `{}`", step.index + 1, step.text)?,
+                LaneId::Own(_) => write!(
+                    f,
+                    "\n  at step {} of connection {}: `{}`",
+                    step.index + 1,
+                    self.connection,
+                    step.text
+                )?,
+            }
+            if let Some(line) = step.line {
+                write!(f, " (line {line})")?;
+            }
+        }
         Ok(())
     }
 }
@@ -287,12 +361,8 @@ mod tests {
 
     fn divergence(kind: DivergenceKind) -> Divergence {
         Divergence {
-            connection: "c1".into(),
-            kind,
-            sent: 10,
-            received: 4,
-            expected: 10,
             confirmed: true,
+            ..Divergence::new("c1", kind, 10, 4, 10)
         }
     }
 

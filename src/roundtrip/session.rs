@@ -126,14 +126,14 @@ impl Session {
         };
         let result = self.rounds(conn, scale, &mut progress);
         self.sent_before += progress.sent;
-        result.map_err(|kind| Divergence {
-            connection: conn.name.clone(),
-            kind,
-            sent: progress.sent,
-            received: progress.received,
-            expected: conn.conversation.total_len(),
-            // Nothing replays it at a longer timeout here; the caller decides what to confirm.
-            confirmed: true,
+        result.map_err(|kind| {
+            Divergence::new(
+                &conn.name,
+                kind,
+                progress.sent,
+                progress.received,
+                conn.conversation.total_len(),
+            )
         })
     }
 
@@ -236,6 +236,8 @@ impl Session {
                 };
                 reads += 1;
                 if let Some(i) = payload.first_mismatch(at, &self.read_buffer[..n]) {
+                    // Everything before the first wrong byte came back intact.
+                    progress.received += i as u64;
                     return Err(mismatch(
                         payload,
                         at + i,
@@ -308,15 +310,7 @@ fn stall_or(error: &io::Error, during: &'static str, progress: &Progress) -> Div
 }
 
 fn io_kind(error: &io::Error, during: &'static str) -> DivergenceKind {
-    match error.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => DivergenceKind::Reset { during },
-        kind => DivergenceKind::Io {
-            kind,
-            message: error.to_string(),
-        },
-    }
+    DivergenceKind::from_io(error, during)
 }
 
 /// Waits out a scaled pause. Pauses under a millisecond, which is most of them once scaled for

@@ -1,5 +1,4 @@
-//! What every player of bytes over a socket shares — the v1 engine ([`super::play`]), the v2
-//! script interpreter and the fuzzing session: opening a client socket the way a plan asks,
+//! What the player and the fuzzing session share: opening a client socket the way a plan asks,
 //! the no-progress clock, and the evidence of a mismatch.
 
 use std::net::SocketAddr;
@@ -129,29 +128,6 @@ impl Progress {
     pub(crate) fn deadline(&self, timeout: Duration) -> Instant {
         self.base + Duration::from_nanos(self.last_nanos.load(Ordering::Relaxed)) + timeout
     }
-
-    /// Runs `operation` until it completes (`Some`) or nothing moved for `timeout` (`None`).
-    pub(crate) async fn guard<T>(
-        &self,
-        timeout: Duration,
-        operation: impl std::future::Future<Output = T>,
-    ) -> Option<T> {
-        tokio::pin!(operation);
-        loop {
-            let deadline = self.deadline(timeout);
-            tokio::select! {
-                biased;
-                output = &mut operation => return Some(output),
-                () = tokio::time::sleep_until(deadline) => {
-                    // The other direction may have moved meanwhile; only a deadline that still
-                    // stands is a stall.
-                    if self.deadline(timeout) <= Instant::now() {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// A mismatch at stream offset `offset` of an expected stretch `start..end`, where
@@ -273,20 +249,14 @@ mod tests {
 
     /// A mismatch on connection `c2` at offset 0, with `received` as the wrong bytes.
     fn mismatch_on_c2(received: &[u8]) -> Divergence {
-        Divergence {
-            connection: "c2".into(),
-            kind: mismatch(
-                |from, to| vec![0xee; (to - from) as usize],
-                0,
-                64,
-                0,
-                received,
-            ),
-            sent: 64,
-            received: received.len() as u64,
-            expected: 64,
-            confirmed: true,
-        }
+        let kind = mismatch(
+            |from, to| vec![0xee; (to - from) as usize],
+            0,
+            64,
+            0,
+            received,
+        );
+        Divergence::new("c2", kind, 64, received.len() as u64, 64)
     }
 
     fn crossed_from(divergence: &Divergence) -> Option<(String, u64)> {

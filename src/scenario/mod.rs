@@ -1,15 +1,9 @@
-//! Scenario text: the saved form of a [`Case`] (version 1, written by `check --save`) or of a
-//! [`Script`] (version 2, written by people), read by `run` and `replay`, kept under
-//! `tests/regressions/`; and [`play_script`], the interpreter that plays a script.
+//! Scenario text: the one language of saved tests — what `check --save` writes, what people
+//! write, what `run` and `replay` read, what `tests/regressions/` keeps — parsed into a
+//! [`Script`] ([`parse`]) and printed from one ([`print()`]). They round-trip:
+//! `parse(&print(&file)) == Ok(file)`. See `docs/scenarios.md` for a tutorial.
 //!
-//! A scenario is line-oriented text that a person can write, read and diff. Version 1 is the
-//! subset that a generated case needs. Version 2 adds free interleaving of named connections,
-//! exact-bytes and last-message expectations, repetition, sleeps and per-step deadlines; it
-//! never changes what a version 1 file means, and [`parse`] reads both. [`print()`] and
-//! [`parse`] round-trip: `parse(&print(&file)) == Ok(file)`. See `docs/scenarios.md` for a
-//! tutorial.
-//!
-//! # Example (version 1)
+//! # Example
 //! ```text
 //! # echo-harness scenario v1
 //! # seed: 42
@@ -41,58 +35,6 @@
 //!   expect eof
 //! ```
 //!
-//! # Grammar
-//! - The first line is exactly `# echo-harness scenario v1`. Lines end with `\n` (a `\r` before
-//!   it and trailing spaces are ignored). Blank lines are ignored, and so is a line whose first
-//!   non-blank character is `#`, or anything from a `#` outside a string to the end of a line.
-//! - **Header.** The comment lines before the first directive are the file's metadata:
-//!   `# seed: N` (the `check` seed), `# target: TEXT` (what the case failed against; recorded,
-//!   never executed), `# divergence: TEXT` (one per line of the report), and any other comment,
-//!   kept as a free comment. So a free comment cannot begin with `seed:`, `target:` or
-//!   `divergence:`.
-//! - **`pause-scale N` or `pause-scale N/D`**, before the first connection, at most once:
-//!   every pause is multiplied by N/D when played (default `1`).
-//! - **`through seed N CHAIN`**, before the first connection, at most once: the scenario is
-//!   played through an in-process [`crate::proxy::Proxy`] in front of the target, with the toxic
-//!   chain CHAIN (the rest of the line, in the grammar of [`crate::proxy::ToxicChain`]) seeded
-//!   with N; its connections are accepted in the file's order, so the same faults hit the same
-//!   connections every time. `check --through` saves its failures with this line.
-//! - **`connection NAME`** opens a connection block, which runs to the next `connection` or
-//!   the end of the file. Names are `[A-Za-z_][A-Za-z0-9_-]*`, at most 32 bytes, unique. All
-//!   connections are opened before any step runs, held open together, and play their steps at
-//!   the same time.
-//! - **Settings**, inside a block before its first step, each at most once; an omitted one
-//!   takes the default in parentheses:
-//!   - `nodelay on|off` (`off`): TCP_NODELAY of the client;
-//!   - `send-buffer SIZE|default`, `recv-buffer SIZE|default` (`default`): SO_SNDBUF and
-//!     SO_RCVBUF of the client, 2048 to 2^30 bytes, or the OS default;
-//!   - `write-chunks SIZE…` (`65536`) and `write-pauses DURATION…|none` (`none`);
-//!   - `read-sizes SIZE…` (`65536`) and `read-pauses DURATION…|none` (`none`).
-//!
-//!   Lists are cyclic and restart at every `send` (writer) or expected echo (reader); a pause
-//!   follows every chunk but the last of a send; see [`crate::case`] for the exact meaning.
-//! - **Steps**, in order, inside a block:
-//!   - `send PAYLOAD` hands bytes to the connection's writer, which writes them while later steps
-//!     run (a big send never deadlocks against an unread echo);
-//!   - `shutdown write` half-closes once everything sent has been written;
-//!   - `expect echo` waits until the echo of everything sent and not yet expected has been read,
-//!     exactly;
-//!   - `expect eof` waits for the server to close its side, with no byte more;
-//!   - `close` closes the connection without half-closing.
-//!
-//!   Version 1 accepts exactly three conversations, the variants of
-//!   [`Conversation`](crate::case::Conversation):
-//!   a stream (`send P`, `shutdown write`, `expect echo`, `expect eof`); interactive rounds
-//!   (`send M`, `expect echo`, repeated, then `shutdown write`, `expect eof`); and a close (`send
-//!   P`, `expect echo`, `close`). Later versions accept any sequence; these keep their meaning.
-//! - **PAYLOAD** is `"TEXT"` with escapes `\n \r \t \\ \" \xNN` (a raw byte) and `\u{H…}` (a
-//!   character as UTF-8), any other character standing for itself; or `hex HH…` (groups of hex
-//!   digit pairs, spaces between groups allowed); or `generated LEN seed SEED`, the bytes of
-//!   [`crate::generator`].
-//! - **SIZE** is decimal digits with an optional `KiB`, `MiB` or `GiB`. **DURATION** is decimal
-//!   digits with `ns`, `us` (or `µs`), `ms` or `s`, or a bare `0`; at most 60 s.
-//!
-//! # Version 2
 //! ```text
 //! # echo-harness scenario v2
 //! # Pins down: b's echo comes back while a's big send is still unread.
@@ -113,39 +55,86 @@
 //! a expect eof within 1s
 //! b close
 //! ```
-//! - The first line is exactly `# echo-harness scenario v2`. Lines, comments, the header,
-//!   `pause-scale`, PAYLOAD, SIZE and DURATION are as in version 1; indentation never matters.
-//! - **Declarations** come first: `connection NAME`, then that connection's settings (the
-//!   version 1 settings, each at most once, defaults as in version 1). A name may be anything
-//!   version 1 allows except `send`, `expect`, `shutdown` and `close`. All connections are
-//!   opened, in declaration order, before the first step.
-//! - **Steps** follow, one a line, played in file order; the first step ends the declarations
-//!   (a `connection` or a setting after it is misplaced). Each but `sleep` starts with a declared
-//!   connection's name:
-//!   - `NAME send PAYLOAD [x N]` hands PAYLOAD, N times (1 to [`MAX_REPEAT`], each a send of
-//!     its own for the write plan), to the connection's writer, which writes in the background
-//!     while later steps run;
-//!   - `NAME expect echo` reads the echo of everything sent and not yet expected;
-//!     `NAME expect last` the echo of the last `send` (all its repetitions), which needs
-//!     everything before it expected already — the interactive pattern;
-//!     `NAME expect bytes PAYLOAD` exactly these bytes, at most what was sent and not yet
-//!     expected; `NAME expect eof` the server's EOF with no byte more, which needs everything
-//!     sent expected. Each may end in `within DURATION`: a deadline for the step (at most 60 s);
-//!     without one the run's no-progress timeout applies;
-//!   - `NAME shutdown write` half-closes once everything sent is written (at most once, and no
-//!     `send` after it); `NAME close` closes without half-closing, and nothing may follow it on
-//!     that connection;
-//!   - `sleep DURATION` waits (scaled by `pause-scale`) while the writers go on writing.
-//! - A line is a step when its first word is a declared connection and its second a step word,
-//!   or its first word is a declared connection that is not a keyword (`connection`,
-//!   `pause-scale`, `sleep` or a setting); so a connection may be called `sleep` or `nodelay`.
+//!
+//! # Grammar
+//! - The first line is `# echo-harness scenario v1` or `# echo-harness scenario v2`: both
+//!   introduce the same language, and stay valid forever. Lines end with `\n` (a `\r` before it
+//!   and trailing spaces are ignored). Blank lines are ignored, and so is a line whose first
+//!   non-blank character is `#`, or anything from a `#` outside a string to the end of a line.
+//! - **Header.** The comment lines before the first directive are the file's metadata:
+//!   `# seed: N` (the `check` seed), `# target: TEXT` (what the case failed against; recorded,
+//!   never executed), `# divergence: TEXT` (one per line of the report), and any other comment,
+//!   kept as a free comment. So a free comment cannot begin with `seed:`, `target:` or
+//!   `divergence:`.
+//! - **`pause-scale N` or `pause-scale N/D`**, before the first connection, at most once:
+//!   every pause and `sleep` is multiplied by N/D when played (default `1`).
+//! - **`through seed N CHAIN`**, before the first connection, at most once: the scenario is
+//!   played through an in-process [`crate::proxy::Proxy`] in front of the target, with the toxic
+//!   chain CHAIN (the rest of the line, in the grammar of [`crate::proxy::ToxicChain`]) seeded
+//!   with N; its connections are accepted in the file's order, so the same faults hit the same
+//!   connections every time. `check --through` saves its failures with this line.
+//! - **`connection NAME`** opens a connection block, which runs to the next `connection`, the
+//!   first top-level step, or the end of the file. Names are `[A-Za-z_][A-Za-z0-9_-]*`, at most
+//!   32 bytes, unique, and none of `send`, `expect`, `shutdown`, `close`. All connections are
+//!   opened, in file order, before any step runs, and are held open together.
+//! - **Settings**, inside a block before its first step, each at most once; an omitted one
+//!   takes the default in parentheses:
+//!   - `nodelay on|off` (`off`): TCP_NODELAY of the client;
+//!   - `send-buffer SIZE|default`, `recv-buffer SIZE|default` (`default`): SO_SNDBUF and
+//!     SO_RCVBUF of the client, 2048 to 2^30 bytes, or the OS default;
+//!   - `write-chunks SIZE…` (`65536`) and `write-pauses DURATION…|none` (`none`);
+//!   - `read-sizes SIZE…` (`65536`) and `read-pauses DURATION…|none` (`none`).
+//!
+//!   Lists are cyclic and restart at every `send` (writer) or expectation (reader); a pause
+//!   follows every chunk but the last of a send; see [`crate::case`] for the exact meaning.
+//! - **Lanes.** Steps come in lanes, and lanes play at the same time; within a lane, steps play
+//!   in order. A block's steps (after its settings, without the connection's name) are that
+//!   connection's own lane. The top-level steps, `NAME step` lines after the blocks, form one
+//!   shared lane in file order, which orders steps across connections (`a send`, `b send`,
+//!   `b expect echo`, `a expect echo`: `a` is held open while `b` plays). A connection's steps
+//!   are all in its block or all top-level. After the first top-level step, no `connection`,
+//!   setting or block step may follow.
+//! - **Steps:**
+//!   - `send PAYLOAD [x N]` hands PAYLOAD, N times (1 to [`MAX_REPEAT`], each a send of its own
+//!     for the write plan), to the connection's writer, which writes in the background while
+//!     later steps run (a big send never deadlocks against an unread echo);
+//!   - `expect echo` reads the echo of everything sent and not yet expected, exactly;
+//!     `expect last` the echo of the last `send` (all its repetitions), which needs everything
+//!     before it expected already — the interactive pattern; `expect bytes PAYLOAD` exactly
+//!     these bytes, at most what was sent and not yet expected; `expect eof` the server's EOF
+//!     with no byte more, which needs everything sent expected. Each may end in
+//!     `within DURATION`: a deadline for the step (at most 60 s); without one the run's
+//!     no-progress timeout applies;
+//!   - `shutdown write` half-closes once everything sent is written (at most once, and no
+//!     `send` after it); `close` closes without half-closing, and nothing may follow it on that
+//!     connection;
+//!   - `sleep DURATION` waits (scaled by `pause-scale`) while the writers go on writing. It
+//!     names no connection: an indented `sleep` after a block's first step is that block's; any
+//!     other `sleep` is a top-level step of the shared lane.
+//! - A top-level line is a step when its first word is a declared connection and its second a
+//!   step word, or its first word is a declared connection that is not a keyword
+//!   (`connection`, `pause-scale`, `sleep` or a setting); so a connection may be called `sleep`
+//!   or `nodelay`.
+//! - **PAYLOAD** is `"TEXT"` with escapes `\n \r \t \\ \" \xNN` (a raw byte) and `\u{H…}` (a
+//!   character as UTF-8), any other character standing for itself; or `hex HH…` (groups of hex
+//!   digit pairs, spaces between groups allowed); or `generated LEN seed SEED`, the bytes of
+//!   [`crate::generator`].
+//! - **SIZE** is decimal digits with an optional `KiB`, `MiB` or `GiB`. **DURATION** is decimal
+//!   digits with `ns`, `us` (or `µs`), `ms` or `s`, or a bare `0`; at most 60 s.
 //! - Every misuse is a parse error at its line: a step on an undeclared connection
 //!   ([`ParseErrorKind::UnknownConnection`]), a step that cannot follow the connection's earlier
-//!   ones ([`ParseErrorKind::UnexpectedStep`]), a declaration after a step
+//!   ones ([`ParseErrorKind::UnexpectedStep`]), a declaration after a top-level step
 //!   ([`ParseErrorKind::Misplaced`]).
 //!
-//! [`Script::from_case`] turns a version 1 case into the equivalent script (its connections'
-//! readers then take turns instead of running at once), and [`ScenarioFile::into_v2`] a file.
+//! # What `check` writes
+//! A generated [`Case`] is the subset of the language in which every connection has a block
+//! holding one of three conversations — a stream (`send P`, `shutdown write`, `expect echo`,
+//! `expect eof`), interactive rounds (`send M`, `expect echo`, repeated, then `shutdown
+//! write`, `expect eof`), or a close (`send P`, `expect echo`, `close`) — except the two
+//! connections of a [`Hold`](crate::case::Hold), whose steps are top-level. The printer
+//! writes a block with every setting (so a reader never has to know the defaults) and a
+//! connection without steps of its own with only the settings that differ from the default;
+//! the version line is `v1` when there are no top-level steps, `v2` otherwise.
 //!
 //! # Limits
 //! The parser never panics and never hangs, and refuses what no case may hold, with an error
@@ -158,57 +147,41 @@
 //! not for reading them.
 
 mod error;
-mod interpret;
 mod parse;
+mod play;
 mod print;
-mod script;
-mod strategy;
 
 pub use error::{ParseError, ParseErrorKind};
-pub use interpret::{play_file, play_script, play_script_confirmed, FailedStep, ScriptFailure};
 pub use parse::{parse, parse_case};
-pub use print::{print, print_case, print_script};
-pub use script::{
-    Expectation, InvalidScript, Script, ScriptConnection, Step, MAX_REPEAT, STEP_WORDS,
-};
-pub use strategy::script_strategy;
+pub use play::play_file;
+pub use print::{print, print_case};
 
-use std::borrow::Cow;
+/// The step model of scenario text; it lives in [`crate::script`].
+pub use crate::script::{
+    script_strategy, Expectation, InvalidScript, LaneId, Script, ScriptConnection, Step,
+    MAX_REPEAT, STEP_WORDS,
+};
+
 use std::fmt;
 
 use crate::case::Case;
 use crate::proxy::{Proxy, ProxyConfig, ProxyError};
 use crate::roundtrip::ProxyInFront;
 
-/// The first line of every version 1 scenario file.
+/// The first line `check --save` writes for a file without top-level steps.
 pub const VERSION_LINE: &str = "# echo-harness scenario v1";
 
-/// The first line of every version 2 scenario file.
+/// The first line of a file with top-level steps.
 pub const VERSION_LINE_V2: &str = "# echo-harness scenario v2";
 
 /// What every version line starts with, whatever the version.
 const VERSION_PREFIX: &str = "# echo-harness scenario ";
 
-/// What a scenario file plays, borrowed from it: see [`ScenarioFile::body`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScenarioBody<'a> {
-    /// A version 1 file: connections with one conversation each, played all at once by
-    /// [`crate::roundtrip::play`].
-    Case(&'a Case),
-    /// A version 2 file: connections and explicit steps, played by [`play_script`].
-    Script(&'a Script),
-}
-
 /// A saved scenario: what to play, and what is known about where it came from.
-///
-/// A version 1 file holds a [`Case`] in `case`; a version 2 file holds a [`Script`] in
-/// `script`, and then `case` has no connections. [`ScenarioFile::body`] tells them apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioFile {
-    /// The case of a version 1 file; without connections in a version 2 file.
-    pub case: Case,
-    /// The script of a version 2 file; `None` in a version 1 file.
-    pub script: Option<Script>,
+    /// What the file plays.
+    pub script: Script,
     /// The `check` seed that found it (`# seed: N`).
     pub seed: Option<u64>,
     /// What it failed against (`# target: …`): an address or the spawned command, for people.
@@ -219,7 +192,49 @@ pub struct ScenarioFile {
     pub comments: Vec<String>,
     /// The proxy to play it through (`through seed N CHAIN`), if any.
     pub through: Option<Through>,
+    /// Where each step stands in the text it was parsed from, for reports.
+    pub lines: StepLines,
 }
+
+/// The 1-based line of every step of a parsed file, by lane; empty for a file built in code.
+///
+/// It describes the text, not the scenario: two files that differ only in layout are equal, so
+/// this type compares equal always.
+#[derive(Debug, Clone, Default)]
+pub struct StepLines {
+    own: Vec<Vec<usize>>,
+    shared: Vec<usize>,
+}
+
+impl StepLines {
+    /// The line of step `index` of `lane`, when known.
+    pub fn line(&self, lane: LaneId, index: usize) -> Option<usize> {
+        match lane {
+            LaneId::Own(i) => self.own.get(i)?.get(index).copied(),
+            LaneId::Shared => self.shared.get(index).copied(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, lane: LaneId, line: usize) {
+        match lane {
+            LaneId::Own(i) => {
+                if self.own.len() <= i {
+                    self.own.resize(i + 1, Vec::new());
+                }
+                self.own[i].push(line);
+            }
+            LaneId::Shared => self.shared.push(line),
+        }
+    }
+}
+
+impl PartialEq for StepLines {
+    fn eq(&self, _: &StepLines) -> bool {
+        true
+    }
+}
+
+impl Eq for StepLines {}
 
 /// A proxy between the client and the target: the toxic chain and the seed of its generators.
 /// Its text form is the argument of a scenario's `through` line: `seed N CHAIN`.
@@ -258,67 +273,27 @@ impl fmt::Display for Through {
 }
 
 impl ScenarioFile {
-    /// A version 1 file holding only `case`.
-    pub fn new(case: Case) -> Self {
+    /// A file holding only `script`.
+    pub fn new(script: Script) -> Self {
         Self {
-            case,
-            script: None,
+            script,
             seed: None,
             target: None,
             divergence: Vec::new(),
             comments: Vec::new(),
             through: None,
+            lines: StepLines::default(),
         }
     }
 
-    /// A version 2 file holding only `script`.
-    pub fn from_script(script: Script) -> Self {
-        Self {
-            script: Some(script),
-            ..Self::new(Case {
-                connections: Vec::new(),
-                pause_scale: crate::case::PauseScale::ONE,
-            })
-        }
+    /// A file holding only the script of `case`.
+    pub fn from_case(case: &Case) -> Self {
+        Self::new(Script::from_case(case))
     }
 
-    /// What the file plays: its script (version 2) or its case (version 1).
-    pub fn body(&self) -> ScenarioBody<'_> {
-        match &self.script {
-            Some(script) => ScenarioBody::Script(script),
-            None => ScenarioBody::Case(&self.case),
-        }
-    }
-
-    /// The scenario language version the file is written in: 1 or 2.
-    pub fn version(&self) -> u8 {
-        if self.script.is_some() {
-            2
-        } else {
-            1
-        }
-    }
-
-    /// The script of a version 2 file, or the one a version 1 case converts to
-    /// ([`Script::from_case`]).
-    pub fn to_script(&self) -> Cow<'_, Script> {
-        match &self.script {
-            Some(script) => Cow::Borrowed(script),
-            None => Cow::Owned(Script::from_case(&self.case)),
-        }
-    }
-
-    /// The same file in version 2: a case becomes its script, metadata stays.
-    pub fn into_v2(self) -> Self {
-        let script = self.to_script().into_owned();
-        Self {
-            script: Some(script),
-            case: Case {
-                connections: Vec::new(),
-                pause_scale: crate::case::PauseScale::ONE,
-            },
-            ..self
-        }
+    /// The case the file holds, when its script is one ([`Script::to_case`]).
+    pub fn to_case(&self) -> Option<Case> {
+        self.script.to_case()
     }
 
     /// Records the seed.

@@ -1,11 +1,12 @@
 //! The scenario parser: text to [`ScenarioFile`], or a [`ParseError`] that points at the line.
 //!
-//! It reads one line at a time and splits it into words and strings. In a version 1 file it
-//! feeds each connection's steps through a small state machine that accepts exactly the three
-//! conversation shapes of version 1; a version 2 file goes to [`v2`], which checks every step
-//! against what the connection's earlier steps did. It never panics and never hangs: there is no recursion, every loop advances through
-//! the input, every number is checked before it is used, and `generated` lengths are capped at
-//! [`MAX_CONNECTION_BYTES`] without allocating them.
+//! It reads one line at a time and splits it into words and strings; [`lines`] tells what each
+//! line is and reads steps, checking every step against what its connection's earlier steps
+//! did ([`StaticState`]). This file holds the rest: the header, file settings, connection
+//! blocks and their settings, payloads, sizes and durations. It never panics and never hangs:
+//! there is no recursion, every loop advances through the input, every number is checked
+//! before it is used, and `generated` lengths are capped at [`MAX_CONNECTION_BYTES`] without
+//! allocating them.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -13,51 +14,47 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{ParseError, ParseErrorKind as K};
-use super::script::{ScriptConnection, StaticState, Step as ScriptStep};
-use super::{ScenarioFile, Through, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
+use super::{ScenarioFile, StepLines, Through, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
 use crate::case::{
-    is_valid_name, Case, ConnectionCase, Conversation, PauseScale, Payload, ReadPlan, WritePlan,
-    MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM,
-    MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
+    is_valid_name, Case, PauseScale, Payload, ReadPlan, WritePlan, MAX_CHUNK_LEN,
+    MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES,
+    MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
 use crate::diagnostic::UnitError;
 use crate::proxy::ToxicChain;
+use crate::script::{Script, ScriptConnection, StaticState, Step};
 
-mod v2;
+mod lines;
 
-/// Parses a scenario file, version 1 or 2, metadata and all.
+/// Parses a scenario file, metadata and all.
 ///
 /// ```
 /// let text = "# echo-harness scenario v1\n# seed: 7\n\
 ///             connection a\n  send \"hi\\n\"\n  expect echo\n  close\n";
 /// let file = echo_harness::scenario::parse(text)?;
 /// assert_eq!(file.seed, Some(7));
-/// assert_eq!(file.case.connections[0].name, "a");
+/// assert_eq!(file.script.connections[0].name, "a");
 /// # Ok::<(), echo_harness::scenario::ParseError>(())
 /// ```
 pub fn parse(source: &str) -> Result<ScenarioFile, ParseError> {
     Parser::new(source).run()
 }
 
-/// Parses a version 1 scenario file and keeps only its case.
-///
-/// A version 2 file is refused (as [`ParseErrorKind::UnsupportedVersion`](K::UnsupportedVersion)
-/// at its version line): a script is no case.
+/// Parses a scenario file and keeps only its case: refused (as
+/// [`ParseErrorKind::InvalidCase`](K::InvalidCase) at the end of the input) when the script is
+/// no case ([`Script::to_case`]).
 pub fn parse_case(source: &str) -> Result<Case, ParseError> {
     let file = parse(source)?;
-    match file.script {
-        None => Ok(file.case),
-        Some(_) => {
-            let at = source.find("v2").unwrap_or(0);
-            Err(ParseError::new(
-                K::UnsupportedVersion,
-                at..at + 2,
-                "a version 2 scenario is a script, not a case",
-                Some("`v1`".to_string()),
-                source.into(),
-            ))
-        }
-    }
+    file.to_case().ok_or_else(|| {
+        let end = source.len();
+        ParseError::new(
+            K::InvalidCase,
+            end..end,
+            "this scenario is a script, not a case",
+            Some("every connection's steps one of the three conversations".to_string()),
+            source.into(),
+        )
+    })
 }
 
 /// Decodes the body of a string literal (between the quotes): `\n \r \t \\ \" \xNN \u{H…}` and
@@ -150,92 +147,16 @@ struct Args<'t, 's> {
     end: usize,
 }
 
-/// A step of a conversation, as written.
-#[derive(Debug)]
-enum Step {
-    Send(Payload),
-    ShutdownWrite,
-    ExpectEcho,
-    ExpectEof,
-    Close,
-}
-
-/// How far a connection's steps have got through the version-1 conversation shapes.
-#[derive(Debug)]
-enum Shape {
-    /// No step yet.
-    Start,
-    /// `send P`: a stream, a close, or the first of the rounds.
-    Sent(Payload),
-    /// `send P`, `shutdown write`: a stream.
-    StreamShut(Payload),
-    /// … `expect echo`: a stream waiting for its EOF.
-    StreamEcho(Payload),
-    /// One or more complete rounds (`send`, `expect echo`).
-    Rounds(Vec<Payload>),
-    /// Rounds, then a `send` waiting for its echo.
-    RoundSent(Vec<Payload>, Payload),
-    /// Rounds (maybe none), then `shutdown write`.
-    RoundsShut(Vec<Payload>),
-    /// A complete conversation.
-    Done(Conversation),
-}
-
-impl Shape {
-    /// What may come next, for error messages.
-    fn expected(&self) -> &'static str {
-        match self {
-            Shape::Start => "`send` or `shutdown write`",
-            Shape::Sent(_) => "`expect echo` or `shutdown write`",
-            Shape::StreamShut(_) | Shape::RoundSent(..) => "`expect echo`",
-            Shape::StreamEcho(_) | Shape::RoundsShut(_) => "`expect eof`",
-            Shape::Rounds(r) if r.len() == 1 => "`send`, `shutdown write` or `close`",
-            Shape::Rounds(_) => "`send` or `shutdown write`",
-            Shape::Done(_) => "`connection` or the end of the file",
-        }
-    }
-
-    /// The shape after `step`, or `Err(self)` if version 1 has no conversation that goes on so.
-    fn advance(self, step: Step) -> Result<Shape, Shape> {
-        Ok(match (self, step) {
-            (Shape::Start, Step::Send(p)) => Shape::Sent(p),
-            (Shape::Start, Step::ShutdownWrite) => Shape::RoundsShut(Vec::new()),
-            (Shape::Sent(p), Step::ShutdownWrite) => Shape::StreamShut(p),
-            (Shape::Sent(p), Step::ExpectEcho) => Shape::Rounds(vec![p]),
-            (Shape::StreamShut(p), Step::ExpectEcho) => Shape::StreamEcho(p),
-            (Shape::StreamEcho(payload), Step::ExpectEof) => {
-                Shape::Done(Conversation::Stream { payload })
-            }
-            (Shape::Rounds(r), Step::Send(p)) => Shape::RoundSent(r, p),
-            (Shape::Rounds(r), Step::ShutdownWrite) => Shape::RoundsShut(r),
-            (Shape::Rounds(mut r), Step::Close) if r.len() == 1 => {
-                Shape::Done(Conversation::Close {
-                    payload: r.remove(0),
-                })
-            }
-            (Shape::RoundSent(mut r, p), Step::ExpectEcho) => {
-                r.push(p);
-                Shape::Rounds(r)
-            }
-            (Shape::RoundsShut(messages), Step::ExpectEof) => {
-                Shape::Done(Conversation::Interactive { messages })
-            }
-            (shape, _) => return Err(shape),
-        })
-    }
-}
-
 /// A connection block being read.
 struct Block {
     name: String,
-    /// Span of the name on the `connection` line, for errors about the whole connection.
-    name_span: Range<usize>,
     write: WritePlan,
     read: ReadPlan,
     settings: HashSet<&'static str>,
-    shape: Shape,
-    /// Where the block's last directive line ends: an unfinished conversation is reported there.
-    last_end: usize,
+    /// Its own lane, so far.
+    steps: Vec<Step>,
+    /// What its steps have done so far.
+    state: StaticState,
 }
 
 struct Parser<'s> {
@@ -248,19 +169,19 @@ struct Parser<'s> {
     pause_scale: Option<PauseScale>,
     through: Option<Through>,
     in_header: bool,
-    connections: Vec<ConnectionCase>,
-    name_spans: Vec<Range<usize>>,
+    /// The block being read, if any.
     block: Option<Block>,
-    /// 1 or 2, from the version line.
-    version: u8,
-    /// Version 2: the connections declared so far (the one being declared is `block`).
-    script_connections: Vec<ScriptConnection>,
-    /// Version 2: what each declared connection's steps have done so far.
+    /// The connections whose blocks are done, with their own lanes.
+    connections: Vec<ScriptConnection>,
+    /// What each of `connections` has done so far.
     states: Vec<StaticState>,
-    /// Version 2: the steps so far.
-    steps: Vec<ScriptStep>,
-    /// Version 2: a step has been read, so declarations are over.
+    /// The shared lane so far.
+    steps: Vec<Step>,
+    /// A top-level step has been read, so blocks are over.
     in_steps: bool,
+    /// The line being read, from 1.
+    line: usize,
+    lines: StepLines,
 }
 
 impl<'s> Parser<'s> {
@@ -275,14 +196,13 @@ impl<'s> Parser<'s> {
             pause_scale: None,
             through: None,
             in_header: true,
-            connections: Vec::new(),
-            name_spans: Vec::new(),
             block: None,
-            version: 1,
-            script_connections: Vec::new(),
+            connections: Vec::new(),
             states: Vec::new(),
             steps: Vec::new(),
             in_steps: false,
+            line: 0,
+            lines: StepLines::default(),
         }
     }
 
@@ -306,6 +226,7 @@ impl<'s> Parser<'s> {
         let text = self.text;
         let mut offset = 0;
         for (index, raw) in text.split('\n').enumerate() {
+            self.line = index + 1;
             let mut start = offset;
             offset += raw.len() + 1;
             let mut line = raw;
@@ -339,24 +260,15 @@ impl<'s> Parser<'s> {
                 continue;
             }
             let end = tokens.last().map_or(content_start, |t| t.span.end);
-            if self.version == 2 {
-                self.v2_directive(&tokens, end)?;
-            } else {
-                self.directive(&tokens, end)?;
-            }
-        }
-        if self.version == 2 {
-            return self.v2_finish();
+            self.directive(&tokens, end, indent > 0)?;
         }
         self.finish()
     }
 
     fn version(&mut self, line: &str, start: usize) -> Result<(), ParseError> {
-        if line == VERSION_LINE {
-            return Ok(());
-        }
-        if line == VERSION_LINE_V2 {
-            self.version = 2;
+        // Both version lines introduce the same language; this is the only place that reads
+        // them.
+        if line == VERSION_LINE || line == VERSION_LINE_V2 {
             return Ok(());
         }
         if let Some(version) = line.strip_prefix(VERSION_PREFIX) {
@@ -466,49 +378,6 @@ impl<'s> Parser<'s> {
                 rest = &rest[len..];
             }
         }
-    }
-
-    fn directive(&mut self, tokens: &[Token<'s>], end: usize) -> Result<(), ParseError> {
-        let head = &tokens[0];
-        let mut args = Args {
-            tokens,
-            pos: 1,
-            end,
-        };
-        if head.string.is_some() {
-            return Err(self.err(
-                K::UnknownDirective,
-                head.span.clone(),
-                "a line cannot start with a string",
-                Some(if self.block.is_some() {
-                    SETTINGS
-                } else {
-                    "`connection`, `pause-scale` or `through`"
-                }),
-            ));
-        }
-        match head.text {
-            "pause-scale" => self.pause_scale_line(head, &mut args),
-            "through" => self.through_line(head, &mut args),
-            "connection" => self.connection_line(&mut args),
-            "nodelay" | "send-buffer" | "recv-buffer" | "write-chunks" | "write-pauses"
-            | "read-sizes" | "read-pauses" => self.setting(head, &mut args),
-            "send" | "shutdown" | "expect" | "close" => self.step(head, &mut args),
-            other => Err(self.err(
-                K::UnknownDirective,
-                head.span.clone(),
-                format!("unknown directive `{other}`"),
-                Some(if self.block.is_some() {
-                    SETTINGS
-                } else {
-                    "`connection`, `pause-scale` or `through`"
-                }),
-            )),
-        }?;
-        if let Some(block) = &mut self.block {
-            block.last_end = end;
-        }
-        Ok(())
     }
 
     /// A setting of the whole file (`pause-scale`, `through`): it comes before the first
@@ -629,9 +498,11 @@ impl<'s> Parser<'s> {
     }
 
     fn connection_line(&mut self, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
-        let tok = self.connection_name(args, &[])?;
-        self.close_block()?;
-        let taken = self.connections.iter().any(|c| c.name == tok.text);
+        let tok = self.connection_name(args, &crate::script::STEP_WORDS)?;
+        let taken = self.declared(tok.text).is_some();
+        if !taken {
+            self.end_block();
+        }
         self.open_block(tok, taken, self.connections.len())
     }
 
@@ -683,12 +554,11 @@ impl<'s> Parser<'s> {
         }
         self.block = Some(Block {
             name: tok.text.to_string(),
-            name_span: tok.span.clone(),
             write: WritePlan::default(),
             read: ReadPlan::default(),
             settings: HashSet::new(),
-            shape: Shape::Start,
-            last_end: tok.span.end,
+            steps: Vec::new(),
+            state: StaticState::default(),
         });
         Ok(())
     }
@@ -702,7 +572,7 @@ impl<'s> Parser<'s> {
                 Some("`connection NAME` first"),
             ));
         };
-        if !matches!(block.shape, Shape::Start) {
+        if !block.steps.is_empty() {
             return Err(self.err(
                 K::Misplaced,
                 head.span.clone(),
@@ -829,74 +699,6 @@ impl<'s> Parser<'s> {
             ));
         }
         Ok(())
-    }
-
-    fn step(&mut self, head: &Token<'s>, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
-        if self.block.is_none() {
-            return Err(self.err(
-                K::Misplaced,
-                head.span.clone(),
-                format!("`{}` outside a connection", head.text),
-                Some("`connection NAME` first"),
-            ));
-        }
-        let step = match head.text {
-            "send" => Step::Send(self.payload(args)?),
-            "shutdown" => {
-                let tok = args.word(self, "`write`")?;
-                if tok.text != "write" {
-                    return Err(self.err(
-                        K::UnexpectedToken,
-                        tok.span.clone(),
-                        "unknown shutdown",
-                        Some("`write`"),
-                    ));
-                }
-                Step::ShutdownWrite
-            }
-            "expect" => {
-                let tok = args.word(self, "`echo` or `eof`")?;
-                match tok.text {
-                    "echo" => Step::ExpectEcho,
-                    "eof" => Step::ExpectEof,
-                    _ => {
-                        return Err(self.err(
-                            K::UnexpectedToken,
-                            tok.span.clone(),
-                            "unknown expectation",
-                            Some("`echo` or `eof`"),
-                        ))
-                    }
-                }
-            }
-            _ => Step::Close,
-        };
-        args.finish(self)?;
-        let span = head.span.start..args.end;
-        let Some(block) = self.block.as_mut() else {
-            return Ok(());
-        };
-        let shape = std::mem::replace(&mut block.shape, Shape::Start);
-        match shape.advance(step) {
-            Ok(next) => {
-                block.shape = next;
-                Ok(())
-            }
-            Err(shape) => {
-                let (name, expected) = (block.name.clone(), shape.expected());
-                block.shape = shape;
-                let message = if matches!(block.shape, Shape::Done(_)) {
-                    format!("the conversation of connection `{name}` is already complete")
-                } else {
-                    format!("this step cannot come here in connection `{name}`")
-                };
-                Err(self.err(K::UnexpectedStep, span, message, Some(expected)))
-            }
-        }
-    }
-
-    fn payload(&self, args: &mut Args<'_, 's>) -> Result<Payload, ParseError> {
-        self.payload_until(args, &[])
     }
 
     /// A payload; a `hex` one ends at the end of the line or before a word of `stops`.
@@ -1069,37 +871,23 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Ends the current connection block, if any; its conversation must be complete.
-    fn close_block(&mut self) -> Result<(), ParseError> {
-        let Some(block) = self.block.take() else {
-            return Ok(());
-        };
-        let Shape::Done(conversation) = block.shape else {
-            let at = block.last_end;
-            return Err(self.err(
-                K::IncompleteConversation,
-                at..at,
-                format!(
-                    "connection `{}` ends before its conversation is complete",
-                    block.name
-                ),
-                Some(block.shape.expected()),
-            ));
-        };
-        self.connections.push(ConnectionCase {
-            name: block.name,
-            write: block.write,
-            read: block.read,
-            conversation,
-        });
-        self.name_spans.push(block.name_span);
-        Ok(())
+    /// Ends the block being read, if any.
+    fn end_block(&mut self) {
+        if let Some(block) = self.block.take() {
+            self.connections.push(ScriptConnection {
+                name: block.name,
+                write: block.write,
+                read: block.read,
+                steps: block.steps,
+            });
+            self.states.push(block.state);
+        }
     }
 
     fn finish(mut self) -> Result<ScenarioFile, ParseError> {
-        self.close_block()?;
+        self.end_block();
+        let end = self.text.len();
         if self.connections.is_empty() {
-            let end = self.text.len();
             return Err(self.err(
                 K::NoConnections,
                 end..end,
@@ -1107,29 +895,23 @@ impl<'s> Parser<'s> {
                 Some("`connection NAME`"),
             ));
         }
-        let case = Case {
+        let script = Script {
             connections: std::mem::take(&mut self.connections),
+            steps: std::mem::take(&mut self.steps),
             pause_scale: self.pause_scale.unwrap_or(PauseScale::ONE),
         };
-        // Each line was checked as it was read; what is left are totals such as bytes per
-        // connection, reported at the connection's name.
-        for (conn, span) in case.connections.iter().zip(&self.name_spans) {
-            if let Err(e) = conn.validate() {
-                return Err(self.err(K::InvalidCase, span.clone(), e.to_string(), None));
-            }
-        }
-        if let Err(e) = case.validate() {
-            let end = self.text.len();
+        // Every line was checked as it was read; this is a second line of defence.
+        if let Err(e) = script.validate() {
             return Err(self.err(K::InvalidCase, end..end, e.to_string(), None));
         }
         Ok(ScenarioFile {
-            case,
-            script: None,
+            script,
             seed: self.file_seed,
             target: self.target,
             divergence: self.divergence,
             comments: self.comments,
             through: self.through,
+            lines: self.lines,
         })
     }
 }

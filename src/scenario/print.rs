@@ -1,47 +1,46 @@
-//! The scenario printer: [`Case`] (version 1), [`Script`] (version 2) and [`ScenarioFile`] to
-//! text that [`super::parse`] reads back to the same value.
+//! The scenario printer: [`ScenarioFile`], [`Script`] and [`Case`] to text that
+//! [`super::parse`] reads back to the same value.
 //!
-//! Output is canonical: two-space indents, one directive a line, no trailing spaces. Version 1
-//! writes every setting of every connection (so a reader never has to know the defaults);
-//! version 2, written for people to edit, writes only the settings that differ from the
-//! default, then the steps at the left margin. Literal payloads are written as escaped text when
-//! that reads well and round-trips, and as hex otherwise.
+//! Output is canonical: two-space indents, one directive a line, no trailing spaces. A
+//! connection with steps of its own is a block with every setting (so a reader never has to
+//! know the defaults) and its steps indented; a connection without is a declaration with only
+//! the settings that differ from the default; the shared lane's steps follow at the left
+//! margin. The version line is `v1` without top-level steps (so what `check --save` writes for
+//! a case without a hold is exactly what it always wrote) and `v2` with them. Literal payloads
+//! are written as escaped text when that reads well and round-trips, and as hex otherwise.
+//!
+//! The text of a [`Case`] (its `Display` and `Debug`) and of a [`Step`] (its `Display`) is
+//! written here too, so that the data types know nothing of the language.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use super::parse::unescape;
-use super::{ScenarioBody, ScenarioFile, Script, ScriptConnection, VERSION_LINE, VERSION_LINE_V2};
-use crate::case::{Case, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
+use super::{ScenarioFile, ScriptConnection, VERSION_LINE, VERSION_LINE_V2};
+use crate::case::{Case, Payload, ReadPlan, WritePlan};
 use crate::escape::escape_bytes;
+use crate::script::{Expectation, Step};
 
 /// Bytes per group of a `hex` payload, so long payloads stay readable.
 const HEX_GROUP: usize = 16;
 
 /// The scenario text of `case`, without metadata.
 pub fn print_case(case: &Case) -> String {
-    let mut out = format!("{VERSION_LINE}\n");
-    body(&mut out, case);
-    out
+    print(&ScenarioFile::from_case(case))
 }
 
-/// The version 2 scenario text of `script`, without metadata.
-pub fn print_script(script: &Script) -> String {
-    let mut out = format!("{VERSION_LINE_V2}\n");
-    script_body(&mut out, script);
-    out
-}
-
-/// The scenario text of `file`: version line, metadata comments, then the case or script.
+/// The scenario text of `file`: version line, metadata comments, then the script.
 ///
 /// Metadata is one line per item: `# seed: N`, `# target: …`, one `# divergence: …` per line of
 /// the divergence and one `# …` per free comment. Line breaks inside an item start a new line of
 /// the same kind (a target's become spaces), and trailing spaces are dropped, so the file always
 /// parses.
 pub fn print(file: &ScenarioFile) -> String {
-    let version = match file.body() {
-        ScenarioBody::Case(_) => VERSION_LINE,
-        ScenarioBody::Script(_) => VERSION_LINE_V2,
+    let script = &file.script;
+    let version = if script.steps.is_empty() {
+        VERSION_LINE
+    } else {
+        VERSION_LINE_V2
     };
     let mut out = format!("{version}\n");
     if let Some(seed) = file.seed {
@@ -62,9 +61,22 @@ pub fn print(file: &ScenarioFile) -> String {
     if let Some(through) = &file.through {
         let _ = write!(out, "\nthrough {through}\n");
     }
-    match file.body() {
-        ScenarioBody::Case(case) => body(&mut out, case),
-        ScenarioBody::Script(script) => script_body(&mut out, script),
+    if script.pause_scale != crate::case::PauseScale::ONE {
+        let _ = write!(out, "\npause-scale {}\n", script.pause_scale);
+    }
+    for conn in &script.connections {
+        out.push('\n');
+        if conn.steps.is_empty() {
+            declaration(&mut out, conn);
+        } else {
+            block(&mut out, conn);
+        }
+    }
+    if !script.steps.is_empty() {
+        out.push('\n');
+    }
+    for step in &script.steps {
+        let _ = writeln!(out, "{step}");
     }
     out
 }
@@ -83,17 +95,8 @@ fn comment_line(out: &mut String, text: &str) {
     }
 }
 
-fn body(out: &mut String, case: &Case) {
-    if case.pause_scale != crate::case::PauseScale::ONE {
-        let _ = write!(out, "\npause-scale {}\n", case.pause_scale);
-    }
-    for conn in &case.connections {
-        out.push('\n');
-        connection(out, conn);
-    }
-}
-
-fn connection(out: &mut String, conn: &ConnectionCase) {
+/// A connection with its own lane: every setting, then its steps.
+fn block(out: &mut String, conn: &ScriptConnection) {
     let w = &conn.write;
     let r = &conn.read;
     let buffer = |b: Option<u32>| b.map_or_else(|| "default".to_string(), |n| n.to_string());
@@ -105,45 +108,12 @@ fn connection(out: &mut String, conn: &ConnectionCase) {
     let _ = writeln!(out, "  write-pauses {}", pauses(&w.pauses));
     let _ = writeln!(out, "  read-sizes {}", sizes(&r.sizes));
     let _ = writeln!(out, "  read-pauses {}", pauses(&r.pauses));
-    let send = |out: &mut String, p: &Payload| {
-        let _ = writeln!(out, "  send {}", payload(p));
-    };
-    match &conn.conversation {
-        Conversation::Stream { payload } => {
-            send(out, payload);
-            out.push_str("  shutdown write\n  expect echo\n  expect eof\n");
-        }
-        Conversation::Interactive { messages } => {
-            for m in messages {
-                send(out, m);
-                out.push_str("  expect echo\n");
-            }
-            out.push_str("  shutdown write\n  expect eof\n");
-        }
-        Conversation::Close { payload } => {
-            send(out, payload);
-            out.push_str("  expect echo\n  close\n");
-        }
+    for step in &conn.steps {
+        let _ = writeln!(out, "  {}", StepText { step, named: false });
     }
 }
 
-fn script_body(out: &mut String, script: &Script) {
-    if script.pause_scale != crate::case::PauseScale::ONE {
-        let _ = write!(out, "\npause-scale {}\n", script.pause_scale);
-    }
-    for conn in &script.connections {
-        out.push('\n');
-        declaration(out, conn);
-    }
-    if !script.steps.is_empty() {
-        out.push('\n');
-    }
-    for step in &script.steps {
-        let _ = writeln!(out, "{step}");
-    }
-}
-
-/// A version 2 connection: its name and the settings that are not the default.
+/// A connection without a lane of its own: its name and the settings that are not the default.
 fn declaration(out: &mut String, conn: &ScriptConnection) {
     let (w, r) = (&conn.write, &conn.read);
     let (dw, dr) = (WritePlan::default(), ReadPlan::default());
@@ -168,6 +138,80 @@ fn declaration(out: &mut String, conn: &ScriptConnection) {
     }
     if r.pauses != dr.pauses {
         let _ = writeln!(out, "  read-pauses {}", pauses(&r.pauses));
+    }
+}
+
+/// A step as a line: with its connection's name (top-level) or without (in a block).
+struct StepText<'a> {
+    step: &'a Step,
+    named: bool,
+}
+
+impl fmt::Display for StepText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (true, Some(name)) = (self.named, self.step.connection()) {
+            write!(f, "{name} ")?;
+        }
+        match self.step {
+            Step::Send {
+                payload: p,
+                repeat,
+                ..
+            } => {
+                write!(f, "send {}", payload(p))?;
+                if *repeat != 1 {
+                    write!(f, " x {repeat}")?;
+                }
+                Ok(())
+            }
+            Step::Expect {
+                expectation,
+                within,
+                ..
+            } => {
+                f.write_str("expect ")?;
+                match expectation {
+                    Expectation::Echo => f.write_str("echo")?,
+                    Expectation::Last => f.write_str("last")?,
+                    Expectation::Bytes(p) => write!(f, "bytes {}", payload(p))?,
+                    Expectation::Eof => f.write_str("eof")?,
+                }
+                if let Some(d) = within {
+                    write!(f, " within {}", duration(*d))?;
+                }
+                Ok(())
+            }
+            Step::ShutdownWrite { .. } => f.write_str("shutdown write"),
+            Step::Close { .. } => f.write_str("close"),
+            Step::Sleep(d) => write!(f, "sleep {}", duration(*d)),
+        }
+    }
+}
+
+/// The step as a top-level line of scenario text, e.g. `a expect bytes "hi" within 1s`.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        StepText {
+            step: self,
+            named: true,
+        }
+        .fmt(f)
+    }
+}
+
+/// A case displays as its scenario text, ready to save as a file.
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&print_case(self))
+    }
+}
+
+/// The `Debug` of a case is its scenario text too, so that proptest's "minimal failing input"
+/// can be pasted into a file under `tests/regressions/` as it is.
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\n")?;
+        f.write_str(&print_case(self))
     }
 }
 

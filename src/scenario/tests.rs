@@ -63,6 +63,7 @@ fn sample_case() -> Case {
             ),
         ],
         pause_scale: PauseScale::new(1, 100).unwrap(),
+        hold: None,
     }
 }
 
@@ -117,7 +118,7 @@ connection quit
 "#;
 
 fn sample_file() -> ScenarioFile {
-    ScenarioFile::new(sample_case())
+    ScenarioFile::from_case(&sample_case())
         .with_seed(42)
         .with_target("127.0.0.1:7000")
         .with_divergence("connection big: first difference at offset 17\n  expected 41 42\n")
@@ -161,7 +162,8 @@ fn parses_hand_written_files() {
     let file = parse(source).unwrap();
     assert_eq!(file.seed, None);
     assert_eq!(file.comments, ["free comment", ""]);
-    let a = &file.case.connections[0];
+    let case = file.to_case().unwrap();
+    let a = &case.connections[0];
     assert_eq!(a.read.sizes, [1024, 1]);
     assert_eq!(
         a.write.pauses,
@@ -181,10 +183,10 @@ fn parses_hand_written_files() {
         }
     );
     assert_eq!(
-        file.case.connections[1].conversation,
+        case.connections[1].conversation,
         Conversation::Interactive { messages: vec![] }
     );
-    assert_eq!(file.case.pause_scale, PauseScale::ONE);
+    assert_eq!(case.pause_scale, PauseScale::ONE);
 }
 
 #[test]
@@ -233,7 +235,7 @@ fn durations_print_in_the_largest_exact_unit() {
 
 #[test]
 fn metadata_survives_awkward_text() {
-    let file = ScenarioFile::new(sample_case())
+    let file = ScenarioFile::from_case(&sample_case())
         .with_target("  spawn: ./server\n--port 1  ")
         .with_divergence("line one\n\n    indented\nlast   ");
     let printed = print(&file);
@@ -248,12 +250,13 @@ fn metadata_survives_awkward_text() {
     let back = parse(&printed).unwrap();
     assert_eq!(back.target.as_deref(), Some("spawn: ./server --port 1"));
     assert_eq!(back.divergence, ["line one", "", "    indented", "last"]);
-    assert_eq!(back.case, sample_case());
+    assert_eq!(back.to_case(), Some(sample_case()));
 }
 
-/// Each v1 conversation shape, and the near misses it must refuse.
+/// Each conversation of a case, and the near misses: a block is a lane of any steps the rules
+/// allow, so those parse as scripts, but only the three conversations are a case.
 #[test]
-fn only_the_three_v1_conversations_are_accepted() {
+fn only_the_three_conversations_are_a_case() {
     let wrap = |steps: &str| format!("{VERSION_LINE}\nconnection a\n{steps}");
     let ok = [
         (
@@ -278,48 +281,32 @@ fn only_the_three_v1_conversations_are_accepted() {
             kind
         );
     }
-    let bad = [
-        (
-            "expect echo",
-            ParseErrorKind::UnexpectedStep,
-            "`send` or `shutdown write`",
-        ),
-        (
-            "send \"x\"\nexpect eof",
-            ParseErrorKind::UnexpectedStep,
-            "`expect echo` or `shutdown write`",
-        ),
-        (
-            "send \"x\"\nsend \"y\"",
-            ParseErrorKind::UnexpectedStep,
-            "`expect echo` or `shutdown write`",
-        ),
-        (
-            "send \"x\"\nexpect echo\nsend \"y\"\nexpect echo\nclose",
-            ParseErrorKind::UnexpectedStep,
-            "`send` or `shutdown write`",
-        ),
-        (
-            "send \"x\"\nexpect echo\nclose\nclose",
-            ParseErrorKind::UnexpectedStep,
-            "`connection` or the end of the file",
-        ),
-        (
-            "send \"x\"\nshutdown write",
-            ParseErrorKind::IncompleteConversation,
-            "`expect echo`",
-        ),
-        (
-            "",
-            ParseErrorKind::IncompleteConversation,
-            "`send` or `shutdown write`",
-        ),
+    // Scripts, but no case.
+    let scripts = [
+        "expect echo",
+        "send \"x\"\nsend \"y\"",
+        "send \"x\"\nexpect echo\nsend \"y\"\nexpect echo\nclose",
+        "send \"x\"\nshutdown write",
+        "send \"x\"\nexpect last",
+        "",
     ];
-    for (steps, kind, expected) in bad {
+    for steps in scripts {
+        let file = parse(&wrap(steps)).unwrap_or_else(|e| panic!("{steps:?}: {e}"));
+        assert_eq!(file.to_case(), None, "{steps:?}");
+        let e = parse_case(&wrap(steps)).unwrap_err();
+        assert_eq!(e.kind(), ParseErrorKind::InvalidCase, "{steps:?}: {e}");
+    }
+    // What the rules refuse, in any lane.
+    let bad = [
+        ("send \"x\"\nexpect eof", "`expect echo` first"),
+        ("send \"x\"\nexpect echo\nclose\nclose", "no more steps on it"),
+        ("shutdown write\nsend \"x\"", "`expect` or `close`"),
+    ];
+    for (steps, expected) in bad {
         let e = parse(&wrap(steps)).unwrap_err();
         assert_eq!(
             (e.kind(), e.expected()),
-            (kind, Some(expected)),
+            (ParseErrorKind::UnexpectedStep, Some(expected)),
             "{steps:?}: {e}"
         );
     }
@@ -359,9 +346,9 @@ fn errors_have_kinds_and_positions() {
         (conn("send json {}"), K::UnexpectedToken, (3, 6)),
         (format!("{v}\nconnection 1a"), K::InvalidName, (2, 12)),
         (
-            format!("{v}\nconnection a\nclose\nconnection a"),
+            format!("{v}\nconnection a\nclose\nclose\nconnection a"),
             K::UnexpectedStep,
-            (3, 1),
+            (4, 1),
         ),
         (
             format!("{v}\nconnection a\nsend \"\"\nexpect echo\nclose\nconnection a\n"),
@@ -382,13 +369,17 @@ fn errors_have_kinds_and_positions() {
         (format!("{v}\nthrough seed"), K::MissingArgument, (2, 13)),
         (format!("{v}\nthrough seed x7"), K::InvalidNumber, (2, 14)),
         (format!("{v}\nthrough seed 1 \"up\""), K::InvalidChain, (2, 16)),
-        (conn("send \"x\"\nshutdown write"), K::IncompleteConversation, (4, 15)),
+        (conn("send \"x\"\nshutdown write\nsend \"y\""), K::UnexpectedStep, (5, 1)),
+        (conn("send \"x\"\na expect echo"), K::UnexpectedStep, (4, 1)),
+        (format!("{v}\nconnection a\nconnection b\na send \"x\"\nsend \"y\""), K::Misplaced, (5, 1)),
+        (format!("{v}\nconnection a\na send \"x\"\nnodelay on"), K::Misplaced, (4, 1)),
+        (format!("{v}\nconnection send"), K::InvalidName, (2, 12)),
         (format!("{v}\n# only comments\n"), K::NoConnections, (3, 1)),
         (format!("{v}\n# seed: -1\n"), K::InvalidMetadata, (2, 9)),
         (
             conn("send generated 1GiB seed 1\nexpect echo\nsend \"x\"\nexpect echo\nshutdown write\nexpect eof"),
             K::InvalidCase,
-            (2, 12),
+            (5, 1),
         ),
     ];
     for (input, kind, pos) in table {
@@ -410,12 +401,12 @@ fn rendered_errors() {
              |           ^^^^^ expected `on` or `off`",
         ),
         (
-            format!("{VERSION_LINE}\nconnection a\n  send \"x\"\n  shutdown write"),
-            "error: connection `a` ends before its conversation is complete\n \
-             --> case.scenario:4:17\n  \
+            format!("{VERSION_LINE}\nconnection a\n  send \"x\"\n  expect eof"),
+            "error: `expect eof` while 1 bytes sent are not yet expected (connection `a`)\n \
+             --> case.scenario:4:3\n  \
              |\n\
-             4 |   shutdown write\n  \
-             |                 ^ expected `expect echo`",
+             4 |   expect eof\n  \
+             |   ^^^^^^^^^^ expected `expect echo` first",
         ),
         (
             String::new(),
@@ -431,7 +422,7 @@ fn rendered_errors() {
              --> case.scenario:2:12\n  \
              |\n\
              2 | connection é\n  \
-             |            ^ expected letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes",
+             |            ^ expected letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes, and none of `send`, `expect`, `shutdown`, `close`",
         ),
         (
             format!("{VERSION_LINE}\nconnection a\n  send \"tab\\q\""),
@@ -495,13 +486,11 @@ fn file_strategy() -> impl Strategy<Value = ScenarioFile> {
         ),
     )
         .prop_map(|(case, seed, target, divergence, comments)| ScenarioFile {
-            case,
-            script: None,
             seed,
             target,
             divergence,
             comments,
-            through: None,
+            ..ScenarioFile::from_case(&case)
         })
         .prop_flat_map(|file| {
             let through = (any::<u64>(), crate::proxy::chain_strategy(true))

@@ -1,4 +1,4 @@
-//! Tests of scenario text v2 and the script interpreter: a golden file, the printer/parser round
+//! Tests of scenario text with top-level steps and of the player: a golden file, the printer/parser round
 //! trip over every kind of step, errors with kinds and positions, the promise never to panic,
 //! the conversion of v1 cases, and scripts played against real servers, passing and failing.
 
@@ -70,6 +70,7 @@ fn sample_script() -> Script {
                     pauses: vec![ms(1)],
                     ..ReadPlan::default()
                 },
+                steps: Vec::new(),
             },
             ScriptConnection {
                 name: "sleep".into(),
@@ -78,6 +79,7 @@ fn sample_script() -> Script {
                     ..WritePlan::default()
                 },
                 read: ReadPlan::default(),
+                steps: Vec::new(),
             },
         ],
         steps: vec![
@@ -134,7 +136,7 @@ fn sample_script() -> Script {
 }
 
 fn sample_file() -> ScenarioFile {
-    ScenarioFile::from_script(sample_script())
+    ScenarioFile::new(sample_script())
         .with_seed(9)
         .with_comment("pins down: two connections interleaved")
 }
@@ -144,10 +146,9 @@ fn golden_v2_print_and_parse() {
     assert_eq!(print(&sample_file()), SAMPLE_V2);
     assert_eq!(parse(SAMPLE_V2), Ok(sample_file()));
     let file = parse(SAMPLE_V2).unwrap();
-    assert_eq!(file.version(), 2);
-    assert!(matches!(file.body(), ScenarioBody::Script(_)));
-    assert!(file.case.connections.is_empty());
-    assert!(print_script(&sample_script()).starts_with("# echo-harness scenario v2\n\npause-scale"));
+    assert_eq!(file.to_case(), None, "top-level steps of no hold: a script, no case");
+    assert!(print(&ScenarioFile::new(sample_script()))
+        .starts_with("# echo-harness scenario v2\n\npause-scale"));
     assert_eq!(sample_script().validate(), Ok(()));
 }
 
@@ -168,7 +169,7 @@ fn parses_hand_written_v2() {
         b expect echo\n\
         a expect echo\n");
     let file = parse(&source).unwrap_or_else(|e| panic!("{e}"));
-    let script = file.script.unwrap();
+    let script = file.script;
     assert_eq!(file.comments, ["free"]);
     assert_eq!(script.connections[0].write, WritePlan::default());
     assert_eq!(script.connections[1].write.chunks, [3]);
@@ -183,15 +184,21 @@ fn parses_hand_written_v2() {
     assert_eq!(script.steps.len(), 5);
 }
 
+/// Both version lines introduce one language: a file means the same under either, blocks and
+/// top-level steps may mix, and a script that is no case is refused as a case.
 #[test]
-fn v1_is_unchanged_and_v2_is_no_case() {
-    // v2 syntax is an error in a v1 file, as before.
-    let e = parse(&format!("{VERSION_LINE}\nconnection a\na send \"x\"\n")).unwrap_err();
-    assert_eq!(e.kind(), ParseErrorKind::UnknownDirective);
-    assert_eq!(e.line_col(), (3, 1));
-    let e = parse_case(&v2("connection a\n")).unwrap_err();
-    assert_eq!(e.kind(), ParseErrorKind::UnsupportedVersion);
-    assert_eq!(e.line_col(), (1, 25));
+fn both_version_lines_read_one_language() {
+    let body = "connection a\n  send \"x\"\n  expect echo\n  sleep 1ms\n  close\n\
+                connection b\nconnection c\nb send \"y\"\nc send \"z\"\nc expect echo\nb expect echo\n";
+    let one = parse(&format!("{VERSION_LINE}\n{body}")).unwrap_or_else(|e| panic!("{e}"));
+    let two = parse(&v2(body)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one, two);
+    assert_eq!(one.script.connections[0].steps.len(), 4);
+    assert_eq!(one.script.steps.len(), 4);
+    assert_eq!(one.lines.line(LaneId::Own(0), 2), Some(5));
+    assert_eq!(one.lines.line(LaneId::Shared, 3), Some(12));
+    let e = parse_case(&v2("connection a\na send \"x\"\n")).unwrap_err();
+    assert_eq!(e.kind(), ParseErrorKind::InvalidCase);
 }
 
 #[test]
@@ -336,10 +343,7 @@ fn a_lone_name_is_a_step_only_when_declared_and_keywords_stay_directives() {
                      sleep send \"a\"\nnodelay send \"b\"\nsleep 1ms\nsleep expect echo\n\
                      nodelay expect echo\n",
     );
-    let script = parse(&source)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .script
-        .unwrap();
+    let script = parse(&source).unwrap_or_else(|e| panic!("{e}")).script;
     assert!(script.connections[0].write.nodelay);
     assert!(!script.connections[1].write.nodelay);
     assert_eq!(script.steps[2], Step::Sleep(ms(1)));
@@ -407,7 +411,7 @@ fn v2_file_strategy() -> impl Strategy<Value = ScenarioFile> {
         proptest::collection::vec("[ -~]{0,20}".prop_map(|s| s.trim_end().to_string()), 0..3),
     )
         .prop_map(|(script, seed, divergence)| {
-            let mut file = ScenarioFile::from_script(script);
+            let mut file = ScenarioFile::new(script);
             file.seed = seed;
             file.divergence = divergence;
             file
@@ -423,9 +427,9 @@ proptest! {
     #[test]
     fn every_script_round_trips(script in script_strategy(&CaseBounds::default(), 32)) {
         prop_assert_eq!(script.validate(), Ok(()));
-        let text = print_script(&script);
+        let text = print(&ScenarioFile::new(script.clone()));
         let back = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(back.script, Some(script));
+        prop_assert_eq!(back.script, script);
     }
 
     #[test]
@@ -434,12 +438,13 @@ proptest! {
         prop_assert_eq!(parse(&text).map_err(|e| e.to_string()), Ok(file));
     }
 
-    /// Every v1 case converts to a valid script that round-trips as v2 text.
+    /// Every case converts to a valid script that round-trips as text and back to the case.
     #[test]
     fn every_case_converts_to_a_script(case in case_strategy(&CaseBounds::default())) {
         let script = Script::from_case(&case);
         prop_assert_eq!(script.validate(), Ok(()));
-        let file = ScenarioFile::new(case).into_v2();
+        prop_assert_eq!(script.to_case(), Some(case.clone()));
+        let file = ScenarioFile::new(script);
         prop_assert_eq!(parse(&print(&file)).map_err(|e| e.to_string()), Ok(file));
     }
 
@@ -459,28 +464,25 @@ proptest! {
         what in 0..3u8,
         with in prop_oneof![Just('"'), Just('x'), Just('\n'), Just('#'), Just(' '), Just('9'), any::<char>()],
     ) {
-        super::tests::check_mutation(&print_script(&script), at, what, with)?;
+        super::tests::check_mutation(&print(&ScenarioFile::new(script)), at, what, with)?;
     }
 }
 
 // ---- the interpreter, against real servers ----
 
 fn script(body: &str) -> Script {
-    parse(&v2(body))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .script
-        .unwrap()
+    parse(&v2(body)).unwrap_or_else(|e| panic!("{e}")).script
 }
 
 fn play_against(
     script: &Script,
     addr: SocketAddr,
-) -> Result<crate::roundtrip::Outcome, ScriptFailure> {
+) -> Result<crate::roundtrip::Outcome, crate::Divergence> {
     let options = PlayOptions {
         timeout: Duration::from_secs(2),
         ..PlayOptions::default()
     };
-    block_on(|| play_script(script, addr, &options))
+    block_on(|| crate::roundtrip::play_script(script, addr, &options))
 }
 
 #[test]
@@ -515,7 +517,7 @@ fn every_v1_regression_case_passes_as_a_script() {
         let case = strategy.new_tree(&mut runner).unwrap().current();
         let s = Script::from_case(&case);
         let outcome = play_against(&s, server.local_addr())
-            .unwrap_or_else(|f| panic!("{f}\n{}", print_script(&s)));
+            .unwrap_or_else(|f| panic!("{f}\n{}", print(&ScenarioFile::new(s.clone()))));
         assert_eq!(outcome.bytes_verified(), case.total_len());
     }
 }
@@ -525,7 +527,7 @@ fn wrong_expected_bytes_are_a_mismatch_at_the_step() {
     let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
     let s = script("connection a\nconnection b\nb send \"0123456789\"\na send \"hello world\"\na expect bytes \"hello\"\na expect bytes \"_worl\"\n");
     let failure = play_against(&s, server.local_addr()).unwrap_err();
-    assert_eq!(failure.divergence.connection, "a");
+    assert_eq!(failure.connection, "a");
     assert_eq!(failure.step.as_ref().map(|s| s.index), Some(3));
     assert_eq!(
         failure.step.as_ref().map(|s| &*s.text),
@@ -536,7 +538,7 @@ fn wrong_expected_bytes_are_a_mismatch_at_the_step() {
         expected,
         actual,
         ..
-    } = failure.divergence.kind
+    } = failure.kind
     else {
         panic!("{failure}");
     };
@@ -585,13 +587,13 @@ fn eof_within_a_deadline_against_a_server_that_never_closes_is_no_eof() {
         "the deadline, not the timeout"
     );
     assert_eq!(
-        failure.divergence.kind,
+        failure.kind,
         DivergenceKind::NoEof { waited: ms(100) }
     );
     assert_eq!(failure.step.as_ref().map(|s| s.index), Some(3));
-    assert_eq!(failure.divergence.received, 2);
+    assert_eq!(failure.received, 2);
     assert!(
-        !failure.divergence.confirmed,
+        !failure.confirmed,
         "timing only, so it needs confirming"
     );
 }
@@ -612,7 +614,7 @@ fn an_early_close_is_early_eof_and_an_unanswered_round_is_named() {
     let failure = play_against(&s, addr).unwrap_err();
     assert!(
         matches!(
-            failure.divergence.kind,
+            failure.kind,
             DivergenceKind::EarlyEof | DivergenceKind::Reset { .. }
         ),
         "{failure}"
@@ -634,7 +636,7 @@ fn an_early_close_is_early_eof_and_an_unanswered_round_is_named() {
     let failure = play_against(&s, addr).unwrap_err();
     assert!(
         matches!(
-            failure.divergence.kind,
+            failure.kind,
             DivergenceKind::RoundUnanswered {
                 round: 0,
                 rounds: 1,
@@ -655,7 +657,7 @@ fn a_connect_failure_names_the_connection_and_no_step() {
     };
     let s = script("connection first\nfirst send \"x\"\n");
     let failure = play_against(&s, addr).unwrap_err();
-    assert_eq!(failure.divergence.connection, "first");
-    assert_eq!(failure.divergence.kind, DivergenceKind::Refused);
+    assert_eq!(failure.connection, "first");
+    assert_eq!(failure.kind, DivergenceKind::Refused);
     assert_eq!(failure.step, None);
 }

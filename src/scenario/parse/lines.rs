@@ -1,20 +1,19 @@
-//! Version 2 lines: connection declarations with their settings, then steps prefixed by a
-//! connection's name, and `sleep`.
+//! What a line is — a file setting, a `connection`, a setting, a step of the block being read,
+//! or a top-level step of the shared lane — and the steps themselves.
 //!
-//! A line is a step when its first word names a declared connection and its second is a step
-//! word (`send`, `expect`, `shutdown`, `close`), or when its first word names a declared
-//! connection that is no keyword; otherwise it is a directive. Since no connection may be named
-//! after a step word, and no directive's argument is one, that reading is never ambiguous.
-//! Every step is checked against a [`StaticState`] of its connection, so misuse (a `send` after
-//! `shutdown write`, an `expect eof` with echo still owed) is reported at its line.
+//! A line is a top-level step when its first word names a declared connection and its second
+//! is a step word (`send`, `expect`, `shutdown`, `close`), or when its first word names a
+//! declared connection that is no keyword. A line that starts with a step word is a step of the
+//! block being read. `sleep` names no connection: indented, after a block's first step, it is
+//! the block's; otherwise it is top-level. Since no connection may be named after a step word,
+//! and no directive's argument is one, that reading is never ambiguous. Every step is checked
+//! against a [`StaticState`] of its connection, so misuse (a `send` after `shutdown write`, an
+//! `expect eof` with echo still owed) is reported at its line.
 
-use super::{Args, Parser, Token, K};
-use crate::case::PauseScale;
+use super::{Args, Parser, Token, K, SETTINGS};
 use crate::scenario::error::ParseError;
-use crate::scenario::script::{
-    Expectation, Script, ScriptConnection, StaticState, Step, MAX_REPEAT, STEP_WORDS,
-};
-use crate::scenario::ScenarioFile;
+use crate::scenario::LaneId;
+use crate::script::{Expectation, Step, MAX_REPEAT, STEP_WORDS};
 
 const HEADS: &str = "`connection`, a setting, `sleep`, or a step such as `NAME send …`";
 const STEPS: &str = "`send`, `expect`, `shutdown write` or `close`";
@@ -33,10 +32,11 @@ const KEYWORDS: [&str; 11] = [
 ];
 
 impl<'s> Parser<'s> {
-    pub(super) fn v2_directive(
+    pub(super) fn directive(
         &mut self,
         tokens: &[Token<'s>],
         end: usize,
+        indented: bool,
     ) -> Result<(), ParseError> {
         let head = &tokens[0];
         let mut args = Args {
@@ -44,12 +44,13 @@ impl<'s> Parser<'s> {
             pos: 1,
             end,
         };
+        let heads = if self.block.is_some() { SETTINGS } else { HEADS };
         if head.string.is_some() {
             return Err(self.err(
                 K::UnknownDirective,
                 head.span.clone(),
                 "a line cannot start with a string",
-                Some(HEADS),
+                Some(heads),
             ));
         }
         let second_is_verb = tokens
@@ -57,27 +58,37 @@ impl<'s> Parser<'s> {
             .is_some_and(|t| t.string.is_none() && STEP_WORDS.contains(&t.text));
         if let Some(index) = self.declared(head.text) {
             if second_is_verb || !KEYWORDS.contains(&head.text) {
-                return self.v2_step(index, head, &mut args);
+                return self.top_level_step(index, head, &mut args);
             }
         }
         match head.text {
             "pause-scale" => self.pause_scale_line(head, &mut args),
             "through" => self.through_line(head, &mut args),
             "connection" => {
-                self.after_steps(head, "every `connection` before the first step")?;
-                self.v2_connection_line(&mut args)
+                self.after_steps(head, "every `connection` before the first top-level step")?;
+                self.connection_line(&mut args)
             }
             "nodelay" | "send-buffer" | "recv-buffer" | "write-chunks" | "write-pauses"
             | "read-sizes" | "read-pauses" => {
                 self.after_steps(head, "settings right after their `connection`")?;
                 self.setting(head, &mut args)
             }
+            "send" | "shutdown" | "expect" | "close" => self.block_step(head, &mut args),
             "sleep" => {
                 let tok = args.word(self, "a duration such as `10ms`")?;
-                let duration = self.duration(tok)?;
+                let step = Step::Sleep(self.duration(tok)?);
                 args.finish(self)?;
-                self.start_steps();
-                self.steps.push(Step::Sleep(duration));
+                let in_block = indented
+                    && !self.in_steps
+                    && self.block.as_ref().is_some_and(|b| !b.steps.is_empty());
+                match self.block.as_mut() {
+                    Some(block) if in_block => {
+                        block.steps.push(step);
+                        self.lines
+                            .push(LaneId::Own(self.connections.len()), self.line);
+                    }
+                    _ => self.shared(step),
+                }
                 Ok(())
             }
             other if second_is_verb => Err(self.err(
@@ -90,25 +101,25 @@ impl<'s> Parser<'s> {
                 K::UnknownDirective,
                 head.span.clone(),
                 format!("unknown directive `{other}`"),
-                Some(HEADS),
+                Some(heads),
             )),
         }
     }
 
     /// The index of the declared connection `name` (the one being declared included).
-    fn declared(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.script_connections.iter().position(|c| c.name == name) {
+    pub(super) fn declared(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.connections.iter().position(|c| c.name == name) {
             return Some(i);
         }
         self.block
             .as_ref()
             .filter(|b| b.name == name)
-            .map(|_| self.script_connections.len())
+            .map(|_| self.connections.len())
     }
 
     fn declared_names(&self) -> String {
         let mut names: Vec<String> = self
-            .script_connections
+            .connections
             .iter()
             .map(|c| c.name.as_str())
             .chain(self.block.as_ref().map(|b| b.name.as_str()))
@@ -118,7 +129,7 @@ impl<'s> Parser<'s> {
         if names.is_empty() {
             return "`connection NAME` before its steps".to_string();
         }
-        if self.script_connections.len() + usize::from(self.block.is_some()) > names.len() {
+        if self.connections.len() + usize::from(self.block.is_some()) > names.len() {
             names.push("…".to_string());
         }
         format!("a declared connection: {}", names.join(", "))
@@ -129,47 +140,100 @@ impl<'s> Parser<'s> {
             return Err(self.err(
                 K::Misplaced,
                 head.span.clone(),
-                format!("`{}` after the first step", head.text),
+                format!("`{}` after the first top-level step", head.text),
                 Some(expected),
             ));
         }
         Ok(())
     }
 
-    /// Ends the declaration being read, if any.
-    fn end_declaration(&mut self) {
-        if let Some(block) = self.block.take() {
-            self.script_connections.push(ScriptConnection {
-                name: block.name,
-                write: block.write,
-                read: block.read,
-            });
-            self.states.push(StaticState::default());
-        }
-    }
-
-    fn start_steps(&mut self) {
-        self.end_declaration();
+    /// Appends `step` to the shared lane; blocks are over.
+    fn shared(&mut self, step: Step) {
+        self.end_block();
         self.in_steps = true;
+        self.steps.push(step);
+        self.lines.push(LaneId::Shared, self.line);
     }
 
-    fn v2_connection_line(&mut self, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
-        let tok = self.connection_name(args, &STEP_WORDS)?;
-        let taken = self.declared(tok.text).is_some();
-        if !taken {
-            self.end_declaration();
+    /// A step of the block being read: `send …`, `expect …`, `shutdown write`, `close`.
+    fn block_step(&mut self, head: &Token<'s>, args: &mut Args<'_, 's>) -> Result<(), ParseError> {
+        let Some(name) = self.block.as_ref().map(|b| b.name.clone()) else {
+            let expected = if self.in_steps {
+                "the connection's name first, as in `NAME send …`"
+            } else {
+                "`connection NAME` first"
+            };
+            return Err(self.err(
+                K::Misplaced,
+                head.span.clone(),
+                format!("`{}` outside a connection", head.text),
+                Some(expected),
+            ));
+        };
+        let step = self.step(name.clone(), head, args)?;
+        let span = head.span.start..args.end;
+        let lane = LaneId::Own(self.connections.len());
+        let Some(block) = self.block.as_mut() else {
+            return Ok(());
+        };
+        if let Err((problem, expected)) = block.state.apply(&step) {
+            return Err(self.err(
+                K::UnexpectedStep,
+                span,
+                format!("{problem} (connection `{name}`)"),
+                Some(expected),
+            ));
         }
-        self.open_block(tok, taken, self.script_connections.len())
+        block.steps.push(step);
+        self.lines.push(lane, self.line);
+        Ok(())
     }
 
-    fn v2_step(
+    /// A top-level step on the connection at `index`: `NAME send …` and the like.
+    fn top_level_step(
         &mut self,
         index: usize,
         head: &Token<'s>,
         args: &mut Args<'_, 's>,
     ) -> Result<(), ParseError> {
-        let connection = head.text.to_string();
         let verb = args.word(self, STEPS)?;
+        let step = self.step(head.text.to_string(), verb, args)?;
+        let span = head.span.start..args.end;
+        self.end_block();
+        let own = self.connections.get(index).is_some_and(|c| !c.steps.is_empty());
+        if own {
+            return Err(self.err(
+                K::UnexpectedStep,
+                span,
+                format!(
+                    "connection `{}` has steps in its block; its steps cannot also be top-level",
+                    head.text
+                ),
+                Some("the step in its block, without the name"),
+            ));
+        }
+        let Some(state) = self.states.get_mut(index) else {
+            return Ok(());
+        };
+        if let Err((problem, expected)) = state.apply(&step) {
+            return Err(self.err(
+                K::UnexpectedStep,
+                span,
+                format!("{problem} (connection `{}`)", head.text),
+                Some(expected),
+            ));
+        }
+        self.shared(step);
+        Ok(())
+    }
+
+    /// The step that `verb` starts, on `connection`, with the rest of the line.
+    fn step(
+        &self,
+        connection: String,
+        verb: &Token<'s>,
+        args: &mut Args<'_, 's>,
+    ) -> Result<Step, ParseError> {
         let step = match verb.text {
             "send" => {
                 let payload = self.payload_until(args, &["x"])?;
@@ -247,21 +311,7 @@ impl<'s> Parser<'s> {
             }
         };
         args.finish(self)?;
-        self.start_steps();
-        let span = head.span.start..args.end;
-        let Some(state) = self.states.get_mut(index) else {
-            return Ok(());
-        };
-        if let Err((problem, expected)) = state.apply(&step) {
-            return Err(self.err(
-                K::UnexpectedStep,
-                span,
-                format!("{problem} (connection `{}`)", head.text),
-                Some(expected),
-            ));
-        }
-        self.steps.push(step);
-        Ok(())
+        Ok(step)
     }
 
     /// The `N` of `send … x N`.
@@ -285,35 +335,5 @@ impl<'s> Parser<'s> {
                 Some(&expected),
             )),
         }
-    }
-
-    pub(super) fn v2_finish(mut self) -> Result<ScenarioFile, ParseError> {
-        self.end_declaration();
-        let end = self.text.len();
-        if self.script_connections.is_empty() {
-            return Err(self.err(
-                K::NoConnections,
-                end..end,
-                "no connection in the scenario",
-                Some("`connection NAME`"),
-            ));
-        }
-        let script = Script {
-            connections: std::mem::take(&mut self.script_connections),
-            steps: std::mem::take(&mut self.steps),
-            pause_scale: self.pause_scale.unwrap_or(PauseScale::ONE),
-        };
-        // Every line was checked as it was read; this is a second line of defence.
-        if let Err(e) = script.validate() {
-            return Err(self.err(K::InvalidCase, end..end, e.to_string(), None));
-        }
-        Ok(ScenarioFile {
-            seed: self.file_seed,
-            target: self.target,
-            divergence: self.divergence,
-            comments: self.comments,
-            through: self.through,
-            ..ScenarioFile::from_script(script)
-        })
     }
 }

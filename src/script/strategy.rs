@@ -1,15 +1,17 @@
-//! A proptest strategy for version 2 [`Script`]s, covering every kind of step, for the
-//! printer/parser round trip and for anyone who wants random scripts.
+//! A proptest strategy for [`Script`]s, covering every kind of step in both kinds of lane, for
+//! the printer/parser round trip and for anyone who wants random scripts.
 //!
 //! It draws connections (with names that include keywords such as `sleep` and `connection`,
 //! which the grammar must tell apart from directives) and a list of step wishes, then keeps the
-//! wishes that are valid where they fall, by the same rules the parser applies. So every script
-//! it yields validates, and shrinking removes steps without ever making one invalid.
+//! wishes that are valid where they fall, by the same rules the parser applies. Then some
+//! connections take their steps into lanes of their own (the order on one connection is kept,
+//! so the rules still hold). So every script it yields validates, and shrinking removes steps
+//! without ever making one invalid.
 
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::script::{Expectation, Script, ScriptConnection, StaticState, Step};
+use super::{Expectation, Script, ScriptConnection, StaticState, Step};
 use crate::case::{CaseBounds, PauseScale, Payload};
 use crate::strategy::{payload_strategy, read_plan_strategy, write_plan_strategy};
 
@@ -61,8 +63,9 @@ pub fn script_strategy(bounds: &CaseBounds, max_steps: usize) -> BoxedStrategy<S
         proptest::sample::subsequence(NAMES.to_vec(), 3),
         steps,
         select(vec![(1u32, 1u32), (1, 100), (0, 1), (3, 2)]),
+        0..8u8,
     )
-        .prop_map(|(plans, names, wishes, (num, den))| {
+        .prop_map(|(plans, names, wishes, (num, den), own_lanes)| {
             let connections: Vec<ScriptConnection> = plans
                 .into_iter()
                 .zip(names)
@@ -70,6 +73,7 @@ pub fn script_strategy(bounds: &CaseBounds, max_steps: usize) -> BoxedStrategy<S
                     name: name.to_string(),
                     write,
                     read,
+                    steps: Vec::new(),
                 })
                 .collect();
             let mut states = vec![StaticState::default(); connections.len()];
@@ -111,6 +115,16 @@ pub fn script_strategy(bounds: &CaseBounds, max_steps: usize) -> BoxedStrategy<S
                 if next.apply(&step).is_ok() {
                     *state = next;
                     steps.push(step);
+                }
+            }
+            let mut connections = connections;
+            for (i, conn) in connections.iter_mut().enumerate() {
+                if own_lanes & (1 << i) != 0 {
+                    let (mine, rest) = steps
+                        .into_iter()
+                        .partition(|s: &Step| s.connection() == Some(conn.name.as_str()));
+                    conn.steps = mine;
+                    steps = rest;
                 }
             }
             Script {

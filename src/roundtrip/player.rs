@@ -1,0 +1,279 @@
+//! The one player: plays a [`Script`] over real sockets and returns what it measured, or a
+//! [`Divergence`] naming the connection, the step and (for a timing failure) the connections
+//! held open meanwhile.
+//!
+//! Every connection is opened first, in order (through a proxy, each only once the proxy has
+//! accepted the one before), and held open together. Then the script's lanes play at the same
+//! time, each a future that runs its steps in order, and each connection's writer is a future
+//! that writes what the lanes hand it, by the write plan, in the background. All of them are
+//! polled by the caller's task: no task or thread is spawned per play or per connection.
+//!
+//! A lane that fails stops; the others play on to their end or their own failure, as every
+//! wait is bounded. Of several failures the one with the most telling evidence is reported.
+//! [`play_script_confirmed`] holds the one confirmation rule: a failure whose only evidence is
+//! time is played again, the same script with the same lanes and cross-connection order, at
+//! four times the timeouts, and counts only if it fails again.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::divergence::{Divergence, DivergenceKind};
+use super::lane::{self, Conn, LaneFailure};
+use super::wire;
+use crate::case::Case;
+use crate::proxy::ProxyHandle;
+use crate::script::{LaneId, Script};
+use crate::server::ServerStats;
+
+/// How a script is played.
+#[derive(Debug, Clone)]
+pub struct PlayOptions {
+    /// The no-progress timeout: a step fails only when no byte moved in either direction on
+    /// its connection for this long. Pauses asked for by the plans do not count.
+    pub timeout: Duration,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// The counters of the built-in server, when that is the target: each connection's outcome
+    /// then says how many reads the server needed for its bytes.
+    pub server_stats: Option<Arc<ServerStats>>,
+    /// The proxy between this client and the target, when there is one: every play restarts
+    /// its accept order with the seed given here, and opens the script's connections one at a
+    /// time, each only once the proxy has accepted the one before, so the same seed gives the
+    /// same faults on the same connections.
+    pub through: Option<ProxyInFront>,
+}
+
+impl Default for PlayOptions {
+    fn default() -> Self {
+        PlayOptions {
+            timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            server_stats: None,
+            through: None,
+        }
+    }
+}
+
+impl PlayOptions {
+    /// The same options with both timeouts four times longer: the second play of a failure
+    /// whose only evidence is time.
+    pub(crate) fn slower(&self) -> PlayOptions {
+        PlayOptions {
+            timeout: self.timeout * 4,
+            connect_timeout: self.connect_timeout * 4,
+            ..self.clone()
+        }
+    }
+}
+
+/// A proxy in front of the target (see [`PlayOptions::through`]), and the seed the next play
+/// restarts it with.
+#[derive(Debug, Clone)]
+pub struct ProxyInFront {
+    /// The running proxy; the play's address is its listening address.
+    pub proxy: Arc<ProxyHandle>,
+    /// The seed of its generators for the script being played.
+    pub seed: u64,
+}
+
+/// What a passing play measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// One entry per connection, in the script's order.
+    pub connections: Vec<ConnectionOutcome>,
+    /// Wall time of the whole play.
+    pub elapsed: Duration,
+    /// A failure whose only evidence was time, which did not happen again when the script was
+    /// played at four times the timeout; `None` if the first play passed.
+    pub unconfirmed: Option<Divergence>,
+}
+
+impl Outcome {
+    /// Bytes verified: every byte that came back, over all connections.
+    pub fn bytes_verified(&self) -> u64 {
+        self.connections.iter().map(|c| c.received).sum()
+    }
+}
+
+/// What one connection measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionOutcome {
+    /// The connection's name.
+    pub name: String,
+    /// The client side's address (the key of the built-in server's records).
+    pub local_addr: SocketAddr,
+    /// Bytes written.
+    pub sent: u64,
+    /// Bytes that came back, all checked.
+    pub received: u64,
+    /// Chunks written (one per cut of the write plan).
+    pub writes: u64,
+    /// Reads that returned data.
+    pub reads: u64,
+    /// Reads the built-in server needed for this connection's bytes, when known.
+    pub server_reads: Option<u64>,
+    /// From the start of the play until this connection's last step.
+    pub elapsed: Duration,
+}
+
+/// Plays `case` once: its script ([`Script::from_case`]).
+pub async fn play(
+    case: &Case,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Outcome, Divergence> {
+    play_script(&Script::from_case(case), addr, options).await
+}
+
+/// Plays `case`, confirming a failure whose only evidence is time (see
+/// [`play_script_confirmed`]).
+pub async fn play_confirmed(
+    case: &Case,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Outcome, Divergence> {
+    play_script_confirmed(&Script::from_case(case), addr, options).await
+}
+
+/// Plays `script`; a failure whose only evidence is time is played once more, with the same
+/// lanes and so the same order across connections, at four times the no-progress and connect
+/// timeouts, and reported (as confirmed) only if it fails again. A step's `within` is the
+/// script's own deadline and is not stretched.
+pub async fn play_script_confirmed(
+    script: &Script,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Outcome, Divergence> {
+    match play_script(script, addr, options).await {
+        Err(first) if first.kind.is_timing_only() => {
+            match play_script(script, addr, &options.slower()).await {
+                Ok(mut outcome) => {
+                    outcome.unconfirmed = Some(first);
+                    Ok(outcome)
+                }
+                Err(mut again) => {
+                    again.confirmed = true;
+                    Err(again)
+                }
+            }
+        }
+        other => other,
+    }
+}
+
+/// Plays `script` against `addr` once.
+pub async fn play_script(
+    script: &Script,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Outcome, Divergence> {
+    let started = Instant::now();
+    wire::restart_proxy(options);
+    let mut conns = Vec::with_capacity(script.connections.len());
+    let mut writers = Vec::with_capacity(script.connections.len());
+    for (index, decl) in script.connections.iter().enumerate() {
+        let stream = wire::open(&decl.write, index, addr, options)
+            .await
+            .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
+        let (conn, writer) = Conn::start(index, decl, stream, script, started);
+        conns.push(Some(conn));
+        writers.push(writer);
+    }
+    // Each lane takes the connections it names; the rest are only held open.
+    let mut lanes = Vec::new();
+    for (id, steps) in script.lanes() {
+        let mine: Vec<Conn> = match id {
+            LaneId::Own(i) => conns[i].take().into_iter().collect(),
+            LaneId::Shared => conns
+                .iter_mut()
+                .filter(|c| {
+                    c.as_ref()
+                        .is_some_and(|c| steps.iter().any(|s| s.connection() == Some(&c.name)))
+                })
+                .filter_map(Option::take)
+                .collect(),
+        };
+        lanes.push(lane::play(id, steps, mine, script.pause_scale, options));
+    }
+    let lanes = join_all(lanes);
+    let writers = join_all(writers);
+    tokio::pin!(lanes, writers);
+    let mut writers_done = false;
+    let results = loop {
+        tokio::select! {
+            results = &mut lanes => break results,
+            _ = &mut writers, if !writers_done => writers_done = true,
+        }
+    };
+    let mut idle: Vec<Conn> = conns.into_iter().flatten().collect();
+    for conn in &mut idle {
+        // A connection without steps is closed at the end, as every other one.
+        let _ = conn.close(options).await;
+    }
+    let mut failures = Vec::new();
+    let mut all = idle;
+    for (played, failure) in results {
+        all.extend(played);
+        failures.extend(failure);
+    }
+    all.sort_by_key(|c| c.index);
+    if !failures.is_empty() {
+        let sent: Vec<_> = all.iter().flat_map(Conn::sent_segments).collect();
+        let best = failures
+            .into_iter()
+            .map(|f| divergence(script, &all, f, &sent))
+            .min_by_key(evidence_rank);
+        if let Some(best) = best {
+            return Err(best);
+        }
+    }
+    Ok(Outcome {
+        connections: all.iter().map(Conn::outcome).collect(),
+        elapsed: started.elapsed(),
+        unconfirmed: None,
+    })
+}
+
+/// Dresses a lane's failure as a [`Divergence`]: the connection's counts, the step, the
+/// connections held open, and whether the wrong bytes are another connection's.
+fn divergence(
+    script: &Script,
+    all: &[Conn],
+    failure: LaneFailure,
+    sent: &[(&str, u64, &crate::case::Payload)],
+) -> Divergence {
+    let conn = &all[failure.conn];
+    let mut divergence = Divergence::new(
+        &conn.name,
+        failure.kind,
+        conn.written(),
+        conn.received,
+        script.sent_by(&conn.name),
+    );
+    divergence.step = failure.step.map(Box::new);
+    if divergence.kind.is_timing_only() {
+        divergence.held_open = failure
+            .held_open
+            .iter()
+            .map(|&i| all[i].name.clone())
+            .collect();
+    }
+    wire::explain_crossing(&mut divergence, sent.iter().copied());
+    divergence
+}
+
+/// How telling a divergence is, lowest first: bytes seen to cross between connections, then
+/// wrong bytes, extra bytes, missing bytes, and last what only time or the socket says.
+fn evidence_rank(divergence: &Divergence) -> u8 {
+    match &divergence.kind {
+        DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some() => 0,
+        DivergenceKind::Mismatch { .. } => 1,
+        DivergenceKind::ExtraBytes { .. } => 2,
+        DivergenceKind::EarlyEof => 3,
+        _ => 4,
+    }
+}

@@ -1,0 +1,146 @@
+//! A connection's writer: a future, polled beside the lanes, that takes `send` and
+//! `shutdown write` commands in order and writes them by the write plan, so a big send never
+//! deadlocks against an echo nobody reads yet. It never times out on its own: a writer stuck
+//! because nobody reads is found by the step that waits on it.
+
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::divergence::DivergenceKind;
+use super::wire::Progress;
+use crate::case::{PauseScale, Payload, WritePlan};
+
+/// Largest single write. A plan's larger chunk is written in pieces of this size back to back
+/// (with no pause between them), which the kernel sees the same way.
+pub(super) const IO_UNIT: usize = 64 * 1024;
+
+/// What a connection's writer is asked to do, in order.
+pub(super) enum Command {
+    /// Write the payload this many times, each a send of its own for the write plan.
+    Send(Payload, u32),
+    /// Half-close.
+    Shutdown,
+    /// Hand the write half back, so the connection can be closed without a half-close.
+    Close(oneshot::Sender<OwnedWriteHalf>),
+}
+
+/// What the writer has done, published after every write.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WriterState {
+    /// Commands finished.
+    pub done: u64,
+    /// Bytes written.
+    pub written: u64,
+    /// Chunks written (one per cut of the write plan).
+    pub writes: u64,
+    /// Why the writer stopped, if it failed.
+    pub failure: Option<DivergenceKind>,
+}
+
+/// Writes what `queue` asks, in order, until the queue closes or a `Close` takes the half.
+pub(super) async fn write_side(
+    mut writer: OwnedWriteHalf,
+    plan: WritePlan,
+    scale: PauseScale,
+    mut queue: mpsc::UnboundedReceiver<Command>,
+    state: watch::Sender<WriterState>,
+    progress: Arc<Progress>,
+) {
+    let mut buffer = vec![0u8; IO_UNIT];
+    while let Some(command) = queue.recv().await {
+        let result = match command {
+            Command::Send(payload, repeat) => {
+                let sink = Sink {
+                    plan: &plan,
+                    scale,
+                    state: &state,
+                    progress: &progress,
+                };
+                sink.send(&mut writer, &payload, repeat, &mut buffer).await
+            }
+            Command::Shutdown => writer
+                .shutdown()
+                .await
+                .map_err(|e| DivergenceKind::from_io(&e, "half-closing")),
+            Command::Close(back) => {
+                let _ = back.send(writer);
+                return;
+            }
+        };
+        match result {
+            Ok(()) => state.send_modify(|s| s.done += 1),
+            Err(kind) => {
+                state.send_modify(|s| s.failure = Some(kind));
+                return;
+            }
+        }
+    }
+}
+
+/// Where a send's bytes go, and what it reports.
+struct Sink<'a> {
+    plan: &'a WritePlan,
+    scale: PauseScale,
+    state: &'a watch::Sender<WriterState>,
+    progress: &'a Progress,
+}
+
+impl Sink<'_> {
+    async fn send(
+        &self,
+        writer: &mut OwnedWriteHalf,
+        payload: &Payload,
+        repeat: u32,
+        buffer: &mut [u8],
+    ) -> Result<(), DivergenceKind> {
+        for _ in 0..repeat {
+            for cut in self.plan.cuts(payload.len()) {
+                let mut at = cut.range.start;
+                while at < cut.range.end {
+                    let n = payload.fill_at(at, &mut buffer[..(cut.range.end - at).min(IO_UNIT)]);
+                    self.write_all(writer, &buffer[..n]).await?;
+                    at += n;
+                }
+                self.state.send_modify(|s| s.writes += 1);
+                pause(self.scale.apply(cut.pause), self.progress).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_all(
+        &self,
+        writer: &mut OwnedWriteHalf,
+        mut bytes: &[u8],
+    ) -> Result<(), DivergenceKind> {
+        while !bytes.is_empty() {
+            let written = writer
+                .write(bytes)
+                .await
+                .map_err(|e| DivergenceKind::from_io(&e, "writing"))?;
+            if written == 0 {
+                let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                return Err(DivergenceKind::from_io(&e, "writing"));
+            }
+            self.progress.touch();
+            self.state.send_modify(|s| s.written += written as u64);
+            bytes = &bytes[written..];
+        }
+        Ok(())
+    }
+}
+
+/// Waits out a pause the plan asks for. It is not a stall, on either side of the connection:
+/// the no-progress clock is held off for its whole length, even when it is longer than the
+/// timeout.
+pub(super) async fn pause(duration: std::time::Duration, progress: &Progress) {
+    if !duration.is_zero() {
+        let until = Instant::now() + duration;
+        progress.touch_at(until);
+        tokio::time::sleep_until(until).await;
+    }
+}

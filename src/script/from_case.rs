@@ -1,0 +1,186 @@
+//! A generated [`Case`] as a [`Script`], and back: the one place that knows what the three
+//! conversations of a case are as steps.
+//!
+//! Each connection of a case becomes a connection with its own lane — so all of them play at
+//! the same time — holding one of three step sequences: a stream (`send P`, `shutdown write`,
+//! `expect echo`, `expect eof`), interactive rounds (`send M`, `expect echo`, repeated, then
+//! `shutdown write`, `expect eof`), or a close (`send P`, `expect echo`, `close`). A case's
+//! [`Hold`] puts its two connections in the shared lane instead: the outer's first send, the
+//! inner's whole conversation, then the rest of the outer's.
+
+use super::{Expectation, Script, ScriptConnection, Step};
+use crate::case::{Case, ConnectionCase, Conversation, Hold, Payload};
+
+impl Script {
+    /// The script that plays `case`: the same connections and plans, each conversation as the
+    /// steps of its own lane, and a hold as the shared lane (see the module docs).
+    pub fn from_case(case: &Case) -> Script {
+        let held = |i: usize| case.hold.is_some_and(|h| h.outer == i || h.inner == i);
+        let connections = case
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScriptConnection {
+                name: c.name.clone(),
+                write: c.write.clone(),
+                read: c.read.clone(),
+                steps: if held(i) {
+                    Vec::new()
+                } else {
+                    conversation_steps(c)
+                },
+            })
+            .collect();
+        let mut steps = Vec::new();
+        if let Some(Hold { outer, inner }) = case.hold {
+            if let (Some(o), Some(i)) = (case.connections.get(outer), case.connections.get(inner))
+            {
+                let mut outer_steps = conversation_steps(o).into_iter();
+                steps.extend(outer_steps.next());
+                steps.extend(conversation_steps(i));
+                steps.extend(outer_steps);
+            }
+        }
+        Script {
+            connections,
+            steps,
+            pause_scale: case.pause_scale,
+        }
+    }
+
+    /// The case this script is, when it is one: every connection's steps one of the three
+    /// conversations, and the shared lane empty or a hold. `None` for anything else.
+    pub fn to_case(&self) -> Option<Case> {
+        let hold = match self.steps.first() {
+            None => None,
+            Some(first) => {
+                let outer = self.index_of(first.connection()?)?;
+                let inner = self.index_of(self.steps.get(1)?.connection()?)?;
+                Some(Hold { outer, inner })
+            }
+        };
+        let mut connections = Vec::with_capacity(self.connections.len());
+        for (i, c) in self.connections.iter().enumerate() {
+            let conversation = if hold.is_some_and(|h| h.outer == i || h.inner == i) {
+                let mine: Vec<Step> = self.steps_of(&c.name).cloned().collect();
+                conversation_of(&mine)?
+            } else {
+                conversation_of(&c.steps)?
+            };
+            connections.push(ConnectionCase {
+                name: c.name.clone(),
+                write: c.write.clone(),
+                read: c.read.clone(),
+                conversation,
+            });
+        }
+        let case = Case {
+            connections,
+            pause_scale: self.pause_scale,
+            hold,
+        };
+        // Whatever else the lanes hold (steps of a third connection, another order) is no case.
+        (case.validate().is_ok() && Script::from_case(&case) == *self).then_some(case)
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.connections.iter().position(|c| c.name == name)
+    }
+}
+
+impl From<&Case> for Script {
+    fn from(case: &Case) -> Script {
+        Script::from_case(case)
+    }
+}
+
+/// The steps of one connection's conversation.
+fn conversation_steps(conn: &ConnectionCase) -> Vec<Step> {
+    let name = || conn.name.clone();
+    let send = |payload: &Payload| Step::Send {
+        connection: name(),
+        payload: payload.clone(),
+        repeat: 1,
+    };
+    let expect = |expectation| Step::Expect {
+        connection: name(),
+        expectation,
+        within: None,
+    };
+    let shutdown = || Step::ShutdownWrite { connection: name() };
+    match &conn.conversation {
+        Conversation::Stream { payload } => vec![
+            send(payload),
+            shutdown(),
+            expect(Expectation::Echo),
+            expect(Expectation::Eof),
+        ],
+        Conversation::Close { payload } => vec![
+            send(payload),
+            expect(Expectation::Echo),
+            Step::Close { connection: name() },
+        ],
+        Conversation::Interactive { messages } => {
+            let mut steps = Vec::with_capacity(messages.len() * 2 + 2);
+            for m in messages {
+                steps.push(send(m));
+                steps.push(expect(Expectation::Echo));
+            }
+            steps.push(shutdown());
+            steps.push(expect(Expectation::Eof));
+            steps
+        }
+    }
+}
+
+/// The conversation whose steps these are, if any.
+fn conversation_of(steps: &[Step]) -> Option<Conversation> {
+    #[derive(PartialEq)]
+    enum Word<'a> {
+        Send(&'a Payload),
+        Shutdown,
+        Echo,
+        Eof,
+        Close,
+    }
+    let words: Vec<Word<'_>> = steps
+        .iter()
+        .map(|s| match s {
+            Step::Send {
+                payload, repeat: 1, ..
+            } => Some(Word::Send(payload)),
+            Step::ShutdownWrite { .. } => Some(Word::Shutdown),
+            Step::Expect {
+                expectation: Expectation::Echo,
+                within: None,
+                ..
+            } => Some(Word::Echo),
+            Step::Expect {
+                expectation: Expectation::Eof,
+                within: None,
+                ..
+            } => Some(Word::Eof),
+            Step::Close { .. } => Some(Word::Close),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    match words.as_slice() {
+        [Word::Send(p), Word::Shutdown, Word::Echo, Word::Eof] => Some(Conversation::Stream {
+            payload: (*p).clone(),
+        }),
+        [Word::Send(p), Word::Echo, Word::Close] => Some(Conversation::Close {
+            payload: (*p).clone(),
+        }),
+        [rounds @ .., Word::Shutdown, Word::Eof] if rounds.len() % 2 == 0 => {
+            let messages = rounds
+                .chunks(2)
+                .map(|pair| match pair {
+                    [Word::Send(p), Word::Echo] => Some((*p).clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(Conversation::Interactive { messages })
+        }
+        _ => None,
+    }
+}
