@@ -34,6 +34,7 @@
 //! | `cross-talk` | writes every echo to the most recently accepted connection, a global "current client" (each connection's own once that one has ended) | bytes crossing from one connection to another: missing on one, extra on the other |
 //! | `limit-64k` | a fixed 64 KiB per-connection budget: after echoing 65,536 bytes it closes the socket with input unread | the stream stops at byte 65,536 at the latest, then a reset or an early EOF, depending on timing (a reset may also discard echoed bytes the client had not read yet) |
 //! | `crlf` | "text mode": every `\n` is echoed as `\r\n` | extra bytes (a mismatch at the first `\n`) |
+//! | `serial` | the tutorial's loop: accept one connection, echo it correctly until its EOF, only then accept the next; connections never make progress at the same time | a connection that plays while an earlier one is held open (sent, echo unread, not half-closed) stalls, every time; the report names both |
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -102,6 +103,11 @@ const MODES: &[(Mode, &str, &str)] = &[
         "close the connection, input unread, after echoing 64 KiB",
     ),
     (Mode::Crlf, "crlf", "echo every \\n as \\r\\n"),
+    (
+        Mode::Serial,
+        "serial",
+        "serve one connection at a time, each until its EOF, in accept order",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +124,7 @@ enum Mode {
     CrossTalk,
     Limit64k,
     Crlf,
+    Serial,
 }
 
 const USAGE: &str = "usage: faulty_echo --mode MODE [--listen ADDR]";
@@ -247,8 +254,17 @@ fn serve(mode: Mode, listener: &TcpListener) {
             thread::park();
         }
     }
+    if mode == Mode::Serial {
+        // The bug: no thread per connection. The next client waits in the backlog until this
+        // one has ended, however long it holds its connection open.
+        loop {
+            if let Some(conn) = accept(listener) {
+                let _ = echo_correct(conn);
+            }
+        }
+    }
     let handler: fn(TcpStream, u64) -> io::Result<()> = match mode {
-        Mode::Correct | Mode::OneClient => |conn, _| echo_correct(conn),
+        Mode::Correct | Mode::OneClient | Mode::Serial => |conn, _| echo_correct(conn),
         Mode::FirstRecvOnly => |conn, _| echo_first_recv_only(conn),
         Mode::ShortSendDrop => |conn, _| echo_short_send_drop(conn),
         Mode::NulTruncate => |conn, _| echo_nul_truncate(conn),

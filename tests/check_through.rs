@@ -327,7 +327,10 @@ fn run_through_plays_the_corpus_through_a_proxy() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
+    // 8 MiB of the corpus goes through the proxy in slices of 1 to 7 bytes: about a minute in a
+    // debug build, twice the usual bound of one command.
     let output = bin()
+        .timeout(std::time::Duration::from_secs(240))
         .args([
             "run",
             "--through",

@@ -1,7 +1,7 @@
 //! Replays every scenario under `tests/regressions/` against the built-in server, in one test
 //! that walks the folder and names each failing file. Adding a regression takes nothing more
-//! than copying a saved failure there. Version 1 files play on the round-trip engine, version 2
-//! files on the script interpreter; every version 1 file also plays as its version 2 script.
+//! than copying a saved failure there. Every file, whichever version line it has, is one script
+//! played by the one player.
 
 use std::path::PathBuf;
 
@@ -51,15 +51,6 @@ fn every_regression_scenario_passes_against_the_builtin_server() {
         if let Err(report) = result {
             failures.push(format!("{}: {report}", path.display()));
         }
-        // The same checks, with the readers taking turns: a version 1 case as its script.
-        if file.version() == 1 {
-            let as_script = file.clone().into_v2();
-            let result = roundtrip::block_on(|| scenario::play_file(&as_script, addr, &options))
-                .unwrap_or_else(|e| panic!("{}: the proxy does not start: {e}", path.display()));
-            if let Err(failure) = result {
-                failures.push(format!("{} (as a v2 script): {failure}", path.display()));
-            }
-        }
     }
     assert!(
         failures.is_empty(),
@@ -85,4 +76,88 @@ fn every_regression_scenario_says_what_it_pins_down() {
             path.display()
         );
     }
+}
+
+/// The printer writes every file of the corpus exactly as the printer before the one-language
+/// change did (`tests/golden/regressions/`, made by commit 541af82 from the same files).
+#[test]
+fn every_regression_file_prints_as_before() {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/regressions");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let Ok(expected) = std::fs::read_to_string(golden.join(name)) else {
+            // A regression added since the golden files were made has nothing to compare.
+            continue;
+        };
+        let file = scenario::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(scenario::print(&file), expected, "{}", path.display());
+        compared += 1;
+    }
+    assert!(compared >= 12, "only {compared} files compared");
+}
+
+/// What `check --save` writes does not change: 10,000 cases decoded from fixed bytes print to
+/// exactly the text the printer before the one-language change wrote for them (their FNV-1a
+/// hashes and lengths in `tests/golden/cases.txt`, made by commit 541af82). Holds are turned
+/// off: they came with the change, and a case without one decodes from the same bytes to the
+/// same connections as before.
+#[test]
+fn ten_thousand_generated_cases_print_as_before() {
+    use echo_harness::case::{Case, CaseBounds};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cases.txt");
+    let golden = std::fs::read_to_string(path).unwrap();
+    let bounds = CaseBounds::default().hold_percent(0);
+    let mut compared = 0;
+    for line in golden.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = line.split(' ');
+        let (Some(i), Some(hash), Some(len)) = (fields.next(), fields.next(), fields.next()) else {
+            panic!("malformed golden line {line:?}");
+        };
+        let i: u64 = i.parse().unwrap();
+        let bytes = splitmix64_bytes(i, 512);
+        let case = Case::arbitrary_with(&mut arbitrary::Unstructured::new(&bytes), &bounds)
+            .unwrap_or_else(|e| panic!("case {i}: {e}"));
+        let printed = scenario::print_case(&case);
+        assert_eq!(
+            (
+                format!("{:016x}", fnv1a64(printed.as_bytes())),
+                printed.len()
+            ),
+            (hash.to_string(), len.parse().unwrap()),
+            "case {i} prints differently:\n{printed}"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 10_000);
+}
+
+/// splitmix64 seeded with `seed`: `words` steps, each emitting its output as 8 little-endian
+/// bytes.
+fn splitmix64_bytes(seed: u64, words: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(words * 8);
+    for _ in 0..words {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_le_bytes());
+    }
+    out
+}
+
+/// FNV-1a 64 of `bytes`.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x100_0000_01b3);
+    }
+    hash
 }

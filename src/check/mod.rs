@@ -251,8 +251,17 @@ impl Check {
         // smaller case that loses it (too few wrong bytes to attribute) is not the same failure.
         let crossed = |d: &Divergence| matches!(&d.kind, DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some());
         let must_cross = crossed(&divergence);
+        // A stall while another connection was held open is a dependency between connections;
+        // a smaller case whose stall has no such witness is another failure (a slow case).
+        // It stays the same kind of wait, too: a stall on an echo is not to shrink into a
+        // missing EOF of a connection that sends nothing.
+        let must_hold = !divergence.held_open.is_empty();
+        let held =
+            |d: &Divergence| !d.held_open.is_empty() && d.kind.name() == divergence.kind.name();
         let same_class = |d: &Divergence| {
-            (timing_only || !d.kind.is_timing_only()) && (!must_cross || crossed(d))
+            (timing_only || !d.kind.is_timing_only())
+                && (!must_cross || crossed(d))
+                && (!must_hold || held(d))
         };
         // A candidate that stalls costs a whole timeout; shrink with a short one. A spurious
         // stall only rejects a candidate (or, for a timing-only failure, is caught when the
@@ -323,7 +332,9 @@ impl Check {
             match roundtrip::play_confirmed(&minimal.0, self.addr, options).await {
                 // It may fail another way than during shrinking (a truncating server can stall
                 // a reader or close early, by timing); a confirmed failure is a failure.
-                Err(d) if d.confirmed && (!must_cross || crossed(&d)) => {
+                Err(d)
+                    if d.confirmed && (!must_cross || crossed(&d)) && (!must_hold || held(&d)) =>
+                {
                     minimal.1 = self.blame_dead_server(d)
                 }
                 // Flaky at the minimum: report the original, which failed confirmed.

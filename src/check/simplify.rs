@@ -6,7 +6,7 @@
 //! connection, cut a payload to a prefix, drop a round, drop pauses, flatten a plan. Each is kept
 //! only when the case still fails the same way, so the result is still a failing case.
 
-use crate::case::{Case, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
+use crate::case::{Case, ConnectionCase, Conversation, Hold, Payload, ReadPlan, WritePlan};
 
 /// Largest payload for which suffixes are tried (they turn it into literal bytes).
 const SUFFIX_LIMIT: usize = 64 * 1024;
@@ -22,13 +22,19 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
     if case.connections.len() > 1 {
         let mut alone = case.clone();
         alone.connections = vec![case.connections[index].clone()];
+        alone.hold = None;
         out.push(alone);
-        // Or drop one other connection (crossings need two).
+        // Or drop one other connection (crossings and holds need two).
         for other in (0..case.connections.len()).filter(|&i| i != index) {
-            let mut fewer = case.clone();
-            fewer.connections.remove(other);
-            out.push(fewer);
+            out.push(without_connection(case, other));
         }
+    }
+    // No connection held for another.
+    if case.hold.is_some() {
+        out.push(Case {
+            hold: None,
+            ..case.clone()
+        });
     }
     let with = |change: &dyn Fn(&mut ConnectionCase) -> bool| -> Option<Case> {
         let mut simpler = case.clone();
@@ -79,7 +85,23 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
     out.extend(with(&|c| default_buffers(&mut c.write)));
     out.extend(with(&|c| std::mem::replace(&mut c.write.nodelay, false)));
     out.extend(with(&|c| default_read(&mut c.read)));
+    // A change to the outer connection of a hold can leave it nothing to hold on.
+    out.retain(|c| c.validate().is_ok());
     out
+}
+
+/// `case` without connection `i`; a hold that names it goes too, one past it is renumbered.
+fn without_connection(case: &Case, i: usize) -> Case {
+    let mut fewer = case.clone();
+    fewer.connections.remove(i);
+    fewer.hold = case.hold.and_then(|h| {
+        let shift = |k: usize| if k > i { k - 1 } else { k };
+        (h.outer != i && h.inner != i).then(|| Hold {
+            outer: shift(h.outer),
+            inner: shift(h.inner),
+        })
+    });
+    fewer
 }
 
 /// Turns short generated payloads into literal bytes: the same bytes, so the case plays the

@@ -424,4 +424,3 @@ fn print_connection(c: &roundtrip::ConnectionOutcome) -> Result<(), Failure> {
         c.name, c.sent, c.writes, c.received, c.reads
     ))
 }
-

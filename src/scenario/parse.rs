@@ -16,9 +16,9 @@ use std::time::Duration;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::{ScenarioFile, StepLines, Through, VERSION_LINE, VERSION_LINE_V2, VERSION_PREFIX};
 use crate::case::{
-    is_valid_name, Case, PauseScale, Payload, ReadPlan, WritePlan, MAX_CHUNK_LEN,
-    MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES,
-    MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
+    is_valid_name, Case, PauseScale, Payload, ReadPlan, WritePlan, MAX_CHUNK_LEN, MAX_CONNECTIONS,
+    MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER,
+    MIN_SOCKET_BUFFER,
 };
 use crate::diagnostic::UnitError;
 use crate::proxy::ToxicChain;

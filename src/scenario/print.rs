@@ -154,9 +154,7 @@ impl fmt::Display for StepText<'_> {
         }
         match self.step {
             Step::Send {
-                payload: p,
-                repeat,
-                ..
+                payload: p, repeat, ..
             } => {
                 write!(f, "send {}", payload(p))?;
                 if *repeat != 1 {

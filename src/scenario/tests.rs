@@ -299,7 +299,10 @@ fn only_the_three_conversations_are_a_case() {
     // What the rules refuse, in any lane.
     let bad = [
         ("send \"x\"\nexpect eof", "`expect echo` first"),
-        ("send \"x\"\nexpect echo\nclose\nclose", "no more steps on it"),
+        (
+            "send \"x\"\nexpect echo\nclose\nclose",
+            "no more steps on it",
+        ),
         ("shutdown write\nsend \"x\"", "`expect` or `close`"),
     ];
     for (steps, expected) in bad {

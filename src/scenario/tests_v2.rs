@@ -146,7 +146,11 @@ fn golden_v2_print_and_parse() {
     assert_eq!(print(&sample_file()), SAMPLE_V2);
     assert_eq!(parse(SAMPLE_V2), Ok(sample_file()));
     let file = parse(SAMPLE_V2).unwrap();
-    assert_eq!(file.to_case(), None, "top-level steps of no hold: a script, no case");
+    assert_eq!(
+        file.to_case(),
+        None,
+        "top-level steps of no hold: a script, no case"
+    );
     assert!(print(&ScenarioFile::new(sample_script()))
         .starts_with("# echo-harness scenario v2\n\npause-scale"));
     assert_eq!(sample_script().validate(), Ok(()));
@@ -313,7 +317,7 @@ fn v2_errors_have_kinds_and_positions() {
         ),
         (
             "connection a\na send generated 1GiB seed 1 x 2\n",
-            K::UnexpectedStep,
+            K::InvalidCase,
             (3, 1),
         ),
         (
@@ -586,16 +590,10 @@ fn eof_within_a_deadline_against_a_server_that_never_closes_is_no_eof() {
         started.elapsed() < Duration::from_secs(2),
         "the deadline, not the timeout"
     );
-    assert_eq!(
-        failure.kind,
-        DivergenceKind::NoEof { waited: ms(100) }
-    );
+    assert_eq!(failure.kind, DivergenceKind::NoEof { waited: ms(100) });
     assert_eq!(failure.step.as_ref().map(|s| s.index), Some(3));
     assert_eq!(failure.received, 2);
-    assert!(
-        !failure.confirmed,
-        "timing only, so it needs confirming"
-    );
+    assert!(!failure.confirmed, "timing only, so it needs confirming");
 }
 
 #[test]

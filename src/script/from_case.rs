@@ -33,8 +33,7 @@ impl Script {
             .collect();
         let mut steps = Vec::new();
         if let Some(Hold { outer, inner }) = case.hold {
-            if let (Some(o), Some(i)) = (case.connections.get(outer), case.connections.get(inner))
-            {
+            if let (Some(o), Some(i)) = (case.connections.get(outer), case.connections.get(inner)) {
                 let mut outer_steps = conversation_steps(o).into_iter();
                 steps.extend(outer_steps.next());
                 steps.extend(conversation_steps(i));

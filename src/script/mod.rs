@@ -19,7 +19,7 @@ mod from_case;
 mod rules;
 mod strategy;
 
-pub(crate) use rules::StaticState;
+pub(crate) use rules::{StaticState, StepError};
 pub use strategy::script_strategy;
 
 use std::time::Duration;
@@ -227,4 +227,3 @@ impl Script {
             .fold(0u64, u64::saturating_add)
     }
 }
-

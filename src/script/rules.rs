@@ -23,11 +23,30 @@ pub(crate) struct StaticState {
     pub closed: bool,
 }
 
+/// Why a step cannot come where it is: what is wrong, what could come instead, and whether it
+/// is a hard limit (too many bytes) rather than a rule of order.
+#[derive(Debug, Clone)]
+pub(crate) struct StepError {
+    pub problem: String,
+    pub expected: &'static str,
+    pub limit: bool,
+}
+
+impl StepError {
+    fn rule(problem: String, expected: &'static str) -> StepError {
+        StepError {
+            problem: problem.into(),
+            expected,
+            limit: false,
+        }
+    }
+}
+
 impl StaticState {
     /// Applies `step` (of this connection), or says why it cannot come here and what could.
-    pub(crate) fn apply(&mut self, step: &Step) -> Result<(), (String, &'static str)> {
+    pub(crate) fn apply(&mut self, step: &Step) -> Result<(), StepError> {
         if self.closed {
-            return Err((
+            return Err(StepError::rule(
                 "the connection is already closed".into(),
                 "no more steps on it",
             ));
@@ -42,10 +61,16 @@ impl StaticState {
                     } else {
                         "expect eof"
                     };
-                    return Err((format!("`send` after `{why}`"), "`expect` or `close`"));
+                    return Err(StepError::rule(
+                        format!("`send` after `{why}`"),
+                        "`expect` or `close`",
+                    ));
                 }
                 if !(1..=MAX_REPEAT).contains(repeat) {
-                    return Err((format!("repetition of {repeat}"), "a count from 1 to 65536"));
+                    return Err(StepError::rule(
+                        format!("repetition of {repeat}"),
+                        "a count from 1 to 65536",
+                    ));
                 }
                 let len = (payload.len() as u64).checked_mul(u64::from(*repeat));
                 let total = len.and_then(|n| n.checked_add(self.sent));
@@ -55,18 +80,22 @@ impl StaticState {
                         self.sent = total;
                     }
                     _ => {
-                        return Err((
-                            format!(
+                        return Err(StepError {
+                            problem: format!(
                                 "more than {MAX_CONNECTION_BYTES} bytes sent on one connection"
                             ),
-                            "smaller payloads",
-                        ))
+                            expected: "smaller payloads",
+                            limit: true,
+                        })
                     }
                 }
             }
             Step::ShutdownWrite { .. } => {
                 if self.shut {
-                    return Err(("a second `shutdown write`".into(), "`expect` or `close`"));
+                    return Err(StepError::rule(
+                        "a second `shutdown write`".into(),
+                        "`expect` or `close`",
+                    ));
                 }
                 self.shut = true;
             }
@@ -78,34 +107,40 @@ impl StaticState {
                 ..
             } => {
                 if within.is_some_and(|d| d > MAX_PAUSE) {
-                    return Err(("a deadline above 60s".into(), "at most `60s`"));
+                    return Err(StepError::rule(
+                        "a deadline above 60s".into(),
+                        "at most `60s`",
+                    ));
                 }
                 if self.eof {
-                    return Err(("an expectation after `expect eof`".into(), "`close`"));
+                    return Err(StepError::rule(
+                        "an expectation after `expect eof`".into(),
+                        "`close`",
+                    ));
                 }
                 let pending = self.sent - self.expected;
                 match expectation {
                     Expectation::Echo => self.expected = self.sent,
                     Expectation::Last => match self.last_send {
-                        None => return Err(("`expect last` before any send".into(), "`send`")),
+                        None => return Err(StepError::rule("`expect last` before any send".into(), "`send`")),
                         Some((start, end)) if start == self.expected && end > start => {
                             self.expected = end;
                         }
                         Some((start, end)) if self.expected > start && self.expected < end => {
-                            return Err((
+                            return Err(StepError::rule(
                                 "`expect last` after part of the last send was expected".into(),
                                 "`expect echo` or `expect bytes` for the rest",
                             ))
                         }
                         Some((start, end)) if start == end || self.expected >= end => {
-                            return Err((
+                            return Err(StepError::rule(
                                 "`expect last` with nothing sent since the last expectation"
                                     .into(),
                                 "a `send` first",
                             ))
                         }
                         Some((start, _)) => {
-                            return Err((
+                            return Err(StepError::rule(
                                 format!(
                                     "`expect last` while {} bytes sent before the last send are not yet expected",
                                     start.saturating_sub(self.expected)
@@ -116,7 +151,7 @@ impl StaticState {
                     },
                     Expectation::Bytes(p) => {
                         if p.len() as u64 > pending {
-                            return Err((
+                            return Err(StepError::rule(
                                 format!(
                                     "`expect bytes` of {} bytes, but only {pending} were sent and not yet expected",
                                     p.len()
@@ -128,7 +163,7 @@ impl StaticState {
                     }
                     Expectation::Eof => {
                         if pending > 0 {
-                            return Err((
+                            return Err(StepError::rule(
                                 format!("`expect eof` while {pending} bytes sent are not yet expected"),
                                 "`expect echo` first",
                             ));
@@ -141,7 +176,6 @@ impl StaticState {
         Ok(())
     }
 }
-
 
 impl Script {
     /// Checks every rule the parser enforces: 1 to [`MAX_CONNECTIONS`] connections with valid,
@@ -211,9 +245,7 @@ impl Script {
                     }
                     _ => {}
                 }
-                states[at]
-                    .apply(step)
-                    .map_err(|(problem, _)| fail(problem))?;
+                states[at].apply(step).map_err(|e| fail(e.problem))?;
             }
         }
         Ok(())

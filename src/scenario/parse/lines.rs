@@ -13,7 +13,7 @@
 use super::{Args, Parser, Token, K, SETTINGS};
 use crate::scenario::error::ParseError;
 use crate::scenario::LaneId;
-use crate::script::{Expectation, Step, MAX_REPEAT, STEP_WORDS};
+use crate::script::{Expectation, Step, StepError, MAX_REPEAT, STEP_WORDS};
 
 const HEADS: &str = "`connection`, a setting, `sleep`, or a step such as `NAME send …`";
 const STEPS: &str = "`send`, `expect`, `shutdown write` or `close`";
@@ -44,7 +44,11 @@ impl<'s> Parser<'s> {
             pos: 1,
             end,
         };
-        let heads = if self.block.is_some() { SETTINGS } else { HEADS };
+        let heads = if self.block.is_some() {
+            SETTINGS
+        } else {
+            HEADS
+        };
         if head.string.is_some() {
             return Err(self.err(
                 K::UnknownDirective,
@@ -176,13 +180,8 @@ impl<'s> Parser<'s> {
         let Some(block) = self.block.as_mut() else {
             return Ok(());
         };
-        if let Err((problem, expected)) = block.state.apply(&step) {
-            return Err(self.err(
-                K::UnexpectedStep,
-                span,
-                format!("{problem} (connection `{name}`)"),
-                Some(expected),
-            ));
+        if let Err(e) = block.state.apply(&step) {
+            return Err(self.step_error(e, span, &name));
         }
         block.steps.push(step);
         self.lines.push(lane, self.line);
@@ -200,7 +199,10 @@ impl<'s> Parser<'s> {
         let step = self.step(head.text.to_string(), verb, args)?;
         let span = head.span.start..args.end;
         self.end_block();
-        let own = self.connections.get(index).is_some_and(|c| !c.steps.is_empty());
+        let own = self
+            .connections
+            .get(index)
+            .is_some_and(|c| !c.steps.is_empty());
         if own {
             return Err(self.err(
                 K::UnexpectedStep,
@@ -215,16 +217,23 @@ impl<'s> Parser<'s> {
         let Some(state) = self.states.get_mut(index) else {
             return Ok(());
         };
-        if let Err((problem, expected)) = state.apply(&step) {
-            return Err(self.err(
-                K::UnexpectedStep,
-                span,
-                format!("{problem} (connection `{}`)", head.text),
-                Some(expected),
-            ));
+        if let Err(e) = state.apply(&step) {
+            return Err(self.step_error(e, span, head.text));
         }
         self.shared(step);
         Ok(())
+    }
+
+    /// A step the rules refuse, at `span`: a hard limit is an invalid case, anything else a
+    /// step that cannot come here.
+    fn step_error(&self, e: StepError, span: std::ops::Range<usize>, name: &str) -> ParseError {
+        let kind = if e.limit {
+            K::InvalidCase
+        } else {
+            K::UnexpectedStep
+        };
+        let message = format!("{} (connection `{name}`)", e.problem);
+        self.err(kind, span, message, Some(e.expected))
     }
 
     /// The step that `verb` starts, on `connection`, with the rest of the line.
