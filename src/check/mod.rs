@@ -255,9 +255,9 @@ impl Check {
         // a smaller case whose stall has no such witness is another failure (a slow case).
         // It stays the same kind of wait, too: a stall on an echo is not to shrink into a
         // missing EOF of a connection that sends nothing.
-        let must_hold = !divergence.held_open.is_empty();
+        let must_hold = !divergence.held_open().is_empty();
         let held =
-            |d: &Divergence| !d.held_open.is_empty() && d.kind.name() == divergence.kind.name();
+            |d: &Divergence| !d.held_open().is_empty() && d.kind.name() == divergence.kind.name();
         let same_class = |d: &Divergence| {
             (timing_only || !d.kind.is_timing_only())
                 && (!must_cross || crossed(d))

@@ -26,10 +26,6 @@ pub struct Divergence {
     pub confirmed: bool,
     /// The step that failed, when one did (not when connecting failed).
     pub step: Option<Box<FailedStep>>,
-    /// For a failure whose only evidence is time: the other connections of the same lane that
-    /// were held open meanwhile with bytes sent and their echo not yet read. A server that
-    /// cannot serve two connections at once is stuck on one of these.
-    pub held_open: Vec<String>,
 }
 
 /// The step of a [`Divergence`]: where in the script it failed.
@@ -43,6 +39,10 @@ pub struct FailedStep {
     pub text: String,
     /// Its line in the file it was read from, when known.
     pub line: Option<usize>,
+    /// For a failure whose only evidence is time: the other connections of the same lane that
+    /// were held open meanwhile with bytes sent and their echo not yet read. A server that
+    /// cannot serve two connections at once is stuck on one of these.
+    pub held_open: Vec<String>,
 }
 
 /// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
@@ -201,8 +201,12 @@ impl Divergence {
             received,
             expected,
             step: None,
-            held_open: Vec::new(),
         }
+    }
+
+    /// The connections held open while this one waited (see [`FailedStep::held_open`]).
+    pub fn held_open(&self) -> &[String] {
+        self.step.as_ref().map_or(&[], |s| s.held_open.as_slice())
     }
 
     /// A failure to open `connection` (refused, timed out, an I/O error): nothing was sent or
@@ -279,11 +283,11 @@ impl Divergence {
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.summary())?;
-        if !self.held_open.is_empty() {
+        if !self.held_open().is_empty() {
             write!(
                 f,
                 ", while connection {} was held open with its echo unread",
-                self.held_open.join(", ")
+                self.held_open().join(", ")
             )?;
         }
         if !self.confirmed {

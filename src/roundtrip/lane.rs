@@ -271,6 +271,7 @@ impl Lane<'_> {
                 index,
                 text: step.to_string(),
                 line: None,
+                held_open: Vec::new(),
             }),
             held_open: self
                 .conns

@@ -254,14 +254,16 @@ fn divergence(
         conn.received,
         script.sent_by(&conn.name),
     );
-    divergence.step = failure.step.map(Box::new);
-    if divergence.kind.is_timing_only() {
-        divergence.held_open = failure
-            .held_open
-            .iter()
-            .map(|&i| all[i].name.clone())
-            .collect();
-    }
+    divergence.step = failure.step.map(|mut step| {
+        if divergence.kind.is_timing_only() {
+            step.held_open = failure
+                .held_open
+                .iter()
+                .map(|&i| all[i].name.clone())
+                .collect();
+        }
+        Box::new(step)
+    });
     wire::explain_crossing(&mut divergence, sent.iter().copied());
     divergence
 }

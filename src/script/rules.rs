@@ -35,7 +35,7 @@ pub(crate) struct StepError {
 impl StepError {
     fn rule(problem: String, expected: &'static str) -> StepError {
         StepError {
-            problem: problem.into(),
+            problem,
             expected,
             limit: false,
         }
