@@ -62,6 +62,7 @@ use crate::case::{
 use crate::proxy::{DurationRange, Proxy, ProxyConfig, ProxyHandle, Toxic, ToxicChain, ToxicKind};
 use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
 use crate::scenario::{self, ScenarioFile, Through};
+use crate::script::Script;
 use crate::server::{ConnectionEnd, EchoServer, ServerConfig, ServerHandle};
 
 /// Longest input the structured targets take; longer ones are rejected unplayed. The largest
@@ -650,8 +651,10 @@ impl Harness {
             // chunks may have joined on the way, by chance (see `Session::lockstep`).
             session = session.lockstep(self.server.stats());
         }
+        // The same steps the player plays; the session plays them on the kept connection.
+        let script = Script::from_case(case);
         session
-            .play_rounds(&case.connections[0], case.pause_scale, ITERATION_LIMIT)
+            .play_lane(&script.connections[0], script.pause_scale, ITERATION_LIMIT)
             .map_err(|d| FuzzFailure::Divergence(Box::new(d)))?;
         // Only a connection whose every round passed is clean enough to keep.
         if connection == Connection::Kept {

@@ -24,15 +24,18 @@
 //! - [`client`]: the blocking echo client that reads until the whole echo is back.
 //! - [`generator`]: the crate's own seekable payload generator, frozen so saved cases keep
 //!   their meaning.
-//! - [`case`]: a test case as data — payloads, write and read plans, conversations — and
-//!   [`CaseBounds`], which drives both generators.
+//! - [`case`]: a generated test case as data — payloads, write and read plans, conversations,
+//!   a connection held open for another — and [`CaseBounds`], which drives both generators.
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
-//! - [`scenario`]: scenario text, version 1 (the saved form of a case) and version 2 (scripts of
-//!   interleaved steps): printer, parser, the interpreter that plays a script, and
-//!   [`play_file`](scenario::play_file), which plays a whole file (through the proxy of its
-//!   `through` line, if any).
-//! - [`roundtrip`]: the engine that plays a case over real sockets and reports a
-//!   [`Divergence`]; through a proxy it opens connections in accept order.
+//! - [`script`]: the one step model — connections and their lanes of steps — that every
+//!   scenario file parses into and every case converts into ([`Script::from_case`]).
+//! - [`scenario`]: scenario text, the one language of saved tests: parser (`line:column`
+//!   errors), printer, [`ScenarioFile`], and [`play_file`](scenario::play_file), which plays a
+//!   whole file (through the proxy of its `through` line, if any).
+//! - [`roundtrip`]: the one player: plays a [`Script`] over real sockets, lanes and writers as
+//!   futures of one task, and reports a [`Divergence`] naming the step; through a proxy it
+//!   opens connections in accept order. Also [`Session`](roundtrip::Session), the fuzz targets'
+//!   blocking connection kept across inputs.
 //! - [`bench`](mod@bench): the load generator of `echo-harness bench` — request/response, streams, held
 //!   connections — that verifies every byte it gets back.
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
@@ -89,6 +92,7 @@ pub use exit_code::ExitCode;
 pub use proxy::{ChainError, Proxy, ProxyConfig, ProxyError, ProxyHandle, ProxyStats, ToxicChain};
 pub use roundtrip::{Divergence, DivergenceKind};
 pub use scenario::{ParseError, ScenarioFile};
+pub use script::Script;
 pub use server::{
     bind_listener, ConnectionEnd, ConnectionRecord, EchoServer, ServerConfig, ServerError,
     ServerHandle, ServerStats, StatsSnapshot,

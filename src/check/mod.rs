@@ -251,17 +251,15 @@ impl Check {
         // smaller case that loses it (too few wrong bytes to attribute) is not the same failure.
         let crossed = |d: &Divergence| matches!(&d.kind, DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some());
         let must_cross = crossed(&divergence);
-        // A stall while another connection was held open is a dependency between connections;
-        // a smaller case whose stall has no such witness is another failure (a slow case).
-        // It stays the same kind of wait, too: a stall on an echo is not to shrink into a
-        // missing EOF of a connection that sends nothing.
+        // A stall while another connection was held open stays the same kind of wait: a stall
+        // on an echo is not to shrink into a missing EOF of a connection that sends nothing. A
+        // smaller case without such a witness may still count: the bug may not need the hold.
         let must_hold = !divergence.held_open().is_empty();
-        let held =
-            |d: &Divergence| !d.held_open().is_empty() && d.kind.name() == divergence.kind.name();
+        let held = |d: &Divergence| {
+            !must_hold || d.held_open().is_empty() || d.kind.name() == divergence.kind.name()
+        };
         let same_class = |d: &Divergence| {
-            (timing_only || !d.kind.is_timing_only())
-                && (!must_cross || crossed(d))
-                && (!must_hold || held(d))
+            (timing_only || !d.kind.is_timing_only()) && (!must_cross || crossed(d)) && held(d)
         };
         // A candidate that stalls costs a whole timeout; shrink with a short one. A spurious
         // stall only rejects a candidate (or, for a timing-only failure, is caught when the

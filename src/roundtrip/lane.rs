@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::divergence::{DivergenceKind, FailedStep};
 use super::player::{ConnectionOutcome, PlayOptions};
-use super::wire::{self, Progress};
+use super::wire::{self, Progress, SentLog};
 use super::writer::{self, Command, WriterState, IO_UNIT};
 use crate::case::{PauseScale, Payload, ReadPlan};
 use crate::script::{Expectation, LaneId, Script, ScriptConnection, Step};
@@ -37,13 +37,6 @@ pub(super) struct LaneFailure {
     pub kind: DivergenceKind,
     pub step: Option<FailedStep>,
     pub held_open: Vec<usize>,
-}
-
-/// One `send`'s place in the connection's outgoing stream.
-struct Segment {
-    start: u64,
-    payload: Payload,
-    repeat: u32,
 }
 
 /// A connection being played, on the reading side; its writer runs as a future of its own.
@@ -64,10 +57,8 @@ pub(super) struct Conn {
     issued: u64,
     /// `shutdown write` queued.
     shut: bool,
-    /// Every send so far, in stream order.
-    segments: Vec<Segment>,
-    /// Bytes handed to the writer.
-    planned: u64,
+    /// Everything handed to the writer, in stream order.
+    sent: SentLog,
     /// Bytes of the echo read and checked.
     pub received: u64,
     reads: u64,
@@ -118,8 +109,7 @@ impl Conn {
             progress,
             issued: 0,
             shut: false,
-            segments: Vec::new(),
-            planned: 0,
+            sent: SentLog::default(),
             received: 0,
             reads: 0,
             read_plan: decl.read.clone(),
@@ -139,9 +129,9 @@ impl Conn {
 
     /// What this connection sent: `(name, stream offset, payload)` per send.
     pub(super) fn sent_segments(&self) -> impl Iterator<Item = (&str, u64, &Payload)> {
-        self.segments
-            .iter()
-            .map(move |seg| (self.name.as_str(), seg.start, &seg.payload))
+        self.sent
+            .segments()
+            .map(move |(start, payload)| (self.name.as_str(), start, payload))
     }
 
     pub(super) fn outcome(&self) -> ConnectionOutcome {
@@ -165,9 +155,26 @@ impl Conn {
         let _ = self.commands.send(command);
     }
 
+    /// Reads at most `want` bytes into the buffer, bounded as every wait of a step is (see
+    /// [`guard`]); `None` once the connection is closed.
+    async fn read(
+        &mut self,
+        want: usize,
+        timeout: Duration,
+        within: Option<(Instant, Duration)>,
+    ) -> Result<Option<std::io::Result<usize>>, Interrupted> {
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        let read = reader.read(&mut self.buffer[..want]);
+        guard(&self.progress, timeout, within, &self.state, read)
+            .await
+            .map(Some)
+    }
+
     /// Open, with bytes sent whose echo is not yet read.
     fn held_open(&self) -> bool {
-        self.reader.is_some() && self.planned > self.received
+        self.reader.is_some() && self.sent.total() > self.received
     }
 
     /// Waits until the writer has done everything queued, then closes without a half-close.
@@ -300,12 +307,7 @@ impl Lane<'_> {
             Step::Send {
                 payload, repeat, ..
             } => {
-                c.segments.push(Segment {
-                    start: c.planned,
-                    payload: payload.clone(),
-                    repeat: *repeat,
-                });
-                c.planned += payload.len() as u64 * u64::from(*repeat);
+                c.sent.push(payload, *repeat);
                 c.queue(Command::Send(payload.clone(), *repeat));
             }
             Step::ShutdownWrite { .. } => {
@@ -354,7 +356,7 @@ async fn expect(
     let (end, source) = match expectation {
         // The rules made sure that everything before the last send was expected, so
         // `expect last` reads to the same end as `expect echo`.
-        Expectation::Echo | Expectation::Last => (c.planned, Source::Sent),
+        Expectation::Echo | Expectation::Last => (c.sent.total(), Source::Sent),
         Expectation::Bytes(p) => (start + p.len() as u64, Source::Bytes(p, start)),
         Expectation::Eof => return expect_eof(c, timeout, within).await,
     };
@@ -364,20 +366,9 @@ async fn expect(
         let mut at = cut.range.start;
         while at < cut.range.end {
             let want = (cut.range.end - at).min(IO_UNIT);
-            let progress = c.progress.clone();
-            let Some(reader) = c.reader.as_mut() else {
-                return Ok(());
-            };
-            let read = guard(
-                &progress,
-                timeout,
-                within,
-                &c.state,
-                reader.read(&mut c.buffer[..want]),
-            )
-            .await;
-            let n = match read {
-                Ok(result) => result.map_err(|e| DivergenceKind::from_io(&e, "reading"))?,
+            let n = match c.read(want, timeout, within).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(result)) => result.map_err(|e| DivergenceKind::from_io(&e, "reading"))?,
                 Err(Interrupted::Writer(kind)) => return Err(kind),
                 Err(Interrupted::TimedOut(waited)) => {
                     let unanswered = matches!(source, Source::Sent) && !c.shut && !closes_next;
@@ -420,7 +411,7 @@ async fn expect(
 fn timed_out(c: &Conn, unanswered: bool, start: u64, end: u64, waited: Duration) -> DivergenceKind {
     if unanswered && c.written() >= end && end > start {
         DivergenceKind::RoundUnanswered {
-            round: c.segments.len().saturating_sub(1),
+            round: c.sent.sends().saturating_sub(1),
             rounds: c.total_sends,
             round_received: c.received - start,
             round_len: end - start,
@@ -436,24 +427,12 @@ async fn expect_eof(
     timeout: Duration,
     within: Option<(Instant, Duration)>,
 ) -> Result<(), DivergenceKind> {
-    let progress = c.progress.clone();
-    let Some(reader) = c.reader.as_mut() else {
-        return Ok(());
-    };
-    let read = guard(
-        &progress,
-        timeout,
-        within,
-        &c.state,
-        reader.read(&mut c.buffer[..EVIDENCE_BYTES * 2]),
-    )
-    .await;
-    match read {
-        Ok(Ok(0)) => Ok(()),
-        Ok(Ok(n)) => Err(DivergenceKind::ExtraBytes {
+    match c.read(EVIDENCE_BYTES * 2, timeout, within).await {
+        Ok(None) | Ok(Some(Ok(0))) => Ok(()),
+        Ok(Some(Ok(n))) => Err(DivergenceKind::ExtraBytes {
             bytes: c.buffer[..n].to_vec(),
         }),
-        Ok(Err(e)) => Err(DivergenceKind::from_io(&e, "waiting for EOF")),
+        Ok(Some(Err(e))) => Err(DivergenceKind::from_io(&e, "waiting for EOF")),
         Err(Interrupted::Writer(kind)) => Err(kind),
         Err(Interrupted::TimedOut(waited)) => Err(DivergenceKind::NoEof { waited }),
     }
@@ -505,32 +484,12 @@ async fn guard<T>(
 }
 
 /// The expected bytes of `source` from stream offset `offset` on, as many as fit in `out`.
-fn fill(c: &Conn, source: Source<'_>, mut offset: u64, out: &mut [u8]) {
-    let Source::Sent = source else {
-        if let Source::Bytes(p, base) = source {
+fn fill(c: &Conn, source: Source<'_>, offset: u64, out: &mut [u8]) {
+    match source {
+        Source::Sent => c.sent.fill(offset, out),
+        Source::Bytes(p, base) => {
             p.fill_at((offset - base) as usize, out);
         }
-        return;
-    };
-    let mut filled = 0;
-    let mut i = c
-        .segments
-        .partition_point(|s| s.start <= offset)
-        .saturating_sub(1);
-    while filled < out.len() {
-        let Some(seg) = c.segments.get(i) else {
-            break;
-        };
-        let len = seg.payload.len() as u64;
-        let end = seg.start + len * u64::from(seg.repeat);
-        if len == 0 || offset >= end {
-            i += 1;
-            continue;
-        }
-        let at = ((offset - seg.start) % len) as usize;
-        let n = seg.payload.fill_at(at, &mut out[filled..]);
-        filled += n;
-        offset += n as u64;
     }
 }
 

@@ -1,5 +1,5 @@
-//! A connection kept open across cases: [`Session`] plays the messages of one case after another
-//! as rounds on the same socket, for the fuzz targets that cannot afford a connection per input.
+//! A connection kept open across cases: [`Session`] plays one connection's lane of steps after
+//! another on the same socket, for the fuzz targets that cannot afford a connection per input.
 //!
 //! [`play`](super::play) opens fresh connections for every case, because it plays their endings
 //! (half-close, close). A fuzzer running thousands of inputs a second pays for each of those
@@ -7,13 +7,16 @@
 //! play is an ending, or socket buffer sizes (they are fixed when a socket connects, and one set on
 //! a live socket stays set for the next case): those need [`play`](super::play).
 //!
-//! A session is a plain blocking socket, driven by the caller's thread with no runtime: a round
-//! writes its message cut by the [`WritePlan`], then reads the echo by the [`ReadPlan`], checking
-//! every byte. The server sees exactly the writes and pauses the plan asks for. Writing before
-//! reading cannot deadlock because a round is at most [`MAX_ROUND_LEN`] bytes, which the kernel's
-//! buffers on both ends hold while the client is not reading yet. (The engine reads while it
-//! writes; a replay of the same case there sends the same bytes the same way.) Under a sanitizer
-//! this costs a fraction of an async round: no wakeups, no timer wheel, no scheduler.
+//! It plays the same steps as the player, from the same [`Script`](crate::script::Script) — a
+//! connection's own lane — on a plain blocking socket driven by the caller's thread with no
+//! runtime: a `send` writes its payload cut by the [`WritePlan`] at once, an `expect` reads by
+//! the [`ReadPlan`], checking every byte, a `sleep` sleeps. The server sees exactly the writes
+//! and pauses the plan asks for. Writing before reading cannot deadlock because what is sent and
+//! not yet read back is at most [`MAX_ROUND_LEN`] bytes, which the kernel's buffers on both ends
+//! hold while the client is not reading yet. The lane ends at its first ending (`shutdown
+//! write`, `close`, `expect eof`), which a kept connection cannot play. (The player reads while
+//! it writes; a replay of the same case there sends the same bytes the same way.) Under a
+//! sanitizer this costs a fraction of an async play: no wakeups, no timer wheel, no scheduler.
 //!
 //! A round leaves the connection clean, every byte sent read back, so the next case starts from
 //! the state a fresh connection would have. A round that fails leaves it in an unknown state:
@@ -26,7 +29,9 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::divergence::{Divergence, DivergenceKind};
-use crate::case::{ConnectionCase, PauseScale, Payload, ReadPlan, WritePlan};
+use super::wire::SentLog;
+use crate::case::{PauseScale, Payload, ReadPlan, WritePlan};
+use crate::script::{Expectation, ScriptConnection, Step};
 use crate::server::ServerStats;
 
 /// The largest message a session plays as one round (see the module docs).
@@ -108,13 +113,12 @@ impl Session {
         self.local_addr
     }
 
-    /// Plays every payload of `conn`'s conversation as one round, in order, with `conn`'s plans
-    /// and NODELAY (its socket buffers and its ending are not played). The whole case must finish
-    /// within `timeout`. A divergence counts offsets from the start of this case, as a replay on a
-    /// fresh connection would.
-    pub fn play_rounds(
+    /// Plays `conn`'s own lane up to its ending, with `conn`'s plans and NODELAY (its socket
+    /// buffers are not played). The whole lane must finish within `timeout`. A divergence counts
+    /// offsets from the start of this lane, as a replay on a fresh connection would.
+    pub fn play_lane(
         &mut self,
-        conn: &ConnectionCase,
+        conn: &ScriptConnection,
         scale: PauseScale,
         timeout: Duration,
     ) -> Result<RoundsOutcome, Divergence> {
@@ -124,22 +128,26 @@ impl Session {
             deadline: Instant::now() + timeout,
             limit: timeout,
         };
-        let result = self.rounds(conn, scale, &mut progress);
+        let result = self.lane(conn, scale, &mut progress);
         self.sent_before += progress.sent;
         result.map_err(|kind| {
-            Divergence::new(
-                &conn.name,
-                kind,
-                progress.sent,
-                progress.received,
-                conn.conversation.total_len(),
-            )
+            let expected = conn
+                .steps
+                .iter()
+                .map(|s| match s {
+                    Step::Send {
+                        payload, repeat, ..
+                    } => payload.len() as u64 * u64::from(*repeat),
+                    _ => 0,
+                })
+                .sum();
+            Divergence::new(&conn.name, kind, progress.sent, progress.received, expected)
         })
     }
 
-    fn rounds(
+    fn lane(
         &mut self,
-        conn: &ConnectionCase,
+        conn: &ScriptConnection,
         scale: PauseScale,
         progress: &mut Progress,
     ) -> Result<RoundsOutcome, DivergenceKind> {
@@ -155,20 +163,55 @@ impl Session {
             self.set_timeouts(progress.limit)?;
         }
         let mut outcome = RoundsOutcome::default();
-        for payload in conn.conversation.payloads() {
-            if payload.len() > MAX_ROUND_LEN {
-                return Err(DivergenceKind::Io {
-                    kind: io::ErrorKind::InvalidInput,
-                    message: format!(
-                        "a round of {} bytes is more than a session plays ({MAX_ROUND_LEN})",
-                        payload.len()
-                    ),
-                });
+        let mut sent = SentLog::default();
+        for step in &conn.steps {
+            match step {
+                Step::Send {
+                    payload, repeat, ..
+                } => {
+                    let len = payload.len() as u64 * u64::from(*repeat);
+                    let owed = sent.total() + len - progress.received;
+                    if owed > MAX_ROUND_LEN as u64 {
+                        return Err(DivergenceKind::Io {
+                            kind: io::ErrorKind::InvalidInput,
+                            message: format!(
+                                "{owed} bytes sent and not read back is more than a session plays ({MAX_ROUND_LEN})"
+                            ),
+                        });
+                    }
+                    for _ in 0..*repeat {
+                        outcome.writes +=
+                            self.write_round(&conn.write, payload, scale, progress)?;
+                    }
+                    sent.push(payload, *repeat);
+                    outcome.rounds += u64::from(*repeat);
+                    outcome.bytes += len;
+                }
+                Step::Expect {
+                    expectation: Expectation::Echo | Expectation::Last,
+                    ..
+                } => {
+                    let echo = |offset: u64, out: &mut [u8]| sent.fill(offset, out);
+                    outcome.reads +=
+                        self.read_echo(&conn.read, &echo, sent.total(), scale, progress)?;
+                }
+                Step::Expect {
+                    expectation: Expectation::Bytes(p),
+                    ..
+                } => {
+                    let start = progress.received;
+                    let exact = |offset: u64, out: &mut [u8]| {
+                        p.fill_at((offset - start) as usize, out);
+                    };
+                    let end = start + p.len() as u64;
+                    outcome.reads += self.read_echo(&conn.read, &exact, end, scale, progress)?;
+                }
+                Step::Sleep(d) => {
+                    pause(scale.apply(*d));
+                    check_deadline(progress)?;
+                }
+                Step::ShutdownWrite { .. } | Step::Close { .. } | Step::Expect { .. } => break,
             }
-            outcome.writes += self.write_round(&conn.write, payload, scale, progress)?;
-            outcome.reads += self.read_round(&conn.read, payload, scale, progress)?;
-            outcome.rounds += 1;
-            outcome.bytes += payload.len() as u64;
         }
         self.no_extra_bytes()?;
         Ok(outcome)
@@ -214,17 +257,20 @@ impl Session {
         Ok(writes)
     }
 
-    /// Reads the echo of `payload` by `plan`, checking every byte; returns the number of reads.
-    fn read_round(
+    /// Reads what comes back up to stream offset `end` by `plan`, checking every byte against
+    /// what `expected` fills in for an offset; returns the number of reads.
+    fn read_echo(
         &mut self,
         plan: &ReadPlan,
-        payload: &Payload,
+        expected: &dyn Fn(u64, &mut [u8]),
+        end: u64,
         scale: PauseScale,
         progress: &mut Progress,
     ) -> Result<u64, DivergenceKind> {
-        let round_start = progress.received;
+        let start = progress.received;
+        let len = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
         let mut reads = 0;
-        for cut in plan.cuts(payload.len()) {
+        for cut in plan.cuts(len) {
             let mut at = cut.range.start;
             while at < cut.range.end {
                 let want = (cut.range.end - at).min(MAX_ROUND_LEN);
@@ -235,14 +281,23 @@ impl Session {
                     Err(e) => return Err(stall_or(&e, "reading", progress)),
                 };
                 reads += 1;
-                if let Some(i) = payload.first_mismatch(at, &self.read_buffer[..n]) {
+                let offset = start + at as u64;
+                expected(offset, &mut self.write_buffer[..n]);
+                if let Some(i) = (0..n).find(|&k| self.read_buffer[k] != self.write_buffer[k]) {
                     // Everything before the first wrong byte came back intact.
-                    progress.received += i as u64;
-                    return Err(mismatch(
-                        payload,
-                        at + i,
-                        round_start,
-                        &self.read_buffer[i..n],
+                    progress.received = offset + i as u64;
+                    let bytes = |from: u64, to: u64| {
+                        let mut out = vec![0u8; (to - from) as usize];
+                        expected(from, &mut out);
+                        out
+                    };
+                    let wrong = &self.read_buffer[i..n];
+                    return Err(super::wire::mismatch(
+                        bytes,
+                        start,
+                        end,
+                        progress.received,
+                        wrong,
                     ));
                 }
                 at += n;
@@ -330,30 +385,22 @@ fn pause(duration: Duration) {
     }
 }
 
-/// A mismatch at `offset` of `payload`, with `wrong` the bytes received from there on; offsets
-/// in the report count from the start of the case, `round_start` being where this round began.
-fn mismatch(payload: &Payload, offset: usize, round_start: u64, wrong: &[u8]) -> DivergenceKind {
-    let bytes = |from: u64, to: u64| {
-        let range = (from - round_start) as usize..(to - round_start) as usize;
-        payload.chunk(range).into_owned()
-    };
-    let end = round_start + payload.len() as u64;
-    super::wire::mismatch(bytes, round_start, end, round_start + offset as u64, wrong)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::case::Conversation;
+    use crate::case::{Case, Conversation};
+    use crate::script::Script;
     use crate::{EchoServer, ServerConfig};
 
-    fn interactive(messages: Vec<Payload>) -> ConnectionCase {
-        let mut conn = ConnectionCase::new("c0", Conversation::Interactive { messages });
+    /// Interactive rounds of `messages` as the lane of a connection `c0`.
+    fn interactive(messages: Vec<Payload>) -> ScriptConnection {
+        let mut case = Case::single(Conversation::Interactive { messages });
+        let conn = &mut case.connections[0];
         conn.write.chunks = vec![3, 1];
         conn.write.pauses = vec![Duration::from_micros(5)];
         conn.read.sizes = vec![2];
         conn.write.nodelay = true;
-        conn
+        Script::from_case(&case).connections.remove(0)
     }
 
     #[test]
@@ -369,7 +416,7 @@ mod tests {
             Payload::generated(MAX_ROUND_LEN, 3),
         ]);
         let outcome = session
-            .play_rounds(&first, PauseScale::ONE, Duration::from_secs(5))
+            .play_lane(&first, PauseScale::ONE, Duration::from_secs(5))
             .unwrap();
         assert_eq!(
             (outcome.rounds, outcome.bytes),
@@ -377,12 +424,12 @@ mod tests {
         );
         let second = interactive(vec![Payload::Literal(b"again".to_vec())]);
         let outcome = session
-            .play_rounds(&second, PauseScale::ONE, Duration::from_secs(5))
+            .play_lane(&second, PauseScale::ONE, Duration::from_secs(5))
             .unwrap();
         assert_eq!(outcome.bytes, 5);
         let too_big = interactive(vec![Payload::generated(MAX_ROUND_LEN + 1, 3)]);
         let refused = session
-            .play_rounds(&too_big, PauseScale::ONE, Duration::from_secs(5))
+            .play_lane(&too_big, PauseScale::ONE, Duration::from_secs(5))
             .unwrap_err();
         assert_eq!(refused.sent, 0, "{refused}");
         assert_eq!(server.stats().snapshot().accepted, 1);
@@ -402,7 +449,7 @@ mod tests {
         conn.write.pauses.clear();
         for _ in 0..2 {
             session
-                .play_rounds(&conn, PauseScale::ONE, Duration::from_secs(5))
+                .play_lane(&conn, PauseScale::ONE, Duration::from_secs(5))
                 .unwrap();
         }
         let record = server.stats().connection(session.local_addr()).unwrap();
@@ -418,7 +465,7 @@ mod tests {
         drop(listener.accept());
         let conn = interactive(vec![Payload::Literal(b"lost".to_vec())]);
         let divergence = session
-            .play_rounds(&conn, PauseScale::ONE, Duration::from_secs(2))
+            .play_lane(&conn, PauseScale::ONE, Duration::from_secs(2))
             .unwrap_err();
         assert_eq!(divergence.connection, "c0");
         assert!(
@@ -439,7 +486,7 @@ mod tests {
         let conn = interactive(vec![Payload::Literal(b"anyone?".to_vec())]);
         let started = Instant::now();
         let divergence = session
-            .play_rounds(&conn, PauseScale::ONE, Duration::from_millis(100))
+            .play_lane(&conn, PauseScale::ONE, Duration::from_millis(100))
             .unwrap_err();
         assert_eq!(divergence.kind.name(), "stalled", "{divergence}");
         assert!(started.elapsed() < Duration::from_secs(2));

@@ -163,6 +163,61 @@ pub(crate) fn mismatch(
     }
 }
 
+/// What a connection has handed to its writer in one play, in stream order: what its echo is
+/// checked against, read back from any offset without materialising a generated payload.
+#[derive(Debug, Default)]
+pub(crate) struct SentLog {
+    /// Every send: where it starts in the stream, the payload, and how many times it repeats.
+    segments: Vec<(u64, Payload, u32)>,
+    total: u64,
+}
+
+impl SentLog {
+    /// Appends `repeat` copies of `payload`.
+    pub(crate) fn push(&mut self, payload: &Payload, repeat: u32) {
+        self.segments.push((self.total, payload.clone(), repeat));
+        self.total += payload.len() as u64 * u64::from(repeat);
+    }
+
+    /// Bytes handed over so far.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Sends so far.
+    pub(crate) fn sends(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Every send: `(stream offset, payload)`, for telling whose bytes crossed over.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = (u64, &Payload)> {
+        self.segments.iter().map(|(start, p, _)| (*start, p))
+    }
+
+    /// The bytes from stream offset `offset` on, as many as fit in `out` (and were sent).
+    pub(crate) fn fill(&self, mut offset: u64, out: &mut [u8]) {
+        let mut filled = 0;
+        let mut i = self
+            .segments
+            .partition_point(|(start, ..)| *start <= offset)
+            .saturating_sub(1);
+        while filled < out.len() {
+            let Some((start, payload, repeat)) = self.segments.get(i) else {
+                break;
+            };
+            let len = payload.len() as u64;
+            if len == 0 || offset >= start + len * u64::from(*repeat) {
+                i += 1;
+                continue;
+            }
+            let at = ((offset - start) % len) as usize;
+            let n = payload.fill_at(at, &mut out[filled..]);
+            filled += n;
+            offset += n as u64;
+        }
+    }
+}
+
 /// How many leading bytes of each payload a crossing is looked for in: enough for any case the
 /// generators make, bounded for a hand-written giant.
 const CROSSING_SCAN: usize = 16 * 1024 * 1024;
