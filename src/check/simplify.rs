@@ -50,12 +50,17 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
     let payloads = case.connections[index].conversation.payloads().len();
     for p in 0..payloads {
         let len = case.connections[index].conversation.payloads()[p].len();
-        let mut lengths = vec![
-            len / 2,
-            len - len / 4,
-            len - len / 16,
-            len.saturating_sub(1),
-        ];
+        // Halving the distance to the full length, smallest first: the first that still fails
+        // is at most twice as far from the shortest failing length as that is from the full
+        // one, so shrinking closes in on it in a few rounds, not a byte at a time. Just past
+        // the first write chunk keeps the least fragmentation a bug may need: two writes.
+        let first_chunk = case.connections[index].write.chunks.first().copied();
+        let mut lengths: Vec<usize> = (1..usize::BITS)
+            .map(|k| len - (len >> k))
+            .chain(first_chunk.map(|c| c + 1))
+            .chain([len.saturating_sub(1)])
+            .collect();
+        lengths.sort_unstable();
         lengths.dedup();
         for new_len in lengths.into_iter().filter(|&l| l < len) {
             out.extend(with(&|c| truncate(&mut c.conversation, p, new_len)));
