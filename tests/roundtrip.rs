@@ -284,3 +284,59 @@ fn refused_is_reported_as_refused() {
     assert_eq!(error.kind, DivergenceKind::Refused);
     assert_eq!(error.sent, 0);
 }
+
+/// A server that serves one connection at a time, each until its EOF (the tutorial's loop).
+fn serial_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 || stream.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    });
+    addr
+}
+
+/// Two interactive connections, `c0` held open while `c1` plays when `hold` is set.
+fn two_rounds(hold: bool) -> Case {
+    let rounds = |text: &[u8]| Conversation::Interactive {
+        messages: vec![Payload::Literal(text.to_vec())],
+    };
+    let mut case = Case::single(rounds(b"first"));
+    let mut second = case.connections[0].clone();
+    second.name = "c1".into();
+    second.conversation = rounds(b"second");
+    case.connections.push(second);
+    if hold {
+        case.hold = Some(echo_harness::case::Hold { outer: 0, inner: 1 });
+    }
+    case
+}
+
+#[test]
+fn a_server_of_one_connection_at_a_time_fails_a_hold_every_time_and_both_are_named() {
+    let addr = serial_server();
+    // Independent connections pass: the second simply waits its turn.
+    play(&two_rounds(false), addr, Duration::from_millis(500)).unwrap();
+    let started = Instant::now();
+    let error = play(&two_rounds(true), addr, Duration::from_millis(100)).unwrap_err();
+    assert_eq!(error.connection, "c1", "{error}");
+    assert!(error.kind.is_timing_only(), "{error}");
+    // The second play, at 4x the timeout, kept the order that made the first fail.
+    assert!(error.confirmed, "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(error.held_open(), ["c0".to_string()]);
+    let report = error.to_string();
+    assert!(
+        report.contains("while connection c0 was held open"),
+        "{report}"
+    );
+    assert!(report.contains("confirmed: failed again at 4x"), "{report}");
+    assert!(report.contains("at step 3: `c1 expect echo`"), "{report}");
+}

@@ -351,9 +351,6 @@ impl ConnectionTally {
 
 impl Drop for ConnectionTally {
     fn drop(&mut self) {
-        let key = (self.live.generation, self.live.index);
-        lock(&self.stats.live).remove(&key);
-        self.stats.active.fetch_sub(1, Ordering::Relaxed);
         let record = self.live.record(Some(self.end.clone()));
         if matches!(record.end, Some(ProxyEnd::UpstreamUnreachable(_))) {
             self.stats.upstream_failures.fetch_add(1, Ordering::Relaxed);
@@ -364,6 +361,11 @@ impl Drop for ConnectionTally {
         self.stats
             .bytes_down
             .fetch_add(record.down.bytes_in, Ordering::Relaxed);
+        // Filed as closed before it leaves the live table, so that a reader looking for this
+        // connection always finds one of the two.
         self.stats.closed.push(record);
+        let key = (self.live.generation, self.live.index);
+        lock(&self.stats.live).remove(&key);
+        self.stats.active.fetch_sub(1, Ordering::Relaxed);
     }
 }

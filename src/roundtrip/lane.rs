@@ -198,6 +198,9 @@ impl Conn {
             Err(Interrupted::Writer(kind)) => return Err(kind),
             Err(Interrupted::TimedOut(waited)) => return Err(DivergenceKind::Stalled { waited }),
         }
+        // Every byte the server read has been echoed and checked, so its read count is final;
+        // it is read while the connection is open, before the server files it away.
+        self.server_reads = wire::server_reads(options, self.local_addr);
         let (back, half) = oneshot::channel();
         self.queue(Command::Close(back));
         // The writer is idle, so the half comes back at once; without it, dropping the read
@@ -205,7 +208,6 @@ impl Conn {
         if let Ok(Ok(writer)) = tokio::time::timeout(timeout, half).await {
             drop(reader.reunite(writer));
         }
-        self.server_reads = wire::server_reads(options, self.local_addr);
         self.elapsed = self.started.elapsed();
         Ok(())
     }

@@ -327,10 +327,12 @@ impl ConnectionTally {
 
 impl Drop for ConnectionTally {
     fn drop(&mut self) {
-        lock(&self.stats.live).remove(&self.live.peer);
-        self.stats.active.fetch_sub(1, Ordering::Relaxed);
+        // Filed as closed before it leaves the live table, so that a reader looking for this
+        // peer always finds one of the two.
         let record = self.live.record(Some(self.end.clone()));
         self.stats.push_closed(record);
+        lock(&self.stats.live).remove(&self.live.peer);
+        self.stats.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
