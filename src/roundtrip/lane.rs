@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::divergence::{DivergenceKind, FailedStep};
 use super::player::{ConnectionOutcome, PlayOptions};
-use super::wire::{self, Progress, SentLog};
+use super::wire::{self, Expected, Progress, SentLog};
 use super::writer::{self, Command, WriterState, IO_UNIT};
 use crate::case::{PauseScale, Payload, ReadPlan};
 use crate::script::{Expectation, LaneId, Script, ScriptConnection, Step};
@@ -333,15 +333,6 @@ impl Lane<'_> {
     }
 }
 
-/// Where the bytes an expectation checks come from.
-#[derive(Clone, Copy)]
-enum Source<'a> {
-    /// The connection's own sends: an echo.
-    Sent,
-    /// These bytes, starting at stream offset `base`.
-    Bytes(&'a Payload, u64),
-}
-
 async fn expect(
     c: &mut Conn,
     expectation: &Expectation,
@@ -358,12 +349,11 @@ async fn expect(
     let (end, source) = match expectation {
         // The rules made sure that everything before the last send was expected, so
         // `expect last` reads to the same end as `expect echo`.
-        Expectation::Echo | Expectation::Last => (c.sent.total(), Source::Sent),
-        Expectation::Bytes(p) => (start + p.len() as u64, Source::Bytes(p, start)),
+        Expectation::Echo | Expectation::Last => (c.sent.total(), Expected::Sent),
+        Expectation::Bytes(p) => (start + p.len() as u64, Expected::Bytes(p, start)),
         Expectation::Eof => return expect_eof(c, timeout, within).await,
     };
     let len = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
-    let mut expected = vec![0u8; IO_UNIT.min(len)];
     for cut in c.read_plan.clone().cuts(len) {
         let mut at = cut.range.start;
         while at < cut.range.end {
@@ -373,7 +363,7 @@ async fn expect(
                 Ok(Some(result)) => result.map_err(|e| DivergenceKind::from_io(&e, "reading"))?,
                 Err(Interrupted::Writer(kind)) => return Err(kind),
                 Err(Interrupted::TimedOut(waited)) => {
-                    let unanswered = matches!(source, Source::Sent) && !c.shut && !closes_next;
+                    let unanswered = matches!(source, Expected::Sent) && !c.shut && !closes_next;
                     return Err(timed_out(c, unanswered, start, end, waited));
                 }
             };
@@ -383,8 +373,7 @@ async fn expect(
             c.reads += 1;
             c.progress.touch();
             let offset = start + at as u64;
-            fill(c, source, offset, &mut expected[..n]);
-            if let Some(bad) = (0..n).find(|&k| c.buffer[k] != expected[k]) {
+            if let Some(bad) = source.first_mismatch(&c.sent, offset, &c.buffer[..n]) {
                 let mut wrong = c.buffer[bad..n.min(bad + EVIDENCE_BYTES)].to_vec();
                 if let Some(reader) = c.reader.as_mut() {
                     collect_evidence(reader, &mut wrong).await;
@@ -392,7 +381,7 @@ async fn expect(
                 // Everything before the first wrong byte came back intact.
                 c.received = offset + bad as u64;
                 return Err(wire::mismatch(
-                    |from, to| source_bytes(c, source, from, to),
+                    |from, to| source.bytes(&c.sent, from, to),
                     start,
                     end,
                     c.received,
@@ -483,23 +472,6 @@ async fn guard<T>(
             },
         }
     }
-}
-
-/// The expected bytes of `source` from stream offset `offset` on, as many as fit in `out`.
-fn fill(c: &Conn, source: Source<'_>, offset: u64, out: &mut [u8]) {
-    match source {
-        Source::Sent => c.sent.fill(offset, out),
-        Source::Bytes(p, base) => {
-            p.fill_at((offset - base) as usize, out);
-        }
-    }
-}
-
-/// The bytes of `source` in the stream range `from..to`.
-fn source_bytes(c: &Conn, source: Source<'_>, from: u64, to: u64) -> Vec<u8> {
-    let mut out = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
-    fill(c, source, from, &mut out);
-    out
 }
 
 /// Tops the wrong bytes up by a short read, so the report has something to show and a crossing

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::divergence::{Divergence, DivergenceKind};
-use super::wire::SentLog;
+use super::wire::{Expected, SentLog};
 use crate::case::{PauseScale, Payload, ReadPlan, WritePlan};
 use crate::script::{Expectation, ScriptConnection, Step};
 use crate::server::ServerStats;
@@ -191,20 +191,19 @@ impl Session {
                     expectation: Expectation::Echo | Expectation::Last,
                     ..
                 } => {
-                    let echo = |offset: u64, out: &mut [u8]| sent.fill(offset, out);
+                    let end = sent.total();
                     outcome.reads +=
-                        self.read_echo(&conn.read, &echo, sent.total(), scale, progress)?;
+                        self.read_echo(&conn.read, &sent, Expected::Sent, end, scale, progress)?;
                 }
                 Step::Expect {
                     expectation: Expectation::Bytes(p),
                     ..
                 } => {
                     let start = progress.received;
-                    let exact = |offset: u64, out: &mut [u8]| {
-                        p.fill_at((offset - start) as usize, out);
-                    };
                     let end = start + p.len() as u64;
-                    outcome.reads += self.read_echo(&conn.read, &exact, end, scale, progress)?;
+                    let exact = Expected::Bytes(p, start);
+                    outcome.reads +=
+                        self.read_echo(&conn.read, &sent, exact, end, scale, progress)?;
                 }
                 Step::Sleep(d) => {
                     pause(scale.apply(*d));
@@ -262,7 +261,8 @@ impl Session {
     fn read_echo(
         &mut self,
         plan: &ReadPlan,
-        expected: &dyn Fn(u64, &mut [u8]),
+        sent: &SentLog,
+        expected: Expected<'_>,
         end: u64,
         scale: PauseScale,
         progress: &mut Progress,
@@ -282,15 +282,10 @@ impl Session {
                 };
                 reads += 1;
                 let offset = start + at as u64;
-                expected(offset, &mut self.write_buffer[..n]);
-                if let Some(i) = (0..n).find(|&k| self.read_buffer[k] != self.write_buffer[k]) {
+                if let Some(i) = expected.first_mismatch(sent, offset, &self.read_buffer[..n]) {
                     // Everything before the first wrong byte came back intact.
                     progress.received = offset + i as u64;
-                    let bytes = |from: u64, to: u64| {
-                        let mut out = vec![0u8; (to - from) as usize];
-                        expected(from, &mut out);
-                        out
-                    };
+                    let bytes = |from: u64, to: u64| expected.bytes(sent, from, to);
                     let wrong = &self.read_buffer[i..n];
                     return Err(super::wire::mismatch(
                         bytes,

@@ -194,6 +194,35 @@ impl SentLog {
         self.segments.iter().map(|(start, p, _)| (*start, p))
     }
 
+    /// Where `received`, which claims to be the stream from `offset` on, first goes wrong: the
+    /// index of the first byte that differs or lies past what was sent; `None` if all match.
+    /// Compared a payload at a time, without producing the expected bytes.
+    pub(crate) fn first_mismatch(&self, mut offset: u64, received: &[u8]) -> Option<usize> {
+        let mut checked = 0;
+        let mut i = self
+            .segments
+            .partition_point(|(start, ..)| *start <= offset)
+            .saturating_sub(1);
+        while checked < received.len() {
+            let Some((start, payload, repeat)) = self.segments.get(i) else {
+                return Some(checked);
+            };
+            let len = payload.len() as u64;
+            if len == 0 || offset >= start + len * u64::from(*repeat) {
+                i += 1;
+                continue;
+            }
+            let at = ((offset - start) % len) as usize;
+            let n = (payload.len() - at).min(received.len() - checked);
+            if let Some(bad) = payload.first_mismatch(at, &received[checked..checked + n]) {
+                return Some(checked + bad);
+            }
+            checked += n;
+            offset += n as u64;
+        }
+        None
+    }
+
     /// The bytes from stream offset `offset` on, as many as fit in `out` (and were sent).
     pub(crate) fn fill(&self, mut offset: u64, out: &mut [u8]) {
         let mut filled = 0;
@@ -215,6 +244,44 @@ impl SentLog {
             filled += n;
             offset += n as u64;
         }
+    }
+}
+
+/// What an expectation checks the echo against: everything the connection sent ([`SentLog`]),
+/// or exact bytes starting at a stream offset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expected<'a> {
+    /// An echo of the sends.
+    Sent,
+    /// These bytes, from this stream offset on.
+    Bytes(&'a Payload, u64),
+}
+
+impl Expected<'_> {
+    /// Where `received`, the stream from `offset` on, first goes wrong; see
+    /// [`SentLog::first_mismatch`].
+    pub(crate) fn first_mismatch(
+        self,
+        sent: &SentLog,
+        offset: u64,
+        received: &[u8],
+    ) -> Option<usize> {
+        match self {
+            Expected::Sent => sent.first_mismatch(offset, received),
+            Expected::Bytes(p, base) => p.first_mismatch((offset - base) as usize, received),
+        }
+    }
+
+    /// The expected bytes of the stream range `from..to`.
+    pub(crate) fn bytes(self, sent: &SentLog, from: u64, to: u64) -> Vec<u8> {
+        let mut out = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
+        match self {
+            Expected::Sent => sent.fill(from, &mut out),
+            Expected::Bytes(p, base) => {
+                p.fill_at((from - base) as usize, &mut out);
+            }
+        }
+        out
     }
 }
 
@@ -358,5 +425,38 @@ mod tests {
         let mut divergence = mismatch_on_c2(b"..........");
         explain_crossing(&mut divergence, [("c2", 0, &long)]);
         assert_eq!(crossed_from(&divergence), None);
+    }
+
+    #[test]
+    fn the_sent_log_reads_back_and_compares_across_sends_and_repetitions() {
+        let mut sent = SentLog::default();
+        sent.push(&Payload::Literal(b"ab".to_vec()), 3);
+        sent.push(&Payload::Literal(Vec::new()), 2);
+        sent.push(&Payload::generated(5, 9), 1);
+        let generated = Payload::generated(5, 9).bytes().into_owned();
+        let mut whole = b"ababab".to_vec();
+        whole.extend_from_slice(&generated);
+        assert_eq!((sent.total(), sent.sends()), (11, 3));
+        for from in 0..whole.len() {
+            let mut out = vec![0; whole.len() - from];
+            sent.fill(from as u64, &mut out);
+            assert_eq!(out, whole[from..], "from {from}");
+            assert_eq!(sent.first_mismatch(from as u64, &whole[from..]), None);
+            for bad in from..whole.len() {
+                let mut wrong = whole[from..].to_vec();
+                wrong[bad - from] ^= 0x40;
+                assert_eq!(
+                    sent.first_mismatch(from as u64, &wrong),
+                    Some(bad - from),
+                    "from {from}, bad {bad}"
+                );
+            }
+        }
+        // Past what was sent is a mismatch at the first extra byte.
+        let mut long = whole.clone();
+        long.push(b'!');
+        assert_eq!(sent.first_mismatch(0, &long), Some(whole.len()));
+        let starts: Vec<u64> = sent.segments().map(|(start, _)| start).collect();
+        assert_eq!(starts, [0, 6, 6]);
     }
 }
