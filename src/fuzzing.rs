@@ -11,7 +11,7 @@
 //!   decoder the property tests' types use) into payloads and plans, played as rounds on **one**
 //!   connection, kept open across inputs, to an in-process echo server; every byte is checked.
 //! - [`Target::RoundtripLifecycle`]: a whole [`Case`] — up to three connections at once,
-//!   half-close, close — on fresh connections, through the engine
+//!   half-close, close — on fresh connections, through the player
 //!   ([`crate::roundtrip::play`]). After each input the server must be healthy: every
 //!   connection ended cleanly and the active count is back to what the target holds (none),
 //!   within [`HEALTH_WAIT`].
@@ -28,13 +28,13 @@
 //!
 //! # Speed
 //! A fuzzer that sleeps or spawns finds nothing. Each target's server (one worker thread) and,
-//! for `roundtrip_lifecycle`, a current-thread runtime for the engine are started once per
+//! for `roundtrip_lifecycle`, a current-thread runtime for the player are started once per
 //! process, in a `OnceLock`. An input runs on the fuzzer's own thread and spawns no thread or task
 //! of its own (the server spawns one task per accepted connection, which only
 //! `roundtrip_lifecycle` pays for). `roundtrip` and `raw_stream` play on a blocking
 //! [`Session`]: no runtime, no wakeups, no timer. Pauses in decoded plans carry the
 //! [`CaseBounds::fuzzing`] scale of 1/100, stored in the case, so a replay sleeps what the fuzzer
-//! slept. `roundtrip_lifecycle` scales them to zero: the engine's timer cannot sleep less than a
+//! slept. `roundtrip_lifecycle` scales them to zero: the player's timer cannot sleep less than a
 //! millisecond, and that target is about endings, not pauses.
 //!
 //! # Bounds
@@ -77,11 +77,11 @@ pub const MAX_RAW_LEN: usize = 16 * 1024;
 /// The most one `roundtrip` or `raw_stream` input may take, all its rounds together.
 pub const ITERATION_LIMIT: Duration = Duration::from_secs(2);
 
-/// The most one `roundtrip_lifecycle` case may take; within it, the engine's
+/// The most one `roundtrip_lifecycle` case may take; within it, the player's
 /// [`NO_PROGRESS_TIMEOUT`] catches a connection on which nothing moves.
 pub const LIFECYCLE_LIMIT: Duration = Duration::from_secs(10);
 
-/// The engine's no-progress timeout for `roundtrip_lifecycle`.
+/// The player's no-progress timeout for `roundtrip_lifecycle`.
 pub const NO_PROGRESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The no-progress timeout of `proxy_roundtrip` under a destructive chain: a blackhole stalls
@@ -317,7 +317,7 @@ pub fn decode(target: Target, data: &[u8]) -> Option<Case> {
 /// The case `target` played for the artifact `data`, as a scenario file to save under
 /// `tests/regressions/` (`None` where [`decode`] has none). Its header says where it came from.
 ///
-/// Played by the engine (`replay`), a `roundtrip` or `raw_stream` case ends with a half-close
+/// Played by the player (`replay`), a `roundtrip` or `raw_stream` case ends with a half-close
 /// and EOF, which the fuzzer's kept connection did not play; everything before is the same.
 pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile> {
     let (case, through) = match target {
@@ -663,7 +663,7 @@ impl Harness {
         Ok(())
     }
 
-    /// Plays `case` on fresh connections through the engine, then checks the server's health.
+    /// Plays `case` on fresh connections through the player, then checks the server's health.
     fn lifecycle(&self, case: &Case) -> Result<(), FuzzFailure> {
         let _serialized = self.lock();
         let options = PlayOptions {
@@ -1494,7 +1494,7 @@ mod tests {
         let text = scenario::print(&file);
         let case = scenario::parse_case(&text).unwrap();
         assert_eq!(case, decode(Target::Roundtrip, &artifact).unwrap());
-        // The engine plays it on a connection of its own, ending and all.
+        // The player plays it on a connection of its own, ending and all.
         let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
         let addr = server.local_addr();
         let played = &case;

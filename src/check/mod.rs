@@ -2,8 +2,8 @@
 //!
 //! The campaign draws cases from the crate's proptest strategy with a `TestRng` seeded from the
 //! campaign's seed, so the same seed always gives the same sequence of cases (`duration` only
-//! decides where the sequence stops). Each case is played over real sockets by the round-trip
-//! engine. On the first failure, proptest's own shrinking (`ValueTree::simplify` and
+//! decides where the sequence stops). Each case is played over real sockets by the one player,
+//! as its script. On the first failure, proptest's own shrinking (`ValueTree::simplify` and
 //! `complicate`) minimises the case, bounded in time. A shrunk case counts as failing when it
 //! fails with the same class of evidence: wrong or missing bytes for a failure that had bytes as
 //! evidence, any failure for one whose only evidence was time. (One bug shows as several kinds:

@@ -53,16 +53,15 @@ pub enum ParseErrorKind {
     /// A setting or metadata line given twice.
     DuplicateSetting,
     /// A directive in the wrong place: a setting after a step, a step outside a connection,
-    /// `pause-scale` after the first connection; in version 2, a `connection` after a step.
+    /// `pause-scale` after the first connection, a `connection` or a block's step after the
+    /// first top-level step.
     Misplaced,
-    /// A step that does not continue any conversation version 1 can express; in version 2, a
-    /// step that cannot follow the connection's earlier steps (a `send` after `shutdown write`,
-    /// an `expect eof` with echo still owed, anything after `close`).
+    /// A step that cannot follow the connection's earlier steps (a `send` after `shutdown
+    /// write`, an `expect eof` with echo still owed, anything after `close`), or a top-level
+    /// step on a connection with steps in its block.
     UnexpectedStep,
-    /// Version 2: a step on a connection that was never declared.
+    /// A top-level step on a connection that was never declared.
     UnknownConnection,
-    /// A connection whose conversation is not finished when its block ends.
-    IncompleteConversation,
     /// A file without any connection.
     NoConnections,
     /// A malformed `# seed:` line.
