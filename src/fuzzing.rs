@@ -367,7 +367,7 @@ fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdi
     let harness = Harness::of(target)?;
     match target {
         Target::RoundtripLifecycle => harness.lifecycle(&case)?,
-        _ => harness.rounds(&case, connection)?,
+        _ => harness.rounds(case, connection)?,
     }
     Ok(InputVerdict::Passed)
 }
@@ -635,7 +635,7 @@ impl Harness {
     }
 
     /// Plays the one connection of `case` as rounds, on the kept connection or a fresh one.
-    fn rounds(&self, case: &Case, connection: Connection) -> Result<(), FuzzFailure> {
+    fn rounds(&self, case: Case, connection: Connection) -> Result<(), FuzzFailure> {
         let mut kept = self.lock();
         let reuse = match connection {
             Connection::Kept => kept.take(),
@@ -652,7 +652,7 @@ impl Harness {
             session = session.lockstep(self.server.stats());
         }
         // The same steps the player plays; the session plays them on the kept connection.
-        let script = Script::from_case(case);
+        let script = Script::from(case);
         session
             .play_lane(&script.connections[0], script.pause_scale, ITERATION_LIMIT)
             .map_err(|d| FuzzFailure::Divergence(Box::new(d)))?;

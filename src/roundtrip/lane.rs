@@ -40,7 +40,7 @@ pub(super) struct LaneFailure {
 }
 
 /// A connection being played, on the reading side; its writer runs as a future of its own.
-pub(super) struct Conn {
+pub(super) struct Conn<'a> {
     /// Its index in the script.
     pub index: usize,
     pub name: String,
@@ -48,7 +48,7 @@ pub(super) struct Conn {
     /// The read half; `None` once the connection is closed.
     reader: Option<OwnedReadHalf>,
     /// The writer's queue; the writer ends when this is dropped or on `Close`.
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<Command<'a>>,
     /// What the writer has done, for the steps that wait on it.
     state: watch::Receiver<WriterState>,
     /// Shared with the writer, which touches it on every write.
@@ -58,7 +58,7 @@ pub(super) struct Conn {
     /// `shutdown write` queued.
     shut: bool,
     /// Everything handed to the writer, in stream order.
-    sent: SentLog,
+    sent: SentLog<'a>,
     /// Bytes of the echo read and checked.
     pub received: u64,
     reads: u64,
@@ -71,7 +71,7 @@ pub(super) struct Conn {
     buffer: Vec<u8>,
 }
 
-impl Conn {
+impl<'a> Conn<'a> {
     /// The connection `decl` (the `index`th of `script`) on `stream`, and its writer.
     pub(super) fn start(
         index: usize,
@@ -79,7 +79,7 @@ impl Conn {
         stream: TcpStream,
         script: &Script,
         started: Instant,
-    ) -> (Conn, impl Future<Output = ()>) {
+    ) -> (Conn<'a>, impl Future<Output = ()> + 'a) {
         let local_addr = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -128,10 +128,11 @@ impl Conn {
     }
 
     /// What this connection sent: `(name, stream offset, payload)` per send.
-    pub(super) fn sent_segments(&self) -> impl Iterator<Item = (&str, u64, &Payload)> {
+    pub(super) fn sent_segments(&self) -> Vec<(&str, u64, &Payload)> {
         self.sent
             .segments()
-            .map(move |(start, payload)| (self.name.as_str(), start, payload))
+            .map(|(start, payload)| (self.name.as_str(), start, payload))
+            .collect()
     }
 
     pub(super) fn outcome(&self) -> ConnectionOutcome {
@@ -148,7 +149,7 @@ impl Conn {
         }
     }
 
-    fn queue(&mut self, command: Command) {
+    fn queue(&mut self, command: Command<'a>) {
         self.issued += 1;
         // A writer that failed has stopped reading its queue; the failure is reported by the
         // next step that waits on this connection.
@@ -214,13 +215,13 @@ impl Conn {
 }
 
 /// Plays the steps of lane `id` on `conns`, in order, then closes them; hands them back.
-pub(super) async fn play(
+pub(super) async fn play<'a>(
     id: LaneId,
-    steps: &[Step],
-    mut conns: Vec<Conn>,
+    steps: &'a [Step],
+    mut conns: Vec<Conn<'a>>,
     scale: PauseScale,
     options: &PlayOptions,
-) -> (Vec<Conn>, Option<LaneFailure>) {
+) -> (Vec<Conn<'a>>, Option<LaneFailure>) {
     let mut lane = Lane {
         conns: &mut conns,
         scale,
@@ -230,14 +231,14 @@ pub(super) async fn play(
     (conns, failure)
 }
 
-struct Lane<'a> {
-    conns: &'a mut [Conn],
+struct Lane<'c, 'a> {
+    conns: &'c mut [Conn<'a>],
     scale: PauseScale,
-    options: &'a PlayOptions,
+    options: &'c PlayOptions,
 }
 
-impl Lane<'_> {
-    async fn run(&mut self, id: LaneId, steps: &[Step]) -> Option<LaneFailure> {
+impl<'a> Lane<'_, 'a> {
+    async fn run(&mut self, id: LaneId, steps: &'a [Step]) -> Option<LaneFailure> {
         for (index, step) in steps.iter().enumerate() {
             let Some(name) = step.connection() else {
                 if let Step::Sleep(d) = step {
@@ -295,7 +296,7 @@ impl Lane<'_> {
     async fn step(
         &mut self,
         i: usize,
-        step: &Step,
+        step: &'a Step,
         closes_next: bool,
     ) -> Result<(), DivergenceKind> {
         let c = &mut self.conns[i];
@@ -310,7 +311,7 @@ impl Lane<'_> {
                 payload, repeat, ..
             } => {
                 c.sent.push(payload, *repeat);
-                c.queue(Command::Send(payload.clone(), *repeat));
+                c.queue(Command::Send(payload, *repeat));
             }
             Step::ShutdownWrite { .. } => {
                 c.shut = true;
@@ -334,7 +335,7 @@ impl Lane<'_> {
 }
 
 async fn expect(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     expectation: &Expectation,
     within: Option<(Instant, Duration)>,
     timeout: Duration,
@@ -399,7 +400,13 @@ async fn expect(
 /// A timed-out expectation: an unanswered round when the connection, still open for writing,
 /// waits for the echo of messages it has written in full (the interactive pattern), a stall
 /// otherwise.
-fn timed_out(c: &Conn, unanswered: bool, start: u64, end: u64, waited: Duration) -> DivergenceKind {
+fn timed_out(
+    c: &Conn<'_>,
+    unanswered: bool,
+    start: u64,
+    end: u64,
+    waited: Duration,
+) -> DivergenceKind {
     if unanswered && c.written() >= end && end > start {
         DivergenceKind::RoundUnanswered {
             round: c.sent.sends().saturating_sub(1),
@@ -414,7 +421,7 @@ fn timed_out(c: &Conn, unanswered: bool, start: u64, end: u64, waited: Duration)
 }
 
 async fn expect_eof(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     timeout: Duration,
     within: Option<(Instant, Duration)>,
 ) -> Result<(), DivergenceKind> {

@@ -165,17 +165,18 @@ pub(crate) fn mismatch(
 
 /// What a connection has handed to its writer in one play, in stream order: what its echo is
 /// checked against, read back from any offset without materialising a generated payload.
+/// It borrows the payloads from the script being played, so a send costs no copy.
 #[derive(Debug, Default)]
-pub(crate) struct SentLog {
+pub(crate) struct SentLog<'a> {
     /// Every send: where it starts in the stream, the payload, and how many times it repeats.
-    segments: Vec<(u64, Payload, u32)>,
+    segments: Vec<(u64, &'a Payload, u32)>,
     total: u64,
 }
 
-impl SentLog {
+impl<'a> SentLog<'a> {
     /// Appends `repeat` copies of `payload`.
-    pub(crate) fn push(&mut self, payload: &Payload, repeat: u32) {
-        self.segments.push((self.total, payload.clone(), repeat));
+    pub(crate) fn push(&mut self, payload: &'a Payload, repeat: u32) {
+        self.segments.push((self.total, payload, repeat));
         self.total += payload.len() as u64 * u64::from(repeat);
     }
 
@@ -190,8 +191,8 @@ impl SentLog {
     }
 
     /// Every send: `(stream offset, payload)`, for telling whose bytes crossed over.
-    pub(crate) fn segments(&self) -> impl Iterator<Item = (u64, &Payload)> {
-        self.segments.iter().map(|(start, p, _)| (*start, p))
+    pub(crate) fn segments(&self) -> impl Iterator<Item = (u64, &'a Payload)> + '_ {
+        self.segments.iter().map(|(start, p, _)| (*start, *p))
     }
 
     /// Where `received`, which claims to be the stream from `offset` on, first goes wrong: the
@@ -429,10 +430,15 @@ mod tests {
 
     #[test]
     fn the_sent_log_reads_back_and_compares_across_sends_and_repetitions() {
+        let payloads = [
+            Payload::Literal(b"ab".to_vec()),
+            Payload::Literal(Vec::new()),
+            Payload::generated(5, 9),
+        ];
         let mut sent = SentLog::default();
-        sent.push(&Payload::Literal(b"ab".to_vec()), 3);
-        sent.push(&Payload::Literal(Vec::new()), 2);
-        sent.push(&Payload::generated(5, 9), 1);
+        sent.push(&payloads[0], 3);
+        sent.push(&payloads[1], 2);
+        sent.push(&payloads[2], 1);
         let generated = Payload::generated(5, 9).bytes().into_owned();
         let mut whole = b"ababab".to_vec();
         whole.extend_from_slice(&generated);

@@ -19,9 +19,10 @@ use crate::case::{PauseScale, Payload, WritePlan};
 pub(super) const IO_UNIT: usize = 64 * 1024;
 
 /// What a connection's writer is asked to do, in order.
-pub(super) enum Command {
-    /// Write the payload this many times, each a send of its own for the write plan.
-    Send(Payload, u32),
+pub(super) enum Command<'a> {
+    /// Write the payload (the script's own) this many times, each a send of its own for the
+    /// write plan.
+    Send(&'a Payload, u32),
     /// Half-close.
     Shutdown,
     /// Hand the write half back, so the connection can be closed without a half-close.
@@ -46,7 +47,7 @@ pub(super) async fn write_side(
     mut writer: OwnedWriteHalf,
     plan: WritePlan,
     scale: PauseScale,
-    mut queue: mpsc::UnboundedReceiver<Command>,
+    mut queue: mpsc::UnboundedReceiver<Command<'_>>,
     state: watch::Sender<WriterState>,
     progress: Arc<Progress>,
 ) {
@@ -60,7 +61,7 @@ pub(super) async fn write_side(
                     state: &state,
                     progress: &progress,
                 };
-                sink.send(&mut writer, &payload, repeat, &mut buffer).await
+                sink.send(&mut writer, payload, repeat, &mut buffer).await
             }
             Command::Shutdown => writer
                 .shutdown()

@@ -15,36 +15,7 @@ impl Script {
     /// The script that plays `case`: the same connections and plans, each conversation as the
     /// steps of its own lane, and a hold as the shared lane (see the module docs).
     pub fn from_case(case: &Case) -> Script {
-        let held = |i: usize| case.hold.is_some_and(|h| h.outer == i || h.inner == i);
-        let connections = case
-            .connections
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ScriptConnection {
-                name: c.name.clone(),
-                write: c.write.clone(),
-                read: c.read.clone(),
-                steps: if held(i) {
-                    Vec::new()
-                } else {
-                    conversation_steps(c)
-                },
-            })
-            .collect();
-        let mut steps = Vec::new();
-        if let Some(Hold { outer, inner }) = case.hold {
-            if let (Some(o), Some(i)) = (case.connections.get(outer), case.connections.get(inner)) {
-                let mut outer_steps = conversation_steps(o).into_iter();
-                steps.extend(outer_steps.next());
-                steps.extend(conversation_steps(i));
-                steps.extend(outer_steps);
-            }
-        }
-        Script {
-            connections,
-            steps,
-            pause_scale: case.pause_scale,
-        }
+        Script::from(case.clone())
     }
 
     /// The case this script is, when it is one: every connection's steps one of the three
@@ -93,12 +64,56 @@ impl From<&Case> for Script {
     }
 }
 
-/// The steps of one connection's conversation.
-fn conversation_steps(conn: &ConnectionCase) -> Vec<Step> {
-    let name = || conn.name.clone();
-    let send = |payload: &Payload| Step::Send {
+/// [`Script::from_case`], moving the payloads instead of copying them.
+impl From<Case> for Script {
+    fn from(case: Case) -> Script {
+        let hold = case.hold;
+        let held = |i: usize| hold.is_some_and(|h| h.outer == i || h.inner == i);
+        let mut lanes: Vec<Vec<Step>> = Vec::with_capacity(case.connections.len());
+        let mut connections = Vec::with_capacity(case.connections.len());
+        for conn in case.connections {
+            let ConnectionCase {
+                name,
+                write,
+                read,
+                conversation,
+            } = conn;
+            lanes.push(conversation_steps(&name, conversation));
+            connections.push(ScriptConnection {
+                name,
+                write,
+                read,
+                steps: Vec::new(),
+            });
+        }
+        let mut steps = Vec::new();
+        for (i, (conn, lane)) in connections.iter_mut().zip(&mut lanes).enumerate() {
+            if !held(i) {
+                conn.steps = std::mem::take(lane);
+            }
+        }
+        if let Some(Hold { outer, inner }) = hold {
+            if outer < lanes.len() && inner < lanes.len() {
+                let mut outer_steps = std::mem::take(&mut lanes[outer]).into_iter();
+                steps.extend(outer_steps.next());
+                steps.append(&mut lanes[inner]);
+                steps.extend(outer_steps);
+            }
+        }
+        Script {
+            connections,
+            steps,
+            pause_scale: case.pause_scale,
+        }
+    }
+}
+
+/// The steps of the conversation of connection `name`.
+fn conversation_steps(name: &str, conversation: Conversation) -> Vec<Step> {
+    let name = || name.to_string();
+    let send = |payload: Payload| Step::Send {
         connection: name(),
-        payload: payload.clone(),
+        payload,
         repeat: 1,
     };
     let expect = |expectation| Step::Expect {
@@ -107,7 +122,7 @@ fn conversation_steps(conn: &ConnectionCase) -> Vec<Step> {
         within: None,
     };
     let shutdown = || Step::ShutdownWrite { connection: name() };
-    match &conn.conversation {
+    match conversation {
         Conversation::Stream { payload } => vec![
             send(payload),
             shutdown(),
