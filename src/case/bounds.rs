@@ -216,7 +216,9 @@ impl CaseBounds {
     /// none unless there are two connections or more and the roll lands in the top
     /// `hold_percent` (so a roll of 0, what an exhausted fuzz input gives, never holds). The
     /// outer connection comes before the inner one, so a server that serves connections one at
-    /// a time in accept order is stuck on it, and it sends something to be held on.
+    /// a time in accept order is stuck on it; it sends something to be held on, and the inner
+    /// one sends at least a byte, so that such a server leaves an echo unanswered (an inner
+    /// connection that sends nothing would show only a missing EOF).
     pub(crate) fn draw_hold(
         &self,
         connections: &[ConnectionCase],
@@ -230,7 +232,8 @@ impl CaseBounds {
         }
         let outer = pick_outer % (n - 1);
         let inner = outer + 1 + pick_inner % (n - 1 - outer);
-        let sends = !connections[outer].conversation.payloads().is_empty();
+        let sends = !connections[outer].conversation.payloads().is_empty()
+            && connections[inner].conversation.total_len() > 0;
         sends.then_some(Hold { outer, inner })
     }
 

@@ -39,9 +39,9 @@ pub struct FailedStep {
     pub text: String,
     /// Its line in the file it was read from, when known.
     pub line: Option<usize>,
-    /// For a failure whose only evidence is time: the other connections of the same lane that
-    /// were held open meanwhile with bytes sent and their echo not yet read. A server that
-    /// cannot serve two connections at once is stuck on one of these.
+    /// For a failure whose only evidence is time: the other connections of the play that the
+    /// client held open meanwhile (not half-closed, or with an echo not yet read). A server
+    /// that cannot serve two connections at once is stuck on one of these.
     pub held_open: Vec<String>,
 }
 
@@ -286,7 +286,7 @@ impl fmt::Display for Divergence {
         if !self.held_open().is_empty() {
             write!(
                 f,
-                ", while connection {} was held open with its echo unread",
+                ", while connection {} was held open",
                 self.held_open().join(", ")
             )?;
         }

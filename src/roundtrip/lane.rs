@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ const EVIDENCE_BYTES: usize = 32;
 const EVIDENCE_WAIT: Duration = Duration::from_millis(50);
 
 /// Why a lane stopped: the connection (its index in the script), what happened, at which step,
-/// and which other connections of the lane were held open meanwhile.
+/// and which other connections were held open meanwhile.
 pub(super) struct LaneFailure {
     pub conn: usize,
     pub kind: DivergenceKind,
@@ -53,6 +54,9 @@ pub(super) struct Conn<'a> {
     state: watch::Receiver<WriterState>,
     /// Shared with the writer, which touches it on every write.
     progress: Arc<Progress>,
+    /// Whether each connection of the play is held open ([`Conn::held_open`]), by index,
+    /// shared by all of them: a failing step names the others that are.
+    held: Arc<[AtomicBool]>,
     /// Commands queued so far.
     issued: u64,
     /// `shutdown write` queued.
@@ -79,6 +83,7 @@ impl<'a> Conn<'a> {
         stream: TcpStream,
         script: &Script,
         started: Instant,
+        held: Arc<[AtomicBool]>,
     ) -> (Conn<'a>, impl Future<Output = ()> + 'a) {
         let local_addr = stream
             .local_addr()
@@ -107,6 +112,7 @@ impl<'a> Conn<'a> {
             commands,
             state,
             progress,
+            held,
             issued: 0,
             shut: false,
             sent: SentLog::default(),
@@ -119,6 +125,7 @@ impl<'a> Conn<'a> {
             elapsed: Duration::ZERO,
             buffer: vec![0; IO_UNIT],
         };
+        conn.publish();
         (conn, writer)
     }
 
@@ -173,9 +180,24 @@ impl<'a> Conn<'a> {
             .map(Some)
     }
 
-    /// Open, with bytes sent whose echo is not yet read.
+    /// Held open by the client: not closed, and either not half-closed (a server that serves
+    /// it waits for more) or with bytes sent whose echo is not yet read.
     fn held_open(&self) -> bool {
-        self.reader.is_some() && self.sent.total() > self.received
+        self.reader.is_some() && (!self.shut || self.sent.total() > self.received)
+    }
+
+    /// Tells the other connections whether this one is held open now.
+    fn publish(&self) {
+        if let Some(flag) = self.held.get(self.index) {
+            flag.store(self.held_open(), Ordering::Relaxed);
+        }
+    }
+
+    /// The other connections held open now.
+    fn others_held_open(&self) -> Vec<usize> {
+        (0..self.held.len())
+            .filter(|&k| k != self.index && self.held[k].load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Waits until the writer has done everything queued, then closes without a half-close.
@@ -184,6 +206,7 @@ impl<'a> Conn<'a> {
         let Some(reader) = self.reader.take() else {
             return Ok(());
         };
+        self.publish();
         let timeout = options.timeout;
         self.progress.touch();
         let mut state = self.state.clone();
@@ -252,7 +275,9 @@ impl<'a> Lane<'_, 'a> {
                 .iter()
                 .find(|s| s.connection() == Some(name))
                 .is_some_and(|s| matches!(s, Step::Close { .. }));
-            if let Err(kind) = self.step(i, step, closes_next).await {
+            let result = self.step(i, step, closes_next).await;
+            self.conns[i].publish();
+            if let Err(kind) = result {
                 return Some(self.failure(i, kind, id, index, step));
             }
         }
@@ -283,13 +308,7 @@ impl<'a> Lane<'_, 'a> {
                 line: None,
                 held_open: Vec::new(),
             }),
-            held_open: self
-                .conns
-                .iter()
-                .enumerate()
-                .filter(|&(k, c)| k != i && c.held_open())
-                .map(|(_, c)| c.index)
-                .collect(),
+            held_open: self.conns[i].others_held_open(),
         }
     }
 

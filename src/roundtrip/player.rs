@@ -1,6 +1,6 @@
 //! The one player: plays a [`Script`] over real sockets and returns what it measured, or a
-//! [`Divergence`] naming the connection, the step and (for a timing failure) the connections
-//! held open meanwhile.
+//! [`Divergence`] naming the connection, the step and (for a timing failure) the other
+//! connections held open meanwhile.
 //!
 //! Every connection is opened first, in order (through a proxy, each only once the proxy has
 //! accepted the one before), and held open together. Then the script's lanes play at the same
@@ -15,6 +15,7 @@
 //! four times the timeouts, and counts only if it fails again.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,11 +176,16 @@ pub async fn play_script(
     wire::restart_proxy(options);
     let mut conns = Vec::with_capacity(script.connections.len());
     let mut writers = Vec::with_capacity(script.connections.len());
+    let held: Arc<[AtomicBool]> = script
+        .connections
+        .iter()
+        .map(|_| AtomicBool::new(false))
+        .collect();
     for (index, decl) in script.connections.iter().enumerate() {
         let stream = wire::open(&decl.write, index, addr, options)
             .await
             .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
-        let (conn, writer) = Conn::start(index, decl, stream, script, started);
+        let (conn, writer) = Conn::start(index, decl, stream, script, started, held.clone());
         conns.push(Some(conn));
         writers.push(writer);
     }
