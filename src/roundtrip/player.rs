@@ -205,6 +205,7 @@ pub async fn play_script(
         };
         lanes.push(lane::play(id, steps, mine, script.pause_scale, options));
     }
+    let mut idle: Vec<Conn> = conns.into_iter().flatten().collect();
     let lanes = join_all(lanes);
     let writers = join_all(writers);
     tokio::pin!(lanes, writers);
@@ -215,10 +216,21 @@ pub async fn play_script(
             _ = &mut writers, if !writers_done => writers_done = true,
         }
     };
-    let mut idle: Vec<Conn> = conns.into_iter().flatten().collect();
-    for conn in &mut idle {
-        // A connection without steps is closed at the end, as every other one.
-        let _ = conn.close(options).await;
+    // A connection without steps is held open to the end, then closed like the others, while
+    // its writer is still polled to hand its half back.
+    {
+        let closing = async {
+            for conn in &mut idle {
+                let _ = conn.close(options).await;
+            }
+        };
+        tokio::pin!(closing);
+        loop {
+            tokio::select! {
+                () = &mut closing => break,
+                _ = &mut writers, if !writers_done => writers_done = true,
+            }
+        }
     }
     let mut failures = Vec::new();
     let mut all = idle;

@@ -659,3 +659,25 @@ fn a_connect_failure_names_the_connection_and_no_step() {
     assert_eq!(failure.kind, DivergenceKind::Refused);
     assert_eq!(failure.step, None);
 }
+
+/// A declared connection without steps is held open to the end and closed with the others,
+/// not left waiting for a writer nobody polls any more (which would cost a whole timeout).
+#[test]
+fn a_connection_without_steps_is_closed_at_the_end_without_waiting_out_a_timeout() {
+    let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
+    let s = script("connection a\nconnection idle\na send \"x\"\na expect echo\na close\n");
+    let options = PlayOptions {
+        timeout: Duration::from_secs(30),
+        ..PlayOptions::default()
+    };
+    let addr = server.local_addr();
+    let started = std::time::Instant::now();
+    let outcome = block_on(|| crate::roundtrip::play_script(&s, addr, &options)).unwrap();
+    assert_eq!(outcome.connections.len(), 2);
+    assert_eq!(outcome.connections[1].name, "idle");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
