@@ -2,7 +2,7 @@
 //! lanes that play at the same time.
 //!
 //! This is the one step model of the crate. Scenario text of either header is parsed into it
-//! ([`crate::scenario`]), a generated [`Case`] converts into it ([`Script::from_case`]), and the
+//! ([`crate::scenario`]), a generated [`Case`](crate::case::Case) converts into it ([`Script::from_case`]), and the
 //! one player ([`crate::roundtrip`]) plays it. Like a case it owns no sockets and does no I/O.
 //!
 //! # Lanes
