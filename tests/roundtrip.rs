@@ -340,3 +340,48 @@ fn a_server_of_one_connection_at_a_time_fails_a_hold_every_time_and_both_are_nam
     assert!(report.contains("confirmed: failed again at 4x"), "{report}");
     assert!(report.contains("at step 3: `c1 expect echo`"), "{report}");
 }
+
+fn play_text(text: &str, addr: SocketAddr, timeout: Duration) -> Result<Outcome, Divergence> {
+    let file = echo_harness::scenario::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    let options = options(timeout);
+    roundtrip::block_on(|| roundtrip::play_script(&file.script, addr, &options))
+}
+
+/// Held open means open and either not half-closed or owed an echo: a connection that has
+/// read its echo but keeps its write side open is held (the server waits on it); one that has
+/// closed is not.
+#[test]
+fn held_open_names_exactly_the_connections_the_client_keeps_open() {
+    let addr = serial_server();
+    let text = "# echo-harness scenario v2\n\
+                connection done\n  send \"x\"\n  expect echo\n  close\n\
+                connection a\nconnection b\n\
+                a send \"a\"\na expect echo\nb send \"b\"\nb expect echo\n";
+    let error = play_text(text, addr, Duration::from_millis(200)).unwrap_err();
+    assert_eq!(error.connection, "b", "{error}");
+    assert_eq!(error.held_open(), ["a".to_string()], "{error}");
+}
+
+/// `close` waits until the writer has written everything queued: a send the server never
+/// reads stalls there, instead of being dropped unwritten.
+#[test]
+fn a_close_after_a_send_nobody_reads_is_a_stall_at_the_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().flatten().take(1).collect();
+        thread::sleep(Duration::from_secs(5));
+        drop(held);
+    });
+    let text = "# echo-harness scenario v2\nconnection a\n  send-buffer 4096\n\
+                a send generated 8MiB seed 1\na close\n";
+    let error = play_text(text, addr, Duration::from_millis(200)).unwrap_err();
+    assert!(
+        matches!(error.kind, DivergenceKind::Stalled { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        error.step.as_ref().map(|s| s.text.as_str()),
+        Some("a close")
+    );
+}
