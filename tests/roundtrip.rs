@@ -385,3 +385,39 @@ fn a_close_after_a_send_nobody_reads_is_a_stall_at_the_close() {
         Some("a close")
     );
 }
+
+/// A connection that has half-closed is held open only while it is owed an echo: `a` (owed)
+/// is named, `c` (echo read) is not, when `b` stalls on a server that ignores its second client.
+#[test]
+fn a_half_closed_connection_is_held_open_only_while_owed_an_echo() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut ignored = Vec::new();
+        for (index, stream) in listener.incoming().flatten().enumerate().take(3) {
+            if index == 1 {
+                ignored.push(stream);
+                continue;
+            }
+            thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 || stream.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            });
+        }
+        thread::sleep(Duration::from_secs(5));
+        drop(ignored);
+    });
+    let text = "# echo-harness scenario v2\nconnection a\nconnection b\nconnection c\n\
+                a send \"x\"\na shutdown write\n\
+                c send \"z\"\nc shutdown write\nc expect echo\n\
+                b send \"y\"\nb expect echo\n";
+    let error = play_text(text, addr, Duration::from_millis(200)).unwrap_err();
+    assert_eq!(error.connection, "b", "{error}");
+    assert_eq!(error.held_open(), ["a".to_string()], "{error}");
+}
