@@ -369,9 +369,8 @@ fn a_close_after_a_send_nobody_reads_is_a_stall_at_the_close() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
-        let held: Vec<TcpStream> = listener.incoming().flatten().take(1).collect();
-        thread::sleep(Duration::from_secs(5));
-        drop(held);
+        // Accepted and never read: held open until the test process ends.
+        listener.incoming().flatten().take(1).for_each(common::hold);
     });
     let text = "# echo-harness scenario v2\nconnection a\n  send-buffer 4096\n\
                 a send generated 8MiB seed 1\na close\n";
@@ -393,10 +392,10 @@ fn a_half_closed_connection_is_held_open_only_while_owed_an_echo() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
-        let mut ignored = Vec::new();
         for (index, stream) in listener.incoming().flatten().enumerate().take(3) {
             if index == 1 {
-                ignored.push(stream);
+                // The ignored second client: held open, unanswered, to the end of the test.
+                common::hold(stream);
                 continue;
             }
             thread::spawn(move || {
@@ -410,8 +409,6 @@ fn a_half_closed_connection_is_held_open_only_while_owed_an_echo() {
                 let _ = stream.shutdown(std::net::Shutdown::Write);
             });
         }
-        thread::sleep(Duration::from_secs(5));
-        drop(ignored);
     });
     let text = "# echo-harness scenario v2\nconnection a\nconnection b\nconnection c\n\
                 a send \"x\"\na shutdown write\n\

@@ -278,30 +278,29 @@ impl<'a> Lane<'_, 'a> {
             let result = self.step(i, step, closes_next).await;
             self.conns[i].publish();
             if let Err(kind) = result {
-                return Some(self.failure(i, kind, id, index, step));
+                return Some(self.failure(i, kind, Some((id, index, step))));
             }
         }
         for i in 0..self.conns.len() {
             if let Err(kind) = self.conns[i].close(self.options).await {
-                return Some(self.failure(i, kind, id, steps.len(), &Step::Sleep(Duration::ZERO)));
+                return Some(self.failure(i, kind, None));
             }
         }
         None
     }
 
+    /// The failure of connection `i`, at step `index` of `lane` when a step failed; `None` at
+    /// the lane's end, which waits for every queued send.
     fn failure(
         &self,
         i: usize,
         kind: DivergenceKind,
-        lane: LaneId,
-        index: usize,
-        step: &Step,
+        at: Option<(LaneId, usize, &Step)>,
     ) -> LaneFailure {
         LaneFailure {
             conn: self.conns[i].index,
             kind,
-            // Past the last step: the lane's end, which waits for every queued send.
-            step: (step.connection().is_some()).then(|| FailedStep {
+            step: at.map(|(lane, index, step)| FailedStep {
                 lane,
                 index,
                 text: step.to_string(),

@@ -195,55 +195,55 @@ impl<'a> SentLog<'a> {
         self.segments.iter().map(|(start, p, _)| (*start, *p))
     }
 
-    /// Where `received`, which claims to be the stream from `offset` on, first goes wrong: the
-    /// index of the first byte that differs or lies past what was sent; `None` if all match.
-    /// Compared a payload at a time, without producing the expected bytes.
-    pub(crate) fn first_mismatch(&self, mut offset: u64, received: &[u8]) -> Option<usize> {
-        let mut checked = 0;
+    /// The sent bytes from stream offset `offset` on, `len` of them at most, as pieces of the
+    /// payloads: `(payload, offset in it, length)`. Fewer than `len` when less was sent.
+    fn pieces(
+        &self,
+        mut offset: u64,
+        len: usize,
+    ) -> impl Iterator<Item = (&'a Payload, usize, usize)> + '_ {
+        let mut left = len;
         let mut i = self
             .segments
             .partition_point(|(start, ..)| *start <= offset)
             .saturating_sub(1);
-        while checked < received.len() {
-            let Some((start, payload, repeat)) = self.segments.get(i) else {
-                return Some(checked);
-            };
-            let len = payload.len() as u64;
-            if len == 0 || offset >= start + len * u64::from(*repeat) {
-                i += 1;
-                continue;
+        std::iter::from_fn(move || {
+            while left > 0 {
+                let (start, payload, repeat) = *self.segments.get(i)?;
+                let size = payload.len() as u64;
+                if size == 0 || offset >= start + size * u64::from(repeat) {
+                    i += 1;
+                    continue;
+                }
+                let at = ((offset - start) % size) as usize;
+                let n = (payload.len() - at).min(left);
+                left -= n;
+                offset += n as u64;
+                return Some((payload, at, n));
             }
-            let at = ((offset - start) % len) as usize;
-            let n = (payload.len() - at).min(received.len() - checked);
+            None
+        })
+    }
+
+    /// Where `received`, which claims to be the stream from `offset` on, first goes wrong: the
+    /// index of the first byte that differs or lies past what was sent; `None` if all match.
+    /// Compared a payload at a time, without producing the expected bytes.
+    pub(crate) fn first_mismatch(&self, offset: u64, received: &[u8]) -> Option<usize> {
+        let mut checked = 0;
+        for (payload, at, n) in self.pieces(offset, received.len()) {
             if let Some(bad) = payload.first_mismatch(at, &received[checked..checked + n]) {
                 return Some(checked + bad);
             }
             checked += n;
-            offset += n as u64;
         }
-        None
+        (checked < received.len()).then_some(checked)
     }
 
     /// The bytes from stream offset `offset` on, as many as fit in `out` (and were sent).
-    pub(crate) fn fill(&self, mut offset: u64, out: &mut [u8]) {
+    pub(crate) fn fill(&self, offset: u64, out: &mut [u8]) {
         let mut filled = 0;
-        let mut i = self
-            .segments
-            .partition_point(|(start, ..)| *start <= offset)
-            .saturating_sub(1);
-        while filled < out.len() {
-            let Some((start, payload, repeat)) = self.segments.get(i) else {
-                break;
-            };
-            let len = payload.len() as u64;
-            if len == 0 || offset >= start + len * u64::from(*repeat) {
-                i += 1;
-                continue;
-            }
-            let at = ((offset - start) % len) as usize;
-            let n = payload.fill_at(at, &mut out[filled..]);
-            filled += n;
-            offset += n as u64;
+        for (payload, at, n) in self.pieces(offset, out.len()) {
+            filled += payload.fill_at(at, &mut out[filled..filled + n]);
         }
     }
 }
