@@ -1,5 +1,6 @@
-//! The one renderer of parse errors, shared by the scenario parser ([`ParseError`]) and the toxic
-//! chain parser ([`ChainError`]), and the shared readers of sizes and durations in their texts.
+//! The one error type of the crate's two text parsers, [`SpannedError`]: the scenario
+//! parser's [`ParseError`] and the toxic chain parser's [`ChainError`] are this type with their
+//! own kind enum, so both have the same methods and render the same way.
 //!
 //! An error keeps the byte span and the whole source; the 1-based line and column (counted in
 //! characters) are worked out only when it is displayed, the way toml_edit does. The rendering
@@ -17,25 +18,146 @@
 //! [`ParseError`]: crate::ParseError
 //! [`ChainError`]: crate::proxy::ChainError
 
+use std::fmt;
 use std::ops::Range;
-use std::time::Duration;
+use std::sync::Arc;
+
+/// The kind enum of one parser's errors: tests assert on it, and it names the input shown when
+/// the caller gave none.
+pub trait ErrorKind: fmt::Debug + Copy + Eq + Send + Sync + 'static {
+    /// The name shown after `-->` until [`SpannedError::with_origin`] names the input.
+    const DEFAULT_ORIGIN: &'static str;
+    /// The error's name in `Debug` output (`ParseError`, `ChainError`).
+    const TYPE_NAME: &'static str;
+}
+
+/// A text that could not be parsed: what kind of mistake, where (a byte span in the text),
+/// the headline, and what would have been accepted there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpannedError<K> {
+    kind: K,
+    /// Byte range of the offending text in `source`; empty for "missing here".
+    span: Range<usize>,
+    message: String,
+    expected: Option<String>,
+    /// The whole text the span points into, shared, so that the error can show the line.
+    source: Arc<str>,
+    /// The name shown after `-->`; the kind's default when `None`.
+    origin: Option<String>,
+}
+
+impl<K: ErrorKind> SpannedError<K> {
+    pub(crate) fn new(
+        kind: K,
+        span: Range<usize>,
+        message: impl Into<String>,
+        expected: Option<String>,
+        source: Arc<str>,
+    ) -> Self {
+        Self {
+            kind,
+            span,
+            message: message.into(),
+            expected,
+            source,
+            origin: None,
+        }
+    }
+
+    /// The kind of mistake.
+    pub fn kind(&self) -> K {
+        self.kind
+    }
+
+    /// The byte range of the offending text in the parsed text (or in the text given to
+    /// [`SpannedError::within`]).
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The headline, e.g. "invalid value for `nodelay`".
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What would have been accepted at the span, e.g. "`on` or `off`".
+    pub fn expected(&self) -> Option<&str> {
+        self.expected.as_deref()
+    }
+
+    /// Names the input (usually its path, or the flag it came from) in the rendered error.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// The name given by [`SpannedError::with_origin`].
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// Moves the error into a larger text: the parsed text was `source[offset..]` (such as the
+    /// rest of a scenario file's `through` line), so the span and the rendered line:column
+    /// point into `source`.
+    pub fn within(mut self, source: &str, offset: usize) -> Self {
+        self.span = self.span.start + offset..self.span.end + offset;
+        self.source = Arc::from(source);
+        self
+    }
+
+    /// 1-based line and column of the start of the span, the column counted in characters.
+    pub fn line_col(&self) -> (usize, usize) {
+        line_col(&self.source, self.span.start)
+    }
+
+    /// The full rendering: headline, `--> origin:line:column`, the line and a caret.
+    pub fn render(&self) -> String {
+        render(&Diagnostic {
+            input: &self.source,
+            span: self.span.clone(),
+            message: &self.message,
+            expected: self.expected.as_deref(),
+            origin: self.origin.as_deref().unwrap_or(K::DEFAULT_ORIGIN),
+        })
+    }
+}
+
+impl<K: ErrorKind> fmt::Display for SpannedError<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl<K: ErrorKind> fmt::Debug for SpannedError<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(K::TYPE_NAME)
+            .field("kind", &self.kind)
+            .field("span", &self.span)
+            .field("message", &self.message)
+            .field("expected", &self.expected)
+            .field("line_col", &self.line_col())
+            .finish()
+    }
+}
+
+impl<K: ErrorKind> std::error::Error for SpannedError<K> {}
 
 /// What a parse error shows: the pieces [`render`] lays out.
-pub(crate) struct Diagnostic<'a> {
+struct Diagnostic<'a> {
     /// The whole input the span points into.
-    pub(crate) input: &'a str,
+    input: &'a str,
     /// Byte range of the offending text; empty for "missing here".
-    pub(crate) span: Range<usize>,
+    span: Range<usize>,
     /// The headline after `error: `.
-    pub(crate) message: &'a str,
+    message: &'a str,
     /// What would have been accepted, shown after the caret as `expected ...`.
-    pub(crate) expected: Option<&'a str>,
+    expected: Option<&'a str>,
     /// The name of the input shown after `-->` (a path, `<scenario>`, `<toxics>`).
-    pub(crate) origin: &'a str,
+    origin: &'a str,
 }
 
 /// The full rendering: headline, `--> origin:line:column`, the line and a caret.
-pub(crate) fn render(d: &Diagnostic<'_>) -> String {
+fn render(d: &Diagnostic<'_>) -> String {
     let input = d.input;
     let (line_no, col) = line_col(input, d.span.start);
     let start = floor_boundary(input, d.span.start);
@@ -87,119 +209,4 @@ pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let col = source[line_start..offset].chars().count() + 1;
     (line, col)
-}
-
-/// Why a size or duration did not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UnitError {
-    /// Not digits followed by a known unit.
-    Syntax,
-    /// Well-formed, but too large to hold.
-    Overflow,
-}
-
-/// A size: decimal digits, optionally followed by `KiB`, `MiB` or `GiB` (`4096`, `64KiB`).
-pub(crate) fn size(text: &str) -> Result<u64, UnitError> {
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let unit: u64 = match &text[digits..] {
-        "" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(UnitError::Syntax),
-    };
-    if digits == 0 {
-        return Err(UnitError::Syntax);
-    }
-    parse_u64(&text[..digits])
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or(UnitError::Overflow)
-}
-
-/// A duration in nanoseconds: decimal digits and a unit (`ns`, `us`, `µs`, `ms`, `s`), or a
-/// bare `0`.
-pub(crate) fn duration_nanos(text: &str) -> Result<u128, UnitError> {
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let nanos_per: u128 = match &text[digits..] {
-        "" if digits > 0 && text.bytes().all(|b| b == b'0') => 1,
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        _ => return Err(UnitError::Syntax),
-    };
-    if digits == 0 {
-        return Err(UnitError::Syntax);
-    }
-    parse_u64(&text[..digits])
-        .map(|n| u128::from(n) * nanos_per)
-        .ok_or(UnitError::Overflow)
-}
-
-/// A duration in the largest unit that shows it exactly: `2s`, `1500ms`, `250us`, `7ns`; zero
-/// is `0ms`. [`duration_nanos`] reads every one of them back.
-pub(crate) fn print_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        "0ms".to_string()
-    } else if nanos % 1_000_000_000 == 0 {
-        format!("{}s", nanos / 1_000_000_000)
-    } else if nanos % 1_000_000 == 0 {
-        format!("{}ms", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
-        format!("{}us", nanos / 1_000)
-    } else {
-        format!("{nanos}ns")
-    }
-}
-
-/// A size in the largest binary unit that shows it exactly: `16MiB`, `4KiB`, `1000`.
-pub(crate) fn print_size(n: u64) -> String {
-    if n != 0 && n % (1 << 30) == 0 {
-        format!("{}GiB", n >> 30)
-    } else if n != 0 && n % (1 << 20) == 0 {
-        format!("{}MiB", n >> 20)
-    } else if n != 0 && n % (1 << 10) == 0 {
-        format!("{}KiB", n >> 10)
-    } else {
-        n.to_string()
-    }
-}
-
-/// Decimal digits only (no sign, no spaces), without overflow.
-pub(crate) fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.bytes().try_fold(0u64, |n, b| {
-        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_durations_read_back_what_they_print() {
-        for n in [0, 1, 1000, 1024, 65536, 1 << 20, 3 << 30, 1025] {
-            assert_eq!(size(&print_size(n)), Ok(n));
-        }
-        for nanos in [0u64, 7, 250_000, 1_500_000_000, 2_000_000_000] {
-            let d = Duration::from_nanos(nanos);
-            assert_eq!(duration_nanos(&print_duration(d)), Ok(u128::from(nanos)));
-        }
-        assert_eq!(size("16KiB"), Ok(16 << 10));
-        assert_eq!(size("KiB"), Err(UnitError::Syntax));
-        assert_eq!(size("1kb"), Err(UnitError::Syntax));
-        assert_eq!(size("99999999999999999999"), Err(UnitError::Overflow));
-        assert_eq!(duration_nanos("0"), Ok(0));
-        assert_eq!(duration_nanos("5"), Err(UnitError::Syntax));
-        assert_eq!(duration_nanos("ms"), Err(UnitError::Syntax));
-        assert_eq!(duration_nanos("250us"), Ok(250_000));
-    }
 }

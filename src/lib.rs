@@ -66,7 +66,7 @@ pub mod bench;
 pub mod case;
 pub mod check;
 pub mod client;
-pub(crate) mod diagnostic;
+pub mod diagnostic;
 pub mod escape;
 pub mod exit_code;
 pub mod fuzzing;
@@ -80,6 +80,7 @@ pub mod server;
 #[cfg(feature = "spawn")]
 pub mod spawn;
 pub mod strategy;
+pub(crate) mod units;
 
 #[cfg(feature = "cli")]
 pub mod cli;

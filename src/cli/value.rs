@@ -1,8 +1,10 @@
-//! Parsers for flag values: addresses, durations and toxic chains, with errors that say what
-//! was expected.
+//! Parsers for flag values: addresses, sizes and durations (in the one grammar of
+//! [`crate::units`]) and toxic chains, with errors that say what was expected.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
+
+use crate::units::{self, UnitError, DURATION_GRAMMAR, SIZE_GRAMMAR};
 
 /// `IP:PORT` (`127.0.0.1:8080`, `[::1]:0`) or `HOST:PORT` (`localhost:8080`), resolved to its
 /// first address.
@@ -22,33 +24,22 @@ pub(crate) fn address(text: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// A duration with a unit: `250ms`, `2s`, `1m`, `1h 30m`.
+/// A duration in the grammar of [`crate::units`]: `250ms`, `2s`, `1m`, `1h30m`.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("invalid duration '{text}': {e}; expected a number with a unit, such as 100ms, 2s or 5m")
+    units::duration(text.trim()).map_err(|e| match e {
+        UnitError::Overflow => format!("invalid duration '{text}': too long"),
+        UnitError::Syntax => format!("invalid duration '{text}': expected {DURATION_GRAMMAR}"),
     })
 }
 
-/// A byte size: digits with an optional `B`, `KiB`, `MiB` or `GiB` (`4096`, `64KiB`, `4MiB`).
+/// A byte size in the grammar of [`crate::units`]: `4096`, `64KiB`, `4MB`.
 pub(crate) fn size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let multiplier: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "KB" => 1 << 10,
-        "MiB" | "M" | "MB" => 1 << 20,
-        "GiB" | "G" | "GB" => 1 << 30,
-        _ => return Err(format!("invalid size '{text}': expected digits with an optional unit B, KiB, MiB or GiB, such as 64KiB")),
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(multiplier))
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| format!("invalid size '{text}': expected digits with an optional unit B, KiB, MiB or GiB, such as 64KiB"))
+    match units::size(text) {
+        Ok(n) => usize::try_from(n).map_err(|_| format!("invalid size '{text}': too large")),
+        Err(UnitError::Overflow) => Err(format!("invalid size '{text}': too large")),
+        Err(UnitError::Syntax) => Err(format!("invalid size '{text}': expected {SIZE_GRAMMAR}")),
+    }
 }
 
 /// A duration that may be switched off: `None` means "never".
@@ -72,7 +63,7 @@ pub(crate) fn toxic_chain(
     consequence: &str,
 ) -> Result<crate::proxy::ToxicChain, super::Failure> {
     crate::proxy::ToxicChain::parse(text).map_err(|e| {
-        eprintln!("{}", e.with_source(source));
+        eprintln!("{}", e.with_origin(source));
         super::Failure::usage(anyhow::anyhow!("invalid toxic chain; {consequence}"))
     })
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
 
-use crate::diagnostic::{self, UnitError};
+use crate::units::{self, UnitError};
 
 /// The most toxics a chain holds.
 pub const MAX_TOXICS: usize = 16;
@@ -279,8 +279,8 @@ impl fmt::Display for Toxic {
             Direction::Both => {}
         }
         f.write_str(self.kind.name())?;
-        let size = diagnostic::print_size;
-        let dur = diagnostic::print_duration;
+        let size = units::print_size;
+        let dur = units::print_duration;
         match self.kind {
             ToxicKind::Slice { size: s, delay } => {
                 write!(f, "={}", size_range(s))?;
@@ -311,24 +311,20 @@ impl fmt::Display for Toxic {
 
 fn size_range(r: SizeRange) -> String {
     if r.min == r.max {
-        diagnostic::print_size(r.min)
+        units::print_size(r.min)
     } else {
-        format!(
-            "{}..{}",
-            diagnostic::print_size(r.min),
-            diagnostic::print_size(r.max)
-        )
+        format!("{}..{}", units::print_size(r.min), units::print_size(r.max))
     }
 }
 
 fn duration_range(r: DurationRange) -> String {
     if r.min == r.max {
-        diagnostic::print_duration(r.min)
+        units::print_duration(r.min)
     } else {
         format!(
             "{}..{}",
-            diagnostic::print_duration(r.min),
-            diagnostic::print_duration(r.max)
+            units::print_duration(r.min),
+            units::print_duration(r.max)
         )
     }
 }
@@ -375,9 +371,14 @@ pub enum ChainErrorKind {
     TooManyToxics,
 }
 
+impl crate::diagnostic::ErrorKind for ChainErrorKind {
+    const DEFAULT_ORIGIN: &'static str = "<toxics>";
+    const TYPE_NAME: &'static str = "ChainError";
+}
+
 /// A toxic chain that could not be parsed: what, where (a byte span in the text), and what
-/// would have been accepted. Its `Display` renders the line with a caret, like
-/// [`ParseError`](crate::ParseError):
+/// would have been accepted; the crate's one spanned error type with this parser's kinds. Its
+/// `Display` renders the line with a caret, like [`ParseError`](crate::ParseError):
 ///
 /// ```text
 /// error: slice range runs backwards
@@ -386,84 +387,7 @@ pub enum ChainErrorKind {
 /// 1 | slice=16..1
 ///   |       ^^^^^ expected MIN..MAX with MIN <= MAX
 /// ```
-#[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct ChainError {
-    kind: ChainErrorKind,
-    span: Range<usize>,
-    message: String,
-    expected: Option<String>,
-    /// The text the span points into, shared, so that the error can show the line.
-    source_text: Arc<str>,
-    /// The name shown after `-->`; `<toxics>` by default.
-    source_name: String,
-}
-
-impl ChainError {
-    /// The kind of mistake.
-    pub fn kind(&self) -> ChainErrorKind {
-        self.kind
-    }
-
-    /// The byte range of the offending text in the parsed text (or in the text given to
-    /// [`ChainError::within`]).
-    pub fn span(&self) -> Range<usize> {
-        self.span.clone()
-    }
-
-    /// The headline, e.g. "unknown toxic `jitterbug`".
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// What would have been accepted at the span.
-    pub fn expected(&self) -> Option<&str> {
-        self.expected.as_deref()
-    }
-
-    /// Names the text in the rendering (`<toxics>` unless set), e.g. a scenario file's path.
-    pub fn with_source(mut self, name: impl Into<String>) -> ChainError {
-        self.source_name = name.into();
-        self
-    }
-
-    /// Moves the error into a larger text: the chain was `source[offset..]` (such as the rest of
-    /// a scenario file's `through` line), so the span and the rendered line:column point into
-    /// `source`.
-    pub fn within(mut self, source: &str, offset: usize) -> ChainError {
-        self.span = self.span.start + offset..self.span.end + offset;
-        self.source_text = Arc::from(source);
-        self
-    }
-
-    /// 1-based line and column of the start of the span, the column counted in characters.
-    pub fn line_col(&self) -> (usize, usize) {
-        diagnostic::line_col(&self.source_text, self.span.start)
-    }
-
-    /// The full rendering: headline, `--> source:line:column`, the line and a caret.
-    pub fn render(&self) -> String {
-        diagnostic::render(&diagnostic::Diagnostic {
-            input: &self.source_text,
-            span: self.span.clone(),
-            message: &self.message,
-            expected: self.expected.as_deref(),
-            origin: &self.source_name,
-        })
-    }
-}
-
-impl fmt::Debug for ChainError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChainError")
-            .field("kind", &self.kind)
-            .field("span", &self.span)
-            .field("message", &self.message)
-            .field("expected", &self.expected)
-            .field("line_col", &self.line_col())
-            .finish()
-    }
-}
+pub type ChainError = crate::diagnostic::SpannedError<ChainErrorKind>;
 
 use ChainErrorKind as K;
 
@@ -524,14 +448,13 @@ impl<'s> Parser<'s> {
         message: impl Into<String>,
         expected: Option<&str>,
     ) -> ChainError {
-        ChainError {
+        ChainError::new(
             kind,
             span,
-            message: message.into(),
-            expected: expected.map(str::to_string),
-            source_text: Arc::clone(&self.source),
-            source_name: "<toxics>".to_string(),
-        }
+            message,
+            expected.map(str::to_string),
+            Arc::clone(&self.source),
+        )
     }
 
     fn chain(&self) -> Result<ToxicChain, ChainError> {
@@ -684,11 +607,11 @@ impl<'s> Parser<'s> {
                     needs_value("`=BYTES` or `=DURATION`, such as `=10KiB` or `=2s`")
                 })?;
                 self.no_range(value)?;
-                match diagnostic::size(value.text) {
+                match units::size(value.text) {
                     Ok(_) | Err(UnitError::Overflow) => {
                         ToxicKind::Reset(ResetAfter::Bytes(self.size(value)?))
                     }
-                    Err(UnitError::Syntax) => match diagnostic::duration_nanos(value.text) {
+                    Err(UnitError::Syntax) => match units::duration(value.text) {
                         Ok(_) | Err(UnitError::Overflow) => {
                             ToxicKind::Reset(ResetAfter::Time(self.duration(value)?))
                         }
@@ -765,7 +688,7 @@ impl<'s> Parser<'s> {
                 Some("at most 16MiB"),
             )
         };
-        match diagnostic::size(value.text) {
+        match units::size(value.text) {
             Ok(n) if n <= MAX_SIZE => Ok(n),
             Ok(_) | Err(UnitError::Overflow) => Err(out_of_range()),
             Err(UnitError::Syntax) => Err(self.err(
@@ -783,8 +706,8 @@ impl<'s> Parser<'s> {
 
     fn duration(&self, value: Piece<'s>) -> Result<Duration, ChainError> {
         self.no_range(value)?;
-        match diagnostic::duration_nanos(value.text) {
-            Ok(n) if n <= MAX_DURATION.as_nanos() => Ok(crate::case::nanos_to_duration(n)),
+        match units::duration(value.text) {
+            Ok(d) if d <= MAX_DURATION => Ok(d),
             Ok(_) | Err(UnitError::Overflow) => Err(self.err(
                 K::OutOfRange,
                 value.span(),
@@ -902,11 +825,11 @@ impl<'s> Parser<'s> {
                 Some(expected),
             ));
         }
-        let whole = diagnostic::parse_u64(whole).ok_or_else(invalid)?;
+        let whole = units::parse_u64(whole).ok_or_else(invalid)?;
         let frac = format!("{frac:0<6}");
         let millionths = whole
             .checked_mul(1_000_000)
-            .and_then(|w| w.checked_add(diagnostic::parse_u64(&frac).unwrap_or(0)));
+            .and_then(|w| w.checked_add(units::parse_u64(&frac).unwrap_or(0)));
         match millionths {
             Some(n) if n <= u64::from(TOXICITY_ALWAYS) => Ok(n as u32),
             _ => Err(self.err(
@@ -1223,7 +1146,7 @@ mod tests {
             e.to_string(),
             "error: slice range runs backwards\n --> <toxics>:1:22\n  |\n1 | up:slice=1..16 slice=16..1\n  |                      ^^^^^ expected MIN..MAX with MIN <= MAX"
         );
-        let e = e.with_source("cli");
+        let e = e.with_origin("cli");
         assert!(e.to_string().contains(" --> cli:1:22\n"), "{e}");
         assert_eq!(e.line_col(), (1, 22));
         let e = ToxicChain::parse("wat").unwrap_err();
@@ -1241,7 +1164,7 @@ mod tests {
         let e = ToxicChain::parse("slice=0")
             .unwrap_err()
             .within(file, offset)
-            .with_source("a.scenario");
+            .with_origin("a.scenario");
         assert_eq!(e.line_col(), (2, 15));
         assert!(e.to_string().contains(" --> a.scenario:2:15\n"), "{e}");
         assert!(e.to_string().contains("2 | through slice=0\n"), "{e}");

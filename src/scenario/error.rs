@@ -1,10 +1,9 @@
 //! [`ParseError`]: what went wrong in a scenario file, where, and what was expected there.
 //!
-//! The error keeps the byte span and the whole source, and works out the 1-based line and
-//! column (counted in characters) only when it is displayed, the way toml_edit does. Rendering
-//! (shared with the toxic chain parser's errors, in `crate::diagnostic`) shows the line under a
-//! gutter with a `^` caret under the span, at least one caret even when the span is empty (an
-//! error at the end of a line or of the input):
+//! A [`ParseError`] is the crate's one spanned error type with this parser's kinds; it keeps
+//! the byte span and the whole source, and works out the 1-based line and column only when it is
+//! displayed. The rendering shows the line under a gutter with a `^` caret under the span, at
+//! least one caret even when the span is empty (an error at the end of a line or of the input):
 //!
 //! ```text
 //! error: invalid value for `nodelay`
@@ -13,10 +12,6 @@
 //! 3 |   nodelay maybe
 //!   |           ^^^^^ expected `on` or `off`
 //! ```
-
-use std::fmt;
-use std::ops::Range;
-use std::sync::Arc;
 
 /// What kind of mistake a [`ParseError`] reports; tests assert on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,103 +67,20 @@ pub enum ParseErrorKind {
     InvalidCase,
 }
 
-/// A scenario that could not be parsed.
-#[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct ParseError {
-    kind: ParseErrorKind,
-    /// Byte range of the offending text in `input`; empty for "missing here".
-    span: Range<usize>,
-    message: String,
-    expected: Option<String>,
-    /// The whole input, shared, so that the error can show the line it points at.
-    input: Arc<str>,
-    origin: Option<String>,
+impl crate::diagnostic::ErrorKind for ParseErrorKind {
+    const DEFAULT_ORIGIN: &'static str = "<scenario>";
+    const TYPE_NAME: &'static str = "ParseError";
 }
 
-impl ParseError {
-    pub(crate) fn new(
-        kind: ParseErrorKind,
-        span: Range<usize>,
-        message: impl Into<String>,
-        expected: Option<String>,
-        input: Arc<str>,
-    ) -> Self {
-        Self {
-            kind,
-            span,
-            message: message.into(),
-            expected,
-            input,
-            origin: None,
-        }
-    }
-
-    /// Names the input (usually its path) in the rendered error.
-    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
-        self
-    }
-
-    /// The kind of mistake.
-    pub fn kind(&self) -> ParseErrorKind {
-        self.kind
-    }
-
-    /// The byte range in the input.
-    pub fn span(&self) -> Range<usize> {
-        self.span.clone()
-    }
-
-    /// The headline, e.g. "invalid value for `nodelay`".
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// What would have been accepted at the span, e.g. "`on` or `off`".
-    pub fn expected(&self) -> Option<&str> {
-        self.expected.as_deref()
-    }
-
-    /// The name given by [`ParseError::with_origin`].
-    pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
-    }
-
-    /// 1-based line and column of the start of the span, the column counted in characters.
-    pub fn line_col(&self) -> (usize, usize) {
-        line_col(&self.input, self.span.start)
-    }
-
-    /// The full rendering: headline, `--> origin:line:column`, the line and a caret.
-    pub fn render(&self) -> String {
-        crate::diagnostic::render(&crate::diagnostic::Diagnostic {
-            input: &self.input,
-            span: self.span.clone(),
-            message: &self.message,
-            expected: self.expected.as_deref(),
-            origin: self.origin.as_deref().unwrap_or("<scenario>"),
-        })
-    }
-}
-
-impl fmt::Debug for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ParseError")
-            .field("kind", &self.kind)
-            .field("span", &self.span)
-            .field("message", &self.message)
-            .field("expected", &self.expected)
-            .field("line_col", &self.line_col())
-            .finish()
-    }
-}
-
-pub(crate) use crate::diagnostic::line_col;
+/// A scenario that could not be parsed: a [`ParseErrorKind`], a span, a headline and what was
+/// expected, rendered with line:column and a caret ([`SpannedError`](crate::diagnostic::SpannedError)).
+pub type ParseError = crate::diagnostic::SpannedError<ParseErrorKind>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::line_col;
+    use std::ops::Range;
 
     fn error_at(source: &str, span: Range<usize>) -> ParseError {
         ParseError::new(

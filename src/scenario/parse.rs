@@ -20,9 +20,9 @@ use crate::case::{
     MAX_CONNECTION_BYTES, MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES, MAX_SOCKET_BUFFER,
     MIN_SOCKET_BUFFER,
 };
-use crate::diagnostic::UnitError;
 use crate::proxy::ToxicChain;
 use crate::script::{Script, ScriptConnection, StaticState, Step};
+use crate::units::{self, UnitError};
 
 mod lines;
 
@@ -641,12 +641,12 @@ impl<'s> Parser<'s> {
                 }
             }
             "write-chunks" | "read-sizes" => {
-                let expected = "sizes in bytes, such as `1 7 4096`";
+                let expected = "sizes in bytes, such as `1 7 4096` or `64KiB`";
                 let mut sizes = Vec::new();
                 let first = args.word(self, expected)?;
                 for tok in std::iter::once(first).chain(args.rest()) {
                     self.list_entry(&sizes, tok)?;
-                    let what = format!("a `{name}` entry");
+                    let what = format!("`{name}` entry");
                     sizes.push(self.size(tok, 1, MAX_CHUNK_LEN as u64, &what, expected)? as usize);
                 }
                 if name == "write-chunks" {
@@ -812,7 +812,7 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    /// A size: decimal digits, optionally followed by `KiB`, `MiB` or `GiB`, within `min..=max`.
+    /// A size in the grammar of [`crate::units`] (`4096`, `64KiB`, `4MB`), within `min..=max`.
     fn size(
         &self,
         tok: &Token<'s>,
@@ -821,7 +821,7 @@ impl<'s> Parser<'s> {
         what: &str,
         expected: &str,
     ) -> Result<u64, ParseError> {
-        let value = match crate::diagnostic::size(tok.text) {
+        let value = match units::size(tok.text) {
             Ok(n) if tok.string.is_none() => Some(n),
             Err(UnitError::Overflow) if tok.string.is_none() => None,
             _ => {
@@ -844,12 +844,12 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// A pause: decimal digits and a unit (`ns`, `us`, `µs`, `ms`, `s`), or a bare `0`; at most
+    /// A pause in the grammar of [`crate::units`] (`250us`, `1ms`, `2s`, a bare `0`); at most
     /// [`MAX_PAUSE`].
     fn duration(&self, tok: &Token<'s>) -> Result<Duration, ParseError> {
         let expected = "a duration such as `250us`, `1ms` or `2s`";
-        let value = match crate::diagnostic::duration_nanos(tok.text) {
-            Ok(n) => Some(n),
+        let value = match units::duration(tok.text) {
+            Ok(d) => Some(d),
             Err(UnitError::Overflow) => None,
             Err(UnitError::Syntax) => {
                 return Err(self.err(
@@ -861,7 +861,7 @@ impl<'s> Parser<'s> {
             }
         };
         match value {
-            Some(n) if n <= MAX_PAUSE.as_nanos() => Ok(crate::case::nanos_to_duration(n)),
+            Some(d) if d <= MAX_PAUSE => Ok(d),
             _ => Err(self.err(
                 K::NumberOutOfRange,
                 tok.span.clone(),

@@ -226,7 +226,7 @@ fn pauses(list: &[Duration]) -> String {
     parts.join(" ")
 }
 
-pub(crate) use crate::diagnostic::print_duration as duration;
+pub(crate) use crate::units::print_duration as duration;
 
 /// The payload syntax: `"text"`, `hex …` or `generated LEN seed SEED`.
 pub(crate) fn payload(p: &Payload) -> String {

@@ -233,6 +233,27 @@ fn durations_print_in_the_largest_exact_unit() {
     );
 }
 
+/// Sizes and durations read as they do in flags (`--max-size 4MB`, `--timeout 1m`): one
+/// grammar, in `crate::units`.
+#[test]
+fn sizes_and_durations_read_as_in_flags() {
+    let file = parse(
+        "# echo-harness scenario v1\nconnection c\n  write-chunks 4MB 2K 64KiB\n  \
+         write-pauses 1m 1500us\n  send generated 1MiB seed 1\n  expect echo\n",
+    )
+    .unwrap();
+    let conn = &file.script.connections[0];
+    assert_eq!(conn.write.chunks, vec![4 << 20, 2 << 10, 64 << 10]);
+    assert_eq!(
+        conn.write.pauses,
+        vec![Duration::from_secs(60), Duration::from_micros(1500)]
+    );
+    let e = parse("# echo-harness scenario v1\nconnection c\n  write-chunks 4mb\n").unwrap_err();
+    assert_eq!(e.kind(), ParseErrorKind::InvalidNumber);
+    let e = parse("# echo-harness scenario v1\nconnection c\n  write-pauses 2m\n").unwrap_err();
+    assert_eq!(e.kind(), ParseErrorKind::NumberOutOfRange);
+}
+
 #[test]
 fn metadata_survives_awkward_text() {
     let file = ScenarioFile::from_case(&sample_case())
