@@ -30,42 +30,36 @@
 //! and printable; [`Case::validate`] enforces them and the scenario parser reports them with a
 //! position. [`CaseBounds`] are different: they say what *generators* may produce. A case outside
 //! the bounds (a hand-written scenario with a 100 MiB payload) is still a valid case.
+//!
+//! # Where things are
+//! This file holds the shape of a case ([`Case`], its connections and conversations). The rest
+//! lives in private submodules and is re-exported here: `limits` (the `MAX_*` constants),
+//! `validate` ([`InvalidCase`] and the checks), `payload` ([`Payload`]), `plan` (the plans and
+//! the [`Cuts`] they make), `pause` ([`PauseScale`]), `bounds` ([`CaseBounds`] and what both
+//! generators share) and `arbitrary` (decoding fuzzer input).
 
 mod arbitrary;
 pub(crate) mod bounds;
+mod limits;
+mod pause;
+mod payload;
+mod plan;
+mod validate;
 
 pub use bounds::{BoundsViolation, CaseBounds, Side};
+pub use limits::{
+    DEFAULT_CHUNK_LEN, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_NAME_LEN,
+    MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER,
+    MIN_SOCKET_BUFFER,
+};
+pub(crate) use pause::nanos_to_duration;
+pub use pause::PauseScale;
+pub use payload::Payload;
+pub(crate) use plan::{cycle_count, cycle_pause_nanos};
+pub use plan::{Cut, Cuts, ReadPlan, WritePlan};
+pub use validate::{is_valid_name, InvalidCase};
 
-use std::borrow::Cow;
-use std::fmt;
-use std::ops::Range;
 use std::time::Duration;
-
-use crate::generator::GeneratedStream;
-
-/// Most connections one case may hold.
-pub const MAX_CONNECTIONS: usize = 256;
-/// Longest connection name, in bytes.
-pub const MAX_NAME_LEN: usize = 32;
-/// Largest write chunk or read unit, in bytes.
-pub const MAX_CHUNK_LEN: usize = 16 << 20;
-/// Most entries in one cyclic list of a plan (chunk sizes, read sizes, pauses).
-pub const MAX_PLAN_ENTRIES: usize = 256;
-/// Longest single pause of a plan, before scaling.
-pub const MAX_PAUSE: Duration = Duration::from_secs(60);
-/// Smallest socket buffer a case may ask for (SO_SNDBUF / SO_RCVBUF), in bytes.
-pub const MIN_SOCKET_BUFFER: u32 = 2048;
-/// Largest socket buffer a case may ask for, in bytes.
-pub const MAX_SOCKET_BUFFER: u32 = 1 << 30;
-/// Most bytes one connection may send in total (all its messages), in bytes.
-pub const MAX_CONNECTION_BYTES: u64 = 1 << 30;
-/// Most rounds of one interactive conversation.
-pub const MAX_ROUNDS: usize = 1 << 16;
-/// Largest numerator or denominator of a [`PauseScale`].
-pub const MAX_PAUSE_SCALE_TERM: u32 = 1_000_000;
-
-/// Write chunk size used when a plan does not say.
-pub const DEFAULT_CHUNK_LEN: usize = 64 * 1024;
 
 /// A whole test case: one or more connections played together.
 #[derive(Clone, PartialEq, Eq)]
@@ -141,136 +135,6 @@ impl ConversationKind {
     pub const ALL: [ConversationKind; 3] = [Self::Stream, Self::Interactive, Self::Close];
 }
 
-/// Bytes to send: literal, or produced by the crate's generator.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Payload {
-    /// These exact bytes.
-    Literal(Vec<u8>),
-    /// `len` bytes of [`crate::generator`]'s stream for `seed`; needs no storage.
-    Generated {
-        /// Length in bytes.
-        len: usize,
-        /// Generator seed.
-        seed: u64,
-    },
-}
-
-/// How the client cuts what it writes, and the socket options it sets before connecting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WritePlan {
-    /// Chunk sizes, used cyclically from the start of every send; never empty, each ≥ 1.
-    pub chunks: Vec<usize>,
-    /// Pauses after chunks, used cyclically; empty means no pauses.
-    pub pauses: Vec<Duration>,
-    /// TCP_NODELAY on the client socket.
-    pub nodelay: bool,
-    /// SO_SNDBUF of the client socket; `None` leaves the OS default.
-    pub send_buffer: Option<u32>,
-    /// SO_RCVBUF of the client socket; `None` leaves the OS default.
-    pub recv_buffer: Option<u32>,
-}
-
-/// How the client reads the echo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadPlan {
-    /// Read unit sizes, used cyclically from the start of every expected echo; never empty,
-    /// each ≥ 1.
-    pub sizes: Vec<usize>,
-    /// Pauses after units, used cyclically; empty means no pauses.
-    pub pauses: Vec<Duration>,
-}
-
-/// The factor `numerator / denominator` applied to every pause when a case is played.
-///
-/// Kept as a reduced fraction of integers, not a float, so that it prints and parses back
-/// exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PauseScale {
-    numerator: u32,
-    denominator: u32,
-}
-
-/// One cut of a send or of an expected echo: which bytes, and the pause that follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cut {
-    /// The byte range of the payload (or of the expected echo) this cut covers.
-    pub range: Range<usize>,
-    /// Sleep this long after the cut (unscaled; zero after the last cut).
-    pub pause: Duration,
-}
-
-/// An iterator over the cuts of `len` bytes by a cyclic plan; see [`WritePlan::cuts`].
-#[derive(Debug, Clone)]
-pub struct Cuts<'a> {
-    sizes: &'a [usize],
-    pauses: &'a [Duration],
-    len: usize,
-    pos: usize,
-    index: usize,
-}
-
-/// Why a case breaks a hard limit; see [`Case::validate`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidCase {
-    /// A case needs at least one connection.
-    #[error("a case needs at least one connection")]
-    NoConnections,
-    /// More than [`MAX_CONNECTIONS`].
-    #[error("{count} connections, at most {MAX_CONNECTIONS} allowed")]
-    TooManyConnections {
-        /// How many the case has.
-        count: usize,
-    },
-    /// A name that is not `[A-Za-z_][A-Za-z0-9_-]*` of at most [`MAX_NAME_LEN`] bytes.
-    #[error(
-        "invalid connection name {name:?}: use up to {MAX_NAME_LEN} letters, digits, `_`, `-`"
-    )]
-    InvalidName {
-        /// The offending name.
-        name: String,
-    },
-    /// A [`Hold`] whose connections do not exist, are the same, or whose outer connection
-    /// sends nothing to be held on.
-    #[error("invalid hold of connection {outer} for connection {inner}")]
-    InvalidHold {
-        /// The outer index.
-        outer: usize,
-        /// The inner index.
-        inner: usize,
-    },
-    /// Two connections with the same name.
-    #[error("two connections are named {name:?}")]
-    DuplicateName {
-        /// The repeated name.
-        name: String,
-    },
-    /// A plan breaks a limit.
-    #[error("connection {connection}: {problem}")]
-    Plan {
-        /// The connection whose plan is wrong.
-        connection: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// More than [`MAX_ROUNDS`] interactive rounds.
-    #[error("connection {connection}: {rounds} rounds, at most {MAX_ROUNDS} allowed")]
-    TooManyRounds {
-        /// The connection.
-        connection: String,
-        /// How many rounds it has.
-        rounds: usize,
-    },
-    /// More than [`MAX_CONNECTION_BYTES`] sent on one connection.
-    #[error("connection {connection}: sends {len} bytes, at most {MAX_CONNECTION_BYTES} allowed")]
-    TooManyBytes {
-        /// The connection.
-        connection: String,
-        /// How many bytes it sends.
-        len: u64,
-    },
-}
-
 impl Case {
     /// A case of one connection with default plans.
     pub fn single(conversation: Conversation) -> Self {
@@ -279,37 +143,6 @@ impl Case {
             pause_scale: PauseScale::ONE,
             hold: None,
         }
-    }
-
-    /// Checks the hard limits that every case must meet, however it was made.
-    pub fn validate(&self) -> Result<(), InvalidCase> {
-        if self.connections.is_empty() {
-            return Err(InvalidCase::NoConnections);
-        }
-        if self.connections.len() > MAX_CONNECTIONS {
-            return Err(InvalidCase::TooManyConnections {
-                count: self.connections.len(),
-            });
-        }
-        for (i, conn) in self.connections.iter().enumerate() {
-            conn.validate()?;
-            if self.connections[..i].iter().any(|c| c.name == conn.name) {
-                return Err(InvalidCase::DuplicateName {
-                    name: conn.name.clone(),
-                });
-            }
-        }
-        if let Some(Hold { outer, inner }) = self.hold {
-            let sends = |i: usize| {
-                self.connections
-                    .get(i)
-                    .is_some_and(|c| !c.conversation.payloads().is_empty())
-            };
-            if outer == inner || !sends(outer) || inner >= self.connections.len() {
-                return Err(InvalidCase::InvalidHold { outer, inner });
-            }
-        }
-        Ok(())
     }
 
     /// Total bytes sent by all connections (and so expected back).
@@ -335,48 +168,6 @@ impl ConnectionCase {
             read: ReadPlan::default(),
             conversation,
         }
-    }
-
-    /// Checks this connection's hard limits.
-    pub fn validate(&self) -> Result<(), InvalidCase> {
-        if !is_valid_name(&self.name) {
-            return Err(InvalidCase::InvalidName {
-                name: self.name.clone(),
-            });
-        }
-        let plan_error = |problem: String| InvalidCase::Plan {
-            connection: self.name.clone(),
-            problem,
-        };
-        check_cycle("write chunk", &self.write.chunks, &self.write.pauses).map_err(plan_error)?;
-        check_cycle("read size", &self.read.sizes, &self.read.pauses).map_err(plan_error)?;
-        for (which, size) in [
-            ("send buffer", self.write.send_buffer),
-            ("receive buffer", self.write.recv_buffer),
-        ] {
-            if let Some(size) = size {
-                if !(MIN_SOCKET_BUFFER..=MAX_SOCKET_BUFFER).contains(&size) {
-                    return Err(plan_error(format!(
-                        "{which} of {size} bytes, must be {MIN_SOCKET_BUFFER} to {MAX_SOCKET_BUFFER}"
-                    )));
-                }
-            }
-        }
-        let rounds = self.conversation.payloads().len();
-        if rounds > MAX_ROUNDS {
-            return Err(InvalidCase::TooManyRounds {
-                connection: self.name.clone(),
-                rounds,
-            });
-        }
-        let len = self.conversation.total_len();
-        if len > MAX_CONNECTION_BYTES {
-            return Err(InvalidCase::TooManyBytes {
-                connection: self.name.clone(),
-                len,
-            });
-        }
-        Ok(())
     }
 
     /// How many write chunks this connection's sends are cut into, all sends together.
@@ -413,39 +204,6 @@ impl ConnectionCase {
     }
 }
 
-/// Whether `name` may name a connection: `[A-Za-z_][A-Za-z0-9_-]*`, at most [`MAX_NAME_LEN`].
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    first_ok
-        && name.len() <= MAX_NAME_LEN
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn check_cycle(what: &str, sizes: &[usize], pauses: &[Duration]) -> Result<(), String> {
-    if sizes.is_empty() {
-        return Err(format!("no {what}s: a plan needs at least one"));
-    }
-    if sizes.len() > MAX_PLAN_ENTRIES || pauses.len() > MAX_PLAN_ENTRIES {
-        return Err(format!(
-            "a {what} plan has more than {MAX_PLAN_ENTRIES} entries"
-        ));
-    }
-    if let Some(bad) = sizes.iter().find(|&&s| s == 0 || s > MAX_CHUNK_LEN) {
-        return Err(format!(
-            "{what} of {bad} bytes, must be 1 to {MAX_CHUNK_LEN}"
-        ));
-    }
-    if let Some(bad) = pauses.iter().find(|&&p| p > MAX_PAUSE) {
-        return Err(format!(
-            "pause of {bad:?} in a {what} plan, at most {MAX_PAUSE:?} allowed"
-        ));
-    }
-    Ok(())
-}
-
 impl Conversation {
     /// Which kind of conversation this is.
     pub fn kind(&self) -> ConversationKind {
@@ -469,351 +227,12 @@ impl Conversation {
         self.payloads().iter().map(|p| p.len() as u64).sum()
     }
 }
-
-impl Payload {
-    /// `len` generated bytes for `seed`.
-    pub fn generated(len: usize, seed: u64) -> Self {
-        Self::Generated { len, seed }
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Literal(bytes) => bytes.len(),
-            Self::Generated { len, .. } => *len,
-        }
-    }
-
-    /// Whether the payload has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// All the bytes. Borrowed for a literal; a generated payload is produced in full, so prefer
-    /// [`Payload::chunk`] or [`Payload::fill_at`] for large ones.
-    pub fn bytes(&self) -> Cow<'_, [u8]> {
-        self.chunk(0..self.len())
-    }
-
-    /// The bytes in `range`: borrowed for a literal, produced for a generated payload.
-    ///
-    /// # Panics
-    /// If `range` is not within `0..self.len()`.
-    pub fn chunk(&self, range: Range<usize>) -> Cow<'_, [u8]> {
-        match self {
-            Self::Literal(bytes) => Cow::Borrowed(&bytes[range]),
-            Self::Generated { len, seed } => {
-                assert!(
-                    range.start <= range.end && range.end <= *len,
-                    "range {range:?} out of a {len}-byte payload"
-                );
-                let mut out = vec![0; range.len()];
-                GeneratedStream::at(*seed, range.start as u64).fill(&mut out);
-                Cow::Owned(out)
-            }
-        }
-    }
-
-    /// Copies the bytes from `offset` on into `buf`, as many as fit, and returns how many.
-    pub fn fill_at(&self, offset: usize, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.len().saturating_sub(offset));
-        match self {
-            Self::Literal(bytes) => buf[..n].copy_from_slice(&bytes[offset..offset + n]),
-            Self::Generated { seed, .. } => {
-                GeneratedStream::at(*seed, offset as u64).fill(&mut buf[..n]);
-            }
-        }
-        n
-    }
-
-    /// Where `received`, which claims to be this payload from `offset` on, first goes wrong.
-    ///
-    /// Returns the index into `received` of the first byte that differs, or that lies past the
-    /// end of the payload; `None` if all of `received` matches.
-    pub fn first_mismatch(&self, offset: usize, received: &[u8]) -> Option<usize> {
-        let within = received.len().min(self.len().saturating_sub(offset));
-        let found = match self {
-            Self::Literal(bytes) => received[..within]
-                .iter()
-                .zip(&bytes[offset.min(bytes.len())..])
-                .position(|(a, b)| a != b),
-            Self::Generated { seed, .. } => {
-                crate::generator::first_mismatch(*seed, offset as u64, &received[..within])
-            }
-        };
-        found.or((within < received.len()).then_some(within))
-    }
-}
-
-impl fmt::Debug for Payload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Literal(bytes) => write!(
-                f,
-                "Literal(\"{}\")",
-                crate::escape::escape_bytes_truncated(bytes, 256)
-            ),
-            Self::Generated { len, seed } => write!(f, "Generated {{ len: {len}, seed: {seed} }}"),
-        }
-    }
-}
-
-impl Default for WritePlan {
-    /// 64 KiB chunks, no pauses, NODELAY off, OS-default socket buffers.
-    fn default() -> Self {
-        Self {
-            chunks: vec![DEFAULT_CHUNK_LEN],
-            pauses: Vec::new(),
-            nodelay: false,
-            send_buffer: None,
-            recv_buffer: None,
-        }
-    }
-}
-
-impl WritePlan {
-    /// The chunks a send of `len` bytes is cut into, each with the pause that follows it.
-    ///
-    /// ```
-    /// use echo_harness::case::WritePlan;
-    /// use std::time::Duration;
-    /// let plan = WritePlan {
-    ///     chunks: vec![1, 3],
-    ///     pauses: vec![Duration::from_millis(1)],
-    ///     ..WritePlan::default()
-    /// };
-    /// let cuts: Vec<_> = plan.cuts(6).map(|c| c.range).collect();
-    /// assert_eq!(cuts, [0..1, 1..4, 4..5, 5..6]);
-    /// assert_eq!(plan.cuts(6).last().unwrap().pause, Duration::ZERO);
-    /// ```
-    pub fn cuts(&self, len: usize) -> Cuts<'_> {
-        Cuts::new(&self.chunks, &self.pauses, len)
-    }
-}
-
-impl Default for ReadPlan {
-    /// 64 KiB units, no pauses.
-    fn default() -> Self {
-        Self {
-            sizes: vec![DEFAULT_CHUNK_LEN],
-            pauses: Vec::new(),
-        }
-    }
-}
-
-impl ReadPlan {
-    /// The units an expected echo of `len` bytes is read in, each with the pause that follows.
-    pub fn cuts(&self, len: usize) -> Cuts<'_> {
-        Cuts::new(&self.sizes, &self.pauses, len)
-    }
-}
-
-impl<'a> Cuts<'a> {
-    fn new(sizes: &'a [usize], pauses: &'a [Duration], len: usize) -> Self {
-        Self {
-            sizes,
-            pauses,
-            len,
-            pos: 0,
-            index: 0,
-        }
-    }
-}
-
-impl Iterator for Cuts<'_> {
-    type Item = Cut;
-
-    fn next(&mut self) -> Option<Cut> {
-        if self.pos >= self.len {
-            return None;
-        }
-        // An empty or zero-sized plan is invalid; cut one byte at a time rather than loop.
-        let size = self
-            .sizes
-            .get(self.index % self.sizes.len().max(1))
-            .copied()
-            .unwrap_or(1)
-            .max(1);
-        let end = self.pos + size.min(self.len - self.pos);
-        let pause = if end < self.len && !self.pauses.is_empty() {
-            self.pauses[self.index % self.pauses.len()]
-        } else {
-            Duration::ZERO
-        };
-        let range = self.pos..end;
-        self.pos = end;
-        self.index += 1;
-        Some(Cut { range, pause })
-    }
-}
-
-/// How many cuts `len` bytes make with the cyclic `sizes`, in O(`sizes.len()`).
-pub(crate) fn cycle_count(sizes: &[usize], len: usize) -> u64 {
-    let sizes: Vec<u64> = sizes.iter().map(|&s| s.max(1) as u64).collect();
-    if sizes.is_empty() || len == 0 {
-        return len as u64;
-    }
-    let cycle: u64 = sizes.iter().sum();
-    let len = len as u64;
-    let mut count = len / cycle * sizes.len() as u64;
-    let mut rest = len % cycle;
-    for s in sizes {
-        if rest == 0 {
-            break;
-        }
-        rest = rest.saturating_sub(s);
-        count += 1;
-    }
-    count
-}
-
-/// The sum of the pauses taken while cutting `len` bytes, in nanoseconds.
-pub(crate) fn cycle_pause_nanos(sizes: &[usize], pauses: &[Duration], len: usize) -> u128 {
-    if pauses.is_empty() {
-        return 0;
-    }
-    // A pause follows every cut but the last.
-    let gaps = cycle_count(sizes, len).saturating_sub(1) as u128;
-    let n = pauses.len() as u128;
-    let per_cycle: u128 = pauses.iter().map(Duration::as_nanos).sum();
-    let partial: u128 = pauses[..(gaps % n) as usize]
-        .iter()
-        .map(Duration::as_nanos)
-        .sum();
-    gaps / n * per_cycle + partial
-}
-
-pub(crate) fn nanos_to_duration(nanos: u128) -> Duration {
-    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-    Duration::new(secs, (nanos % 1_000_000_000) as u32)
-}
-
-impl PauseScale {
-    /// Pauses as written.
-    pub const ONE: PauseScale = PauseScale {
-        numerator: 1,
-        denominator: 1,
-    };
-
-    /// `numerator / denominator`, reduced; `None` unless `numerator <= MAX_PAUSE_SCALE_TERM` and
-    /// `1 <= denominator <= MAX_PAUSE_SCALE_TERM`. A zero numerator turns pauses off.
-    pub fn new(numerator: u32, denominator: u32) -> Option<Self> {
-        if numerator > MAX_PAUSE_SCALE_TERM
-            || denominator == 0
-            || denominator > MAX_PAUSE_SCALE_TERM
-        {
-            return None;
-        }
-        let g = gcd(numerator, denominator);
-        Some(Self {
-            numerator: numerator / g,
-            denominator: denominator / g,
-        })
-    }
-
-    /// The reduced numerator.
-    pub fn numerator(self) -> u32 {
-        self.numerator
-    }
-
-    /// The reduced denominator.
-    pub fn denominator(self) -> u32 {
-        self.denominator
-    }
-
-    /// `pause` scaled, rounded down to the nanosecond.
-    pub fn apply(self, pause: Duration) -> Duration {
-        nanos_to_duration(
-            pause.as_nanos() * u128::from(self.numerator) / u128::from(self.denominator),
-        )
-    }
-}
-
-impl Default for PauseScale {
-    fn default() -> Self {
-        Self::ONE
-    }
-}
-
-/// `3/100`, or just `2` for a whole number; the scenario syntax.
-impl fmt::Display for PauseScale {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.denominator == 1 {
-            write!(f, "{}", self.numerator)
-        } else {
-            write!(f, "{}/{}", self.numerator, self.denominator)
-        }
-    }
-}
-
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
-    }
-
-    #[test]
-    fn cuts_cycle_and_restart_per_send() {
-        let plan = WritePlan {
-            chunks: vec![2, 1],
-            pauses: vec![ms(1), ms(2), ms(3)],
-            ..WritePlan::default()
-        };
-        let cuts: Vec<_> = plan.cuts(7).collect();
-        let ranges: Vec<_> = cuts.iter().map(|c| c.range.clone()).collect();
-        assert_eq!(ranges, [0..2, 2..3, 3..5, 5..6, 6..7]);
-        let pauses: Vec<_> = cuts.iter().map(|c| c.pause).collect();
-        assert_eq!(pauses, [ms(1), ms(2), ms(3), ms(1), Duration::ZERO]);
-        assert_eq!(plan.cuts(0).count(), 0);
-        assert_eq!(
-            plan.cuts(1).collect::<Vec<_>>(),
-            [Cut {
-                range: 0..1,
-                pause: Duration::ZERO
-            }]
-        );
-    }
-
-    #[test]
-    fn counting_formulas_agree_with_the_iterator() {
-        let plans: &[(&[usize], &[u64])] = &[
-            (&[1], &[]),
-            (&[3], &[1]),
-            (&[2, 5, 1], &[1, 0, 7]),
-            (&[4096, 1], &[2, 3]),
-            (&[7, 7, 7, 7], &[5]),
-        ];
-        for (sizes, pauses) in plans {
-            let pauses: Vec<Duration> = pauses.iter().map(|&p| ms(p)).collect();
-            let plan = ReadPlan {
-                sizes: sizes.to_vec(),
-                pauses: pauses.clone(),
-            };
-            for len in (0..60).chain([4097, 4098, 9000]) {
-                let cuts: Vec<_> = plan.cuts(len).collect();
-                assert_eq!(
-                    cycle_count(sizes, len),
-                    cuts.len() as u64,
-                    "{sizes:?} {len}"
-                );
-                let sum: u128 = cuts.iter().map(|c| c.pause.as_nanos()).sum();
-                assert_eq!(
-                    cycle_pause_nanos(sizes, &pauses, len),
-                    sum,
-                    "{sizes:?} {len}"
-                );
-                assert_eq!(cuts.last().map_or(len, |c| c.range.end), len);
-            }
-        }
     }
 
     #[test]
@@ -832,109 +251,5 @@ mod tests {
         assert_eq!(conn.read_count(), 3 + 5);
         // Writer: 1 + 2 gaps of 1 ms. Reader: 2 + 4 gaps of 10 ms.
         assert_eq!(conn.pause_total(), ms(3 + 60));
-    }
-
-    #[test]
-    fn payload_access_is_the_same_for_both_kinds() {
-        let generated = Payload::generated(100, 9);
-        let literal = Payload::Literal(generated.bytes().into_owned());
-        for p in [&generated, &literal] {
-            assert_eq!(p.len(), 100);
-            assert_eq!(p.chunk(10..20).as_ref(), &literal.bytes()[10..20]);
-            let mut buf = [0; 8];
-            assert_eq!(p.fill_at(96, &mut buf), 4);
-            assert_eq!(buf[..4], literal.bytes()[96..]);
-            let echo = literal.bytes()[30..60].to_vec();
-            assert_eq!(p.first_mismatch(30, &echo), None);
-            let mut wrong = echo.clone();
-            wrong[5] ^= 1;
-            assert_eq!(p.first_mismatch(30, &wrong), Some(5));
-            // Past the end counts as a mismatch at the first extra byte.
-            let mut long = literal.bytes()[90..].to_vec();
-            long.push(0);
-            assert_eq!(p.first_mismatch(90, &long), Some(10));
-            assert_eq!(p.first_mismatch(200, b"x"), Some(0));
-        }
-        assert!(Payload::Literal(Vec::new()).is_empty());
-    }
-
-    #[test]
-    fn validate_rejects_each_hard_limit() {
-        let ok = Case::single(Conversation::Stream {
-            payload: Payload::Literal(b"hi".to_vec()),
-        });
-        assert_eq!(ok.validate(), Ok(()));
-
-        let mut c = ok.clone();
-        c.connections.clear();
-        assert_eq!(c.validate(), Err(InvalidCase::NoConnections));
-
-        let mut c = ok.clone();
-        c.connections.push(c.connections[0].clone());
-        assert!(matches!(
-            c.validate(),
-            Err(InvalidCase::DuplicateName { .. })
-        ));
-
-        for name in ["", "9a", "a b", "é", &"x".repeat(MAX_NAME_LEN + 1)] {
-            let mut c = ok.clone();
-            c.connections[0].name = name.to_string();
-            assert!(
-                matches!(c.validate(), Err(InvalidCase::InvalidName { .. })),
-                "{name:?}"
-            );
-        }
-        assert!(is_valid_name("_a-1") && is_valid_name(&"x".repeat(MAX_NAME_LEN)));
-
-        let plan_cases: [fn(&mut ConnectionCase); 6] = [
-            |c| c.write.chunks.clear(),
-            |c| c.read.sizes = vec![0],
-            |c| c.write.chunks = vec![MAX_CHUNK_LEN + 1],
-            |c| c.read.pauses = vec![MAX_PAUSE + Duration::from_nanos(1)],
-            |c| c.write.send_buffer = Some(MIN_SOCKET_BUFFER - 1),
-            |c| c.write.pauses = vec![Duration::ZERO; MAX_PLAN_ENTRIES + 1],
-        ];
-        for break_it in plan_cases {
-            let mut c = ok.clone();
-            break_it(&mut c.connections[0]);
-            assert!(
-                matches!(c.validate(), Err(InvalidCase::Plan { .. })),
-                "{c:?}"
-            );
-        }
-
-        let mut c = ok.clone();
-        c.connections[0].conversation = Conversation::Close {
-            payload: Payload::generated(MAX_CONNECTION_BYTES as usize + 1, 0),
-        };
-        assert!(matches!(
-            c.validate(),
-            Err(InvalidCase::TooManyBytes { .. })
-        ));
-
-        let mut c = ok;
-        c.connections[0].conversation = Conversation::Interactive {
-            messages: vec![Payload::Literal(vec![]); MAX_ROUNDS + 1],
-        };
-        assert!(matches!(
-            c.validate(),
-            Err(InvalidCase::TooManyRounds { .. })
-        ));
-    }
-
-    #[test]
-    fn pause_scale_reduces_and_applies() {
-        let s = PauseScale::new(10, 1000).unwrap();
-        assert_eq!((s.numerator(), s.denominator()), (1, 100));
-        assert_eq!(s.to_string(), "1/100");
-        assert_eq!(s.apply(ms(5)), Duration::from_micros(50));
-        assert_eq!(
-            PauseScale::new(0, 7).unwrap(),
-            PauseScale::new(0, 1).unwrap()
-        );
-        assert_eq!(PauseScale::new(4, 2).unwrap().to_string(), "2");
-        assert_eq!(PauseScale::ONE.apply(ms(3)), ms(3));
-        assert_eq!(PauseScale::new(1, 0), None);
-        assert_eq!(PauseScale::new(MAX_PAUSE_SCALE_TERM + 1, 1), None);
     }
 }
