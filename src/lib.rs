@@ -77,6 +77,7 @@ pub mod roundtrip;
 pub mod scenario;
 pub mod script;
 pub mod server;
+pub(crate) mod sync;
 #[cfg(feature = "spawn")]
 pub mod spawn;
 pub mod strategy;

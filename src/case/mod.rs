@@ -52,7 +52,7 @@ pub use limits::{
     MAX_PAUSE, MAX_PAUSE_SCALE_TERM, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER,
     MIN_SOCKET_BUFFER,
 };
-pub(crate) use pause::nanos_to_duration;
+use pause::nanos_to_duration;
 pub use pause::PauseScale;
 pub use payload::Payload;
 pub(crate) use plan::{cycle_count, cycle_pause_nanos};

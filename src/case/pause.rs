@@ -86,6 +86,7 @@ pub(crate) fn nanos_to_duration(nanos: u128) -> Duration {
     let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
     Duration::new(secs, (nanos % 1_000_000_000) as u32)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::background::{Background, StopError};
-use crate::server::{bind_listener, is_per_connection_error, lock, ServerError};
+use crate::server::{bind_listener, is_per_connection_error, ServerError};
+use crate::sync::lock;
 use connection::ConnectionContext;
 
 /// How a proxy is set up. Start from [`ProxyConfig::new`] and change fields.

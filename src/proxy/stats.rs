@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::chain::{Flow, Toxic};
-use crate::server::{lock, ClosedRing};
+use crate::sync::{lock, ClosedRing};
 
 /// How many drawn slice sizes a direction's record keeps (the first ones).
 pub const RECORDED_SLICES: usize = 64;

@@ -16,43 +16,15 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::pool::BufferPool;
+use super::context::{end_of, ConnectionContext};
 use super::stats::{ConnectionEnd, ConnectionTally};
 use crate::escape::escape_bytes_truncated;
-
-/// What a connection task needs besides its socket.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnectionContext {
-    pub(crate) pool: Arc<BufferPool>,
-    pub(crate) idle_timeout: Option<Duration>,
-    /// Flips to `true` when the server shuts down. A connection waiting for data closes at once;
-    /// one in the middle of writing finishes what it owes first.
-    pub(crate) shutdown: watch::Receiver<bool>,
-    /// [`ServerConfig::fast_path`](super::ServerConfig::fast_path).
-    // Read only by the Linux fast path.
-    #[cfg_attr(
-        any(not(target_os = "linux"), feature = "fault-injection"),
-        allow(dead_code)
-    )]
-    pub(crate) fast_path: bool,
-    /// [`ServerConfig::splice`](super::ServerConfig::splice).
-    // Read only by the Linux fast path.
-    #[cfg_attr(
-        any(not(target_os = "linux"), feature = "fault-injection"),
-        allow(dead_code)
-    )]
-    pub(crate) splice: bool,
-    /// The pipes splice bursts borrow on the fast path; bounded like the buffers.
-    #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-    pub(crate) pipes: Arc<super::fast::PipePool>,
-}
 
 /// Why a wait ended without its operation completing.
 enum Interrupted {
@@ -249,14 +221,6 @@ async fn close_write(stream: &TcpStream, end: ConnectionEnd) -> ConnectionEnd {
     }
 }
 
-pub(super) fn end_of(error: &io::Error) -> ConnectionEnd {
-    match error.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => ConnectionEnd::Reset,
-        kind => ConnectionEnd::Error(kind),
-    }
-}
 
 /// The bug that feature `fault-injection` plants, so that the fuzz targets can show they find
 /// real bugs (issue 5). Never compiled into a normal build.

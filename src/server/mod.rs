@@ -11,12 +11,14 @@
 //! whatever is still running when the grace period ends is aborted (and recorded as such).
 
 mod connection;
+mod context;
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 mod fast;
+#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+mod pipes;
 mod pool;
 mod stats;
 
-pub(crate) use stats::{lock, ClosedRing};
 pub use stats::{ConnectionEnd, ConnectionRecord, ServerStats, StatsSnapshot};
 
 use std::future::Future;
@@ -30,7 +32,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::background::{Background, StopError};
-use connection::ConnectionContext;
+use context::ConnectionContext;
 use pool::BufferPool;
 
 /// The tutorial's address, and the default of `echo-harness serve`.
@@ -246,7 +248,7 @@ impl EchoServer {
             fast_path: self.config.fast_path,
             splice: self.config.splice,
             #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-            pipes: Arc::new(fast::PipePool::new(
+            pipes: Arc::new(pipes::PipePool::new(
                 MAX_PIPES,
                 self.config.buffer_size,
                 self.stats(),

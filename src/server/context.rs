@@ -1,0 +1,49 @@
+//! What every connection task of the server shares, whichever path serves it (the portable
+//! loop in [`connection`](super::connection) or the Linux fast path): its context, and how an
+//! I/O error ends it. Both paths depend on this module, and neither on the other.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::pool::BufferPool;
+use super::stats::ConnectionEnd;
+
+/// What a connection task needs besides its socket.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionContext {
+    pub(crate) pool: Arc<BufferPool>,
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Flips to `true` when the server shuts down. A connection waiting for data closes at once;
+    /// one in the middle of writing finishes what it owes first.
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// [`ServerConfig::fast_path`](super::ServerConfig::fast_path).
+    // Read only by the Linux fast path.
+    #[cfg_attr(
+        any(not(target_os = "linux"), feature = "fault-injection"),
+        allow(dead_code)
+    )]
+    pub(crate) fast_path: bool,
+    /// [`ServerConfig::splice`](super::ServerConfig::splice).
+    // Read only by the Linux fast path.
+    #[cfg_attr(
+        any(not(target_os = "linux"), feature = "fault-injection"),
+        allow(dead_code)
+    )]
+    pub(crate) splice: bool,
+    /// The pipes splice bursts borrow on the fast path; bounded like the buffers.
+    #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
+    pub(crate) pipes: Arc<super::pipes::PipePool>,
+}
+
+/// How an I/O error ends a connection: a reset by the peer, or an error of its kind.
+pub(crate) fn end_of(error: &io::Error) -> ConnectionEnd {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => ConnectionEnd::Reset,
+        kind => ConnectionEnd::Error(kind),
+    }
+}
