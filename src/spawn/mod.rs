@@ -93,10 +93,3 @@ pub use options::{
 };
 pub use output::OUTPUT_TAIL_CAPACITY;
 pub use target::SpawnedTarget;
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-/// Locks a mutex, ignoring poisoning: every critical section here leaves the data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}

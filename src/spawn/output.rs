@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex};
 
 use regex::Regex;
 
-use super::lock;
+use crate::sync::lock;
 use super::readiness::find_ready_line;
 
 /// How much of the server's output (stdout and stderr together) is kept for failure reports.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::error::SpawnError;
-use super::lock;
+use crate::sync::lock;
 use super::output::{read_output, OutputShared};
 use super::target::{ChildSlot, SpawnedTarget};
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use super::error::{SpawnError, TargetExited};
-use super::lock;
+use crate::sync::lock;
 use super::target::SpawnedTarget;
 
 /// The longest single nap while polling for readiness or exit; the first naps are much shorter.

@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::error::TargetExited;
-use super::lock;
+use crate::sync::lock;
 use super::output::OutputShared;
 use super::readiness::{deadline_after, MAX_POLL_INTERVAL};
 

@@ -126,7 +126,9 @@ fn explicit_target_addr_and_extra_placeholders() {
 #[test]
 fn never_ready_fails_within_the_timeout_with_the_output() {
     let Some(python) = python() else { return };
-    let timeout = Duration::from_millis(500);
+    // Long enough for python to start and print under load (500 ms was not, on a busy 2-core
+    // machine), far shorter than the child's 60 s sleep.
+    let timeout = Duration::from_secs(2);
     let started = Instant::now();
     let err = SpawnOptions::new(py(
         python,
