@@ -61,7 +61,6 @@
 
 #![warn(missing_docs)]
 
-pub(crate) mod background;
 pub mod bench;
 pub mod case;
 pub mod check;
@@ -72,15 +71,16 @@ pub mod exit_code;
 pub mod fuzzing;
 pub mod generator;
 pub mod hexdump;
+pub(crate) mod listener;
 pub mod proxy;
 pub mod roundtrip;
 pub mod scenario;
 pub mod script;
 pub mod server;
-pub(crate) mod sync;
 #[cfg(feature = "spawn")]
 pub mod spawn;
 pub mod strategy;
+pub(crate) mod sync;
 pub(crate) mod units;
 
 #[cfg(feature = "cli")]

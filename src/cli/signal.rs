@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{print_line, Failure};
-use crate::background::StopFuture;
+use crate::listener::background::StopFuture;
 
 /// Installed signal handlers; [`StopSignal::recv`] completes when one fires.
 pub(crate) struct StopSignal {

@@ -50,10 +50,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 
-use crate::background::{Background, StopError};
-use crate::server::{bind_listener, is_per_connection_error, ServerError};
+use crate::listener::background::{Background, StopError};
+use crate::listener::{self, Drain};
 use crate::sync::lock;
 use connection::ConnectionContext;
 
@@ -213,10 +212,9 @@ impl Proxy {
     /// plain code and from inside a tokio runtime of either flavour. Bind errors are returned
     /// here, before anything runs.
     pub fn spawn(config: ProxyConfig) -> Result<ProxyHandle, ProxyError> {
-        let listener = bind_listener(config.listen, 1024).map_err(|e| match e {
-            ServerError::Bind { addr, source } => ProxyError::Bind { addr, source },
-            other => ProxyError::Start(io::Error::other(other)),
-        })?;
+        let addr = config.listen;
+        let listener =
+            listener::bind(addr, 1024).map_err(|source| ProxyError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
         let (workers, grace) = (config.worker_threads, config.shutdown_grace);
         let proxy = Arc::new(Proxy::new(config));
@@ -248,43 +246,15 @@ impl Proxy {
             buffer_size: self.config.buffer_size,
             connect_timeout: self.config.connect_timeout,
         });
-        let mut connections = JoinSet::new();
-        let mut accept_backoff = Duration::from_millis(5);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                // Reap finished connection tasks so the set holds only live ones.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        accept_backoff = Duration::from_millis(5);
-                        let tally = self.admit(peer);
-                        connections.spawn(connection::serve(stream, Arc::clone(&ctx), tally.0, tally.1));
-                    }
-                    Err(e) if is_per_connection_error(&e) => {}
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}; retrying in {accept_backoff:?}");
-                        tokio::time::sleep(accept_backoff).await;
-                        accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
-                    }
-                },
-            }
-        }
-        drop(listener);
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                "{} proxied connections still open after the {:?} grace period; aborting them",
-                connections.len(),
-                self.config.shutdown_grace
-            );
-            connections.shutdown().await;
-        }
-        Ok(())
+        let drain = Drain {
+            grace: self.config.shutdown_grace,
+            what: "proxied connections",
+        };
+        let admit = |stream, peer| {
+            let (plans, tally) = self.admit(peer);
+            Some(connection::serve(stream, Arc::clone(&ctx), plans, tally))
+        };
+        listener::serve(listener, shutdown, drain, admit, || {}).await
     }
 
     /// Gives an accepted connection its index and its faults, and opens its books.

@@ -221,7 +221,6 @@ async fn close_write(stream: &TcpStream, end: ConnectionEnd) -> ConnectionEnd {
     }
 }
 
-
 /// The bug that feature `fault-injection` plants, so that the fuzz targets can show they find
 /// real bugs (issue 5). Never compiled into a normal build.
 ///

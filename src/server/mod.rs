@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 
-use crate::background::{Background, StopError};
+use crate::listener::background::{Background, StopError};
+use crate::listener::{self, Drain};
 use context::ConnectionContext;
 use pool::BufferPool;
 
@@ -136,33 +136,13 @@ pub enum ServerError {
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 pub(crate) const MAX_PIPES: usize = 64;
 
-/// Binds `addr` with the settings the echo server wants, and returns a non-blocking std
-/// listener that either runtime flavour can adopt.
+/// Binds `addr` with the settings the echo server wants ([`listener::bind`](crate::listener)),
+/// and returns a non-blocking std listener that either runtime flavour can adopt.
 ///
-/// This is the one place that binds: [`EchoServer::spawn`] and the CLI both go through it, so
-/// they report bind errors the same way.
+/// [`EchoServer::spawn`], the proxy and the CLI all bind through it, so they report bind
+/// errors the same way.
 pub fn bind_listener(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, ServerError> {
-    let bind_error = |source| ServerError::Bind { addr, source };
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )
-    .map_err(bind_error)?;
-    // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT. On
-    // Windows it would allow two live listeners on one port, so it stays off there.
-    #[cfg(not(windows))]
-    socket.set_reuse_address(true).map_err(bind_error)?;
-    if addr.is_ipv6() {
-        // Serve exactly the address asked for: `[::1]` should not also mean 127.0.0.1.
-        socket.set_only_v6(true).map_err(bind_error)?;
-    }
-    socket.bind(&addr.into()).map_err(bind_error)?;
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(bind_error)?;
-    socket.set_nonblocking(true).map_err(bind_error)?;
-    Ok(socket.into())
+    crate::listener::bind(addr, backlog).map_err(|source| ServerError::Bind { addr, source })
 }
 
 /// An echo server: its configuration and its counters.
@@ -254,68 +234,28 @@ impl EchoServer {
                 self.stats(),
             )),
         };
-        let mut connections = JoinSet::new();
-        let mut accept_backoff = Duration::from_millis(5);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                // Reap finished connection tasks so the set holds only live ones.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        accept_backoff = Duration::from_millis(5);
-                        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                            tracing::debug!(%peer, "connection limit reached, rejecting");
-                            self.stats.reject(peer);
-                            drop(stream);
-                            continue;
-                        };
-                        let tally = self.stats.open(peer);
-                        let ctx = ctx.clone();
-                        connections.spawn(async move {
-                            connection::serve(stream, tally, ctx).await;
-                            drop(permit);
-                        });
-                    }
-                    Err(e) if is_per_connection_error(&e) => {}
-                    Err(e) => {
-                        // Out of file descriptors or similar: wait and try again rather than
-                        // spin or give up; the condition usually clears as connections close.
-                        tracing::warn!("accept failed: {e}; retrying in {accept_backoff:?}");
-                        tokio::time::sleep(accept_backoff).await;
-                        accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
-                    }
-                },
-            }
-        }
-        drop(listener);
-        let _ = notify_tx.send(true);
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while connections.join_next().await.is_some() {}
+        let drain = Drain {
+            grace: self.config.shutdown_grace,
+            what: "connections",
+        };
+        let admit = |stream, peer| {
+            let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+                tracing::debug!(%peer, "connection limit reached, rejecting");
+                self.stats.reject(peer);
+                return None;
+            };
+            let tally = self.stats.open(peer);
+            let ctx = ctx.clone();
+            Some(async move {
+                connection::serve(stream, tally, ctx).await;
+                drop(permit);
+            })
+        };
+        listener::serve(listener, shutdown, drain, admit, || {
+            let _ = notify_tx.send(true);
         })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                "{} connections still open after the {:?} grace period; aborting them",
-                connections.len(),
-                self.config.shutdown_grace
-            );
-            connections.shutdown().await;
-        }
-        Ok(())
+        .await
     }
-}
-
-/// Errors of `accept` that concern only the connection being accepted, not the listener.
-pub(crate) fn is_per_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::Interrupted
-    )
 }
 
 /// A server running on its own thread. Stop it with [`shutdown`](Self::shutdown); dropping the

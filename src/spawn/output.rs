@@ -8,8 +8,8 @@ use std::sync::{Condvar, Mutex};
 
 use regex::Regex;
 
-use crate::sync::lock;
 use super::readiness::find_ready_line;
+use crate::sync::lock;
 
 /// How much of the server's output (stdout and stderr together) is kept for failure reports.
 pub const OUTPUT_TAIL_CAPACITY: usize = 64 * 1024;

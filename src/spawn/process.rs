@@ -13,9 +13,9 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::error::SpawnError;
-use crate::sync::lock;
 use super::output::{read_output, OutputShared};
 use super::target::{ChildSlot, SpawnedTarget};
+use crate::sync::lock;
 
 /// How long `Drop` waits for the reader threads to see end-of-file after the group is killed.
 pub(super) const READER_JOIN_BOUND: Duration = Duration::from_secs(2);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use super::error::{SpawnError, TargetExited};
-use crate::sync::lock;
 use super::target::SpawnedTarget;
+use crate::sync::lock;
 
 /// The longest single nap while polling for readiness or exit; the first naps are much shorter.
 pub(super) const MAX_POLL_INTERVAL: Duration = Duration::from_millis(25);

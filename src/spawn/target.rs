@@ -10,9 +10,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::error::TargetExited;
-use crate::sync::lock;
 use super::output::OutputShared;
 use super::readiness::{deadline_after, MAX_POLL_INTERVAL};
+use crate::sync::lock;
 
 /// How long an early exit waits for the readers to drain, so its report has the last words.
 const DRAIN_ON_EXIT_BOUND: Duration = Duration::from_secs(1);
