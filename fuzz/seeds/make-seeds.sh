@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the curated seed corpus under fuzz/seeds/TARGET/ from the cases listed in
-# src/fuzzing.rs (`fuzzing::seeds`): each roundtrip and roundtrip_lifecycle seed is a meaningful
+# src/fuzzing/seeds/ (`fuzzing::seeds`): each roundtrip and roundtrip_lifecycle seed is a meaningful
 # case encoded into the bytes the target decodes back to it; raw_stream seeds are short messages;
 # scenario_parse seeds are printed scenarios and a few broken ones.
 #

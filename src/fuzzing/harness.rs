@@ -100,17 +100,15 @@ impl Harness {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Session>> {
+    fn session(&self) -> MutexGuard<'_, Option<Session>> {
         // A panic (a crash being reported) while an input held the lock leaves nothing
         // half-done that the next input could trip over: the session is replaced on failure.
-        self.session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.session)
     }
 
     /// Plays the one connection of `case` as rounds, on the kept connection or a fresh one.
     pub(super) fn rounds(&self, case: Case, connection: Connection) -> Result<(), FuzzFailure> {
-        let mut kept = self.lock();
+        let mut kept = self.session();
         let reuse = match connection {
             Connection::Kept => kept.take(),
             Connection::Fresh => None,
@@ -139,7 +137,7 @@ impl Harness {
 
     /// Plays `case` on fresh connections through the player, then checks the server's health.
     pub(super) fn lifecycle(&self, case: &Case) -> Result<(), FuzzFailure> {
-        let _serialized = self.lock();
+        let _serialized = self.session();
         let options = PlayOptions {
             timeout: NO_PROGRESS_TIMEOUT,
             connect_timeout: NO_PROGRESS_TIMEOUT,
@@ -221,7 +219,7 @@ impl Harness {
     /// timeout, since a blackhole stalls by design), but afterwards the proxy and the server
     /// must both be back to no open connection.
     pub(super) fn through_proxy(&self, case: &Case, through: Through) -> Result<(), FuzzFailure> {
-        let _serialized = self.lock();
+        let _serialized = self.session();
         let proxy = self
             .proxy
             .as_ref()
