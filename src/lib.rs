@@ -74,6 +74,7 @@ pub mod hexdump;
 pub(crate) mod listener;
 pub mod proxy;
 pub mod roundtrip;
+pub(crate) mod runtime;
 pub mod scenario;
 pub mod script;
 pub mod server;

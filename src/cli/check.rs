@@ -137,9 +137,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         }));
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let runtime = crate::runtime::build(Some(1))
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let verdict = runtime.block_on(signal::unless_interrupted(campaign.run_async()));

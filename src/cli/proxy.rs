@@ -63,7 +63,7 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<ExitCode, Failure> {
         ..ProxyConfig::new(args.upstream)
     };
     let listener = bind_listener(config.listen, 1024).map_err(Failure::environment)?;
-    let runtime = tokio::runtime::Runtime::new()
+    let runtime = crate::runtime::build(None)
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     tracing::debug!(

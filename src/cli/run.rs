@@ -296,9 +296,7 @@ fn play(
     file: &ScenarioFile,
     options: &PlayOptions,
 ) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let runtime = crate::runtime::build(Some(1))
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let played = runtime.block_on(signal::unless_interrupted(scenario::play_file(

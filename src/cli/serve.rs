@@ -78,7 +78,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
             "--threads must be at least 1"
         )));
     }
-    let runtime = crate::listener::background::build_runtime(args.threads)
+    let runtime = crate::runtime::build(args.threads)
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
     let server = EchoServer::new(config);

@@ -57,10 +57,8 @@ impl Harness {
     }
 
     fn start(target: Target) -> Result<Harness, FuzzFailure> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| FuzzFailure::Start(e.to_string()))?;
+        let runtime =
+            crate::runtime::build(Some(1)).map_err(|e| FuzzFailure::Start(e.to_string()))?;
         let server = EchoServer::spawn(ServerConfig {
             worker_threads: Some(1),
             // The kept connection idles between inputs and while libFuzzer merges or reduces;

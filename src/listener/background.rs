@@ -61,7 +61,7 @@ impl Background {
         F: FnOnce(TcpListener, StopFuture) -> Fut + Send + 'static,
         Fut: Future<Output = io::Result<()>>,
     {
-        let runtime = build_runtime(worker_threads)?;
+        let runtime = crate::runtime::build(worker_threads)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel();
         let thread = thread::Builder::new().name(name.clone()).spawn(move || {
@@ -118,22 +118,5 @@ impl Drop for Background {
         if let Err(e) = self.stop_and_wait() {
             tracing::warn!("{}: {e}", self.name);
         }
-    }
-}
-
-/// A runtime with `worker_threads` workers: `None` means one per core, `Some(1)` a
-/// current-thread runtime (cheapest for tests and fuzzing).
-pub(crate) fn build_runtime(worker_threads: Option<usize>) -> io::Result<tokio::runtime::Runtime> {
-    match worker_threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n.max(1))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
     }
 }

@@ -29,33 +29,5 @@ pub use player::{
 };
 pub use session::{RoundsOutcome, Session};
 
-use std::future::Future;
-
-/// Runs the future that `make` returns to completion from synchronous code, on a
-/// current-thread runtime of its own.
-///
-/// Inside a runtime (a `#[tokio::test]`, say) a nested `block_on` would panic, so there the
-/// future is made and run on a scoped thread instead. Either way the caller's runtime is not
-/// touched, and the future itself need not be `Send`.
-pub fn block_on<M, F>(make: M) -> F::Output
-where
-    M: FnOnce() -> F + Send,
-    F: Future,
-    F::Output: Send,
-{
-    let run = move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime can always be built")
-            .block_on(make())
-    };
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|scope| match scope.spawn(run).join() {
-            Ok(output) => output,
-            Err(panic) => std::panic::resume_unwind(panic),
-        })
-    } else {
-        run()
-    }
-}
+/// Runs an async play from synchronous code; see [`crate::runtime::block_on`].
+pub use crate::runtime::block_on;

@@ -136,8 +136,9 @@ pub enum ServerError {
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 pub(crate) const MAX_PIPES: usize = 64;
 
-/// Binds `addr` with the settings the echo server wants ([`listener::bind`](crate::listener)),
-/// and returns a non-blocking std listener that either runtime flavour can adopt.
+/// Binds `addr` with the settings the echo server wants (SO_REUSEADDR except on Windows, IPv6
+/// only for an IPv6 address, `backlog`), and returns a non-blocking std listener that either
+/// runtime flavour can adopt.
 ///
 /// [`EchoServer::spawn`], the proxy and the CLI all bind through it, so they report bind
 /// errors the same way.
