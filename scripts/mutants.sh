@@ -3,7 +3,7 @@
 # writer.rs), the step model (src/script/) and the scenario parser (src/scenario/parse*), with
 # cargo-mutants. The test command is scoped to the tests that exercise them, so that a run fits
 # in about an hour on 2 cores: the library's unit tests but those of the server, spawn, proxy,
-# bench, fuzzing, generator and client modules, and tests/roundtrip.rs. Installs cargo-mutants
+# bench, fuzzing, generator and client modules, and tests/it/roundtrip.rs. Installs cargo-mutants
 # when it is missing.
 #
 # Usage: scripts/mutants.sh [--list] [FILE...]
@@ -50,8 +50,16 @@ for f in "${files[@]}"; do
 done
 
 # The library's unit tests but the slow modules that do not touch the core, and the player's
-# integration tests.
+# integration tests (the `roundtrip` module of the `it` test binary). libtest's `--skip` matches
+# any part of a test's name, so the first line skips those library modules and also the `it`
+# modules `server`, `proxy`, `broken_proxy` and `client`; the next lines skip the other `it`
+# modules. The `it` module `cli` is skipped by its tests' name prefixes: `--skip cli::` would
+# also skip the library's own `cli::` unit tests.
 exec cargo mutants "${list[@]}" --no-shuffle --timeout 120 "${file_args[@]}" -- \
-  --lib --test roundtrip -- \
+  --lib --test it -- \
   --skip server:: --skip spawn:: --skip proxy:: --skip bench:: --skip fuzzing:: \
-  --skip generator:: --skip client::
+  --skip generator:: --skip client:: \
+  --skip bench_cli:: --skip check_api:: --skip check_cli:: --skip check_through:: \
+  --skip interop:: --skip properties:: --skip proxy_cli:: --skip readme:: \
+  --skip regressions:: --skip scenario_cli:: \
+  --skip cli::address_ --skip cli::bad_ --skip cli::client_ --skip cli::help_ --skip cli::serve_

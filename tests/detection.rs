@@ -26,6 +26,13 @@
 
 #![cfg(feature = "cli")]
 
+// This file is a test binary of its own, not a module of `tests/it/`: its `MACHINE` lock makes
+// the busy-loop and shrinking runs exclusive only among the tests of one process. Inside `it`,
+// libtest would run the other modules' tests next to them, adding load to runs that measure
+// how `check` behaves under a known load (and putting the busy loops under the other modules'
+// timing checks). As a binary of its own it runs alone: cargo runs test binaries one at a time.
+#[path = "it/common.rs"]
+#[allow(dead_code)] // This binary uses only part of the fixtures.
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,10 +3,9 @@
 //! flags (exit 2) and an unreachable target (exit 3). No speed goals here: those are measured
 //! side by side by `scripts/bench.sh`.
 
-mod common;
-
-use common::{bin, refused_addr};
 use predicates::str::contains;
+
+use crate::common::{self, bin, refused_addr};
 
 fn json_of(output: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(output);

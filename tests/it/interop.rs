@@ -2,13 +2,12 @@
 //! plain Python and socat clients talking to our server, with multi-MiB payloads and half-close.
 //! Each test prints `SKIPPED: <reason>` and passes when its tool is missing.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use common::WAIT;
 use echo_harness::{EchoClient, EchoServer, ServerConfig};
+
+use crate::common::WAIT;
 
 /// A child process killed and reaped on drop.
 struct Reaped(Child);

@@ -1,13 +1,12 @@
 //! `echo-harness check` driven as a user drives it: verdicts, exit codes, JSON, saved cases,
 //! spawned targets and interrupts.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{bin, bin_path, faulty_server, refused_addr};
 use predicates::prelude::*;
+
+use crate::common::{self, bin, bin_path, faulty_server, refused_addr};
 
 fn small() -> [&'static str; 4] {
     ["--max-size", "64KiB", "--cases", "20"]

@@ -2,15 +2,14 @@
 //! by its toxics, it stops on SIGTERM with exit 0, logs each connection with -v, and refuses a
 //! bad chain or address with exit 2 before starting anything.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Stdio};
 
-use common::{bin, ServeProcess, WAIT};
 use echo_harness::{EchoServer, ServerConfig};
 use predicates::prelude::*;
+
+use crate::common::{self, bin, ServeProcess, WAIT};
 
 fn echo_through(addr: std::net::SocketAddr, payload: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();

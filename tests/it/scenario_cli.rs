@@ -2,13 +2,12 @@
 //! server replays with the same divergence, passes against a correct server, and bad files
 //! are rejected with the place of the error before anything runs.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, bin_path};
 use predicates::prelude::*;
+
+use crate::common::{self, bin, bin_path};
 
 /// The `--spawn` command of `examples/faulty_echo.rs` in `mode`. (An `Option` so the callers
 /// read the same as before; it is always `Some`: a missing example fails the test.)

@@ -3,7 +3,7 @@
 
 #[test]
 fn readme_names_the_two_setup_commands_and_every_exit_code() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     assert!(readme.contains("cargo run --release -- serve"));
     assert!(readme.contains("\ncargo test "));
     for code in echo_harness_exit_codes() {

@@ -1,14 +1,13 @@
 //! The campaign API other crates use in their own tests: `Check` from a plain `#[test]` and from
 //! both flavours of `#[tokio::test]`, its verdict, and the seeded case sequence.
 
-mod common;
-
 use std::time::Duration;
 
-use common::faulty_server;
 use echo_harness::case::CaseBounds;
 use echo_harness::check::CaseSequence;
 use echo_harness::{Check, DivergenceKind, EchoServer, ServerConfig};
+
+use crate::common::faulty_server;
 
 fn small() -> CaseBounds {
     CaseBounds::default()

@@ -1,12 +1,11 @@
 //! The library's EchoClient: correct echoes pass, and each way a server can get it wrong is a
 //! distinct error.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{faulty_server, refused_addr, WAIT};
 use echo_harness::{ClientError, EchoClient, EchoServer, ServerConfig};
+
+use crate::common::{faulty_server, refused_addr, WAIT};
 
 #[test]
 fn echoes_small_and_large_messages_against_the_builtin_server() {

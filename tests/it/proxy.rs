@@ -4,8 +4,6 @@
 //! keeps it, each destructive toxic does exactly its damage, timing toxics are checked one-sided,
 //! half-close passes both ways, the buffer bound holds, and the seed decides everything.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{mpsc, OnceLock};
@@ -19,7 +17,7 @@ use echo_harness::{
 };
 use proptest::prelude::*;
 
-use common::WAIT;
+use crate::common::{self, WAIT};
 
 /// One echo server for the whole test binary: every test's proxy forwards to it.
 fn echo_server() -> &'static ServerHandle {

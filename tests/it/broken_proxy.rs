@@ -5,8 +5,6 @@
 //! The upstream here holds its whole echo until it reads EOF, so each bug shows every time,
 //! whatever the timing.
 
-mod common;
-
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -14,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::WAIT;
+use crate::common::{self, WAIT};
 
 /// `target/PROFILE/examples/broken_proxy` (see `common::example`).
 fn broken_proxy() -> PathBuf {

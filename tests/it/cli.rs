@@ -1,12 +1,11 @@
 //! The real binary, driven the way a user or a script drives it: `serve` on port 0 plus `client`
 //! with piped stdin, and every user-facing error with its exit code and message.
 
-mod common;
-
 use std::io::{Read, Write};
 
-use common::{bin, faulty_server, refused_addr, ServeProcess};
 use predicates::prelude::*;
+
+use crate::common::{self, bin, faulty_server, refused_addr, ServeProcess};
 
 #[test]
 fn serve_and_client_echo_piped_lines() {

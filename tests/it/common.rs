@@ -1,7 +1,8 @@
 //! Shared test fixtures: the binary under test, a `serve` child process that is always killed
 //! and reaped, and waits that are always bounded.
-
-#![allow(dead_code)] // Each test crate uses a different part of this module.
+//!
+//! Used by the modules of this `it` binary and by `tests/detection.rs`, which includes this file
+//! with `#[path]` (and allows the dead code of the parts it does not use).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

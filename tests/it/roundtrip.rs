@@ -2,8 +2,6 @@
 //! go wrong gives its own kind of divergence, with the evidence, and timing-only failures are
 //! confirmed by a slower second run.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
@@ -12,6 +10,8 @@ use std::time::{Duration, Instant};
 use echo_harness::case::{Case, Conversation, Payload, WritePlan};
 use echo_harness::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
 use echo_harness::{EchoServer, ServerConfig};
+
+use crate::common;
 
 fn options(timeout: Duration) -> PlayOptions {
     PlayOptions {

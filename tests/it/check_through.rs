@@ -2,12 +2,11 @@
 //! the proxy as a fragmenter in front of a server, as a fault injector whose faults the harness
 //! must report exactly, and other people's proxies under test.
 
-mod common;
-
 use std::path::Path;
 
-use common::bin;
 use serde_json::Value;
+
+use crate::common::{self, bin};
 
 /// Runs `check --json` with `args` and returns the parsed object and the exit code.
 fn check_json(args: &[&str]) -> (Value, Option<i32>) {

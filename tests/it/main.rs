@@ -1,0 +1,26 @@
+//! The integration tests: one binary with a module per area (the layout of ripgrep and cargo),
+//! so that cargo builds and links one test executable instead of one per file. `common` holds
+//! the fixtures the modules share. Run one area with `cargo test --test it roundtrip::`.
+//!
+//! Every module runs in the same process, next to the others' tests: a test here must not change
+//! process-wide state (environment variables, rlimits, signal handlers, the working directory).
+//! `tests/detection.rs` stays a binary of its own: see the comment at its top.
+
+mod common;
+
+mod bench_cli;
+mod broken_proxy;
+mod check_api;
+mod check_cli;
+mod check_through;
+mod cli;
+mod client;
+mod interop;
+mod properties;
+mod proxy;
+mod proxy_cli;
+mod readme;
+mod regressions;
+mod roundtrip;
+mod scenario_cli;
+mod server;
