@@ -562,16 +562,32 @@ fn an_unreachable_upstream_resets_the_client_promptly() {
         .local_addr()
         .unwrap();
     let proxy = proxy_to(refused, "", 0);
-    let mut stream = connect(proxy.local_addr());
+    // Bound before connecting, so the client's address is known even when the proxy's reset
+    // wins the race with the end of the handshake and the connect itself reports it.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let client = socket.local_addr().unwrap().as_socket().unwrap();
     let start = Instant::now();
-    let mut buf = [0u8; 8];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Ok(n) => panic!("{n} bytes from nowhere"),
-        Err(e) => assert!(is_reset(&e), "{e}"),
+    match socket.connect_timeout(&proxy.local_addr().into(), WAIT) {
+        Ok(()) => {
+            let mut stream = TcpStream::from(socket);
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let mut buf = [0u8; 8];
+            match stream.read(&mut buf) {
+                Ok(0) => {}
+                Ok(n) => panic!("{n} bytes from nowhere"),
+                Err(e) => assert!(is_reset(&e), "{e}"),
+            }
+        }
+        Err(e) => assert!(is_reset(&e), "connect: {e}"),
     }
     assert!(start.elapsed() < Duration::from_secs(1));
-    let record = closed_record(&proxy, &stream);
+    let record = proxy
+        .stats()
+        .wait_closed(client, WAIT)
+        .expect("the proxy recorded the connection");
     assert_eq!(
         record.end,
         Some(ProxyEnd::UpstreamUnreachable(ErrorKind::ConnectionRefused))
