@@ -26,11 +26,13 @@ pub(crate) enum UnitError {
     Overflow,
 }
 
-/// What a size looks like, for error messages.
+/// What a size looks like, for the command line's error messages.
+#[cfg(feature = "cli")]
 pub(crate) const SIZE_GRAMMAR: &str =
     "digits with an optional unit B, KiB, MiB or GiB, such as 64KiB";
 
-/// What a duration looks like, for error messages.
+/// What a duration looks like, for the command line's error messages.
+#[cfg(feature = "cli")]
 pub(crate) const DURATION_GRAMMAR: &str = "a number with a unit, such as 250us, 100ms, 2s or 5m";
 
 /// A size in bytes (see the [module docs](self)).

@@ -32,9 +32,9 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::case::{Case, CaseBounds};
+use crate::proxy::Through;
 use crate::proxy::{ProxyHandle, ToxicChain};
 use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions, ProxyInFront};
-use crate::scenario::Through;
 use crate::server::ServerStats;
 use crate::strategy::case_strategy;
 
@@ -69,7 +69,7 @@ pub struct Check {
     server_stats: Option<Arc<ServerStats>>,
     liveness: Option<Liveness>,
     progress: Option<ProgressHook>,
-    through: Option<(Arc<ProxyHandle>, ToxicChain)>,
+    through: Option<ProxyInFront>,
 }
 
 impl std::fmt::Debug for Check {
@@ -162,7 +162,10 @@ impl Check {
     /// ([`CheckFailure::through`]), so that it replays with the same faults.
     pub fn through(mut self, proxy: Arc<ProxyHandle>, chain: ToxicChain) -> Check {
         self.addr = proxy.local_addr();
-        self.through = Some((proxy, chain));
+        self.through = Some(ProxyInFront {
+            proxy,
+            through: Through { seed: 0, chain },
+        });
         self
     }
 
@@ -208,11 +211,8 @@ impl Check {
                 continue;
             };
             let case = tree.current();
-            if let Some((proxy, _)) = &self.through {
-                options.through = Some(ProxyInFront {
-                    proxy: Arc::clone(proxy),
-                    seed: proxy_seed(seed, index),
-                });
+            if let Some(in_front) = &self.through {
+                options.through = Some(in_front.with_seed(proxy_seed(seed, index)));
             }
             match roundtrip::play_confirmed(&case, self.addr, &options).await {
                 Ok(outcome) => {
@@ -348,12 +348,7 @@ impl Check {
             shrink_steps: steps,
             shrink_elapsed: started.elapsed(),
             shrink_hit_bound: hit_bound,
-            through: self.through.as_ref().zip(options.through.as_ref()).map(
-                |((_, chain), in_front)| Through {
-                    seed: in_front.seed,
-                    chain: chain.clone(),
-                },
-            ),
+            through: options.through.as_ref().map(|f| f.through.clone()),
         }
     }
 

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::case::Case;
+use crate::proxy::Through;
 use crate::roundtrip::{Divergence, Outcome};
-use crate::scenario::Through;
 
 /// The result of a campaign.
 #[must_use = "a verdict that is not checked hides failures: call assert_passed() or passed()"]

@@ -12,9 +12,9 @@ use super::{
     LIFECYCLE_LIMIT, NO_PROGRESS_TIMEOUT,
 };
 use crate::case::Case;
+use crate::proxy::Through;
 use crate::proxy::{Proxy, ProxyConfig, ProxyHandle};
 use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
-use crate::scenario::Through;
 use crate::script::Script;
 use crate::server::{ConnectionEnd, EchoServer, ServerConfig, ServerHandle};
 
@@ -223,7 +223,7 @@ impl Harness {
             .as_ref()
             .ok_or_else(|| FuzzFailure::Start("no proxy in this harness".to_string()))?;
         let destructive = through.chain.is_destructive();
-        proxy.restart_with(through.seed, through.chain);
+        proxy.restart_with(through.seed, through.chain.clone());
         let options = PlayOptions {
             timeout: if destructive {
                 DESTRUCTIVE_NO_PROGRESS_TIMEOUT
@@ -233,7 +233,7 @@ impl Harness {
             connect_timeout: NO_PROGRESS_TIMEOUT,
             through: Some(ProxyInFront {
                 proxy: Arc::clone(proxy),
-                seed: through.seed,
+                through,
             }),
             ..PlayOptions::default()
         };

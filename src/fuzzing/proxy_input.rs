@@ -8,8 +8,8 @@ use arbitrary::{Arbitrary, Unstructured};
 
 use super::{encode_case, lifecycle_bounds, MAX_INPUT_LEN};
 use crate::case::{Case, CaseBounds};
+use crate::proxy::Through;
 use crate::proxy::{DurationRange, Toxic, ToxicChain, ToxicKind};
-use crate::scenario::Through;
 
 /// The bounds of `proxy_roundtrip`'s cases: `roundtrip_lifecycle`'s, with at most two
 /// connections (the proxy doubles every connection's sockets and tasks) and payloads of at most

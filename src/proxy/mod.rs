@@ -32,6 +32,7 @@ mod chain;
 mod connection;
 pub mod seed;
 mod stats;
+mod through;
 
 pub use chain::{
     chain_strategy, ChainError, ChainErrorKind, Direction, DurationRange, Flow, ResetAfter,
@@ -40,6 +41,7 @@ pub use chain::{
 pub use stats::{
     FlowRecord, ProxyConnectionRecord, ProxyEnd, ProxySnapshot, ProxyStats, RECORDED_SLICES,
 };
+pub use through::{ProxyInFront, Through};
 
 use std::future::Future;
 use std::io;

@@ -26,7 +26,7 @@ use super::divergence::{Divergence, DivergenceKind};
 use super::lane::{self, Conn, LaneFailure};
 use super::wire;
 use crate::case::Case;
-use crate::proxy::ProxyHandle;
+pub use crate::proxy::ProxyInFront;
 use crate::script::{LaneId, Script};
 use crate::server::ServerStats;
 
@@ -69,16 +69,6 @@ impl PlayOptions {
             ..self.clone()
         }
     }
-}
-
-/// A proxy in front of the target (see [`PlayOptions::through`]), and the seed the next play
-/// restarts it with.
-#[derive(Debug, Clone)]
-pub struct ProxyInFront {
-    /// The running proxy; the play's address is its listening address.
-    pub proxy: Arc<ProxyHandle>,
-    /// The seed of its generators for the script being played.
-    pub seed: u64,
 }
 
 /// What a passing play measured.

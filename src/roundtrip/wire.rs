@@ -17,7 +17,7 @@ use crate::hexdump;
 /// options give. Without a proxy, nothing.
 pub(crate) fn restart_proxy(options: &PlayOptions) {
     if let Some(through) = &options.through {
-        through.proxy.restart(through.seed);
+        through.restart();
     }
 }
 

@@ -157,6 +157,8 @@ pub use play::play_file;
 pub use print::{print, print_case};
 
 /// The step model of scenario text; it lives in [`crate::script`].
+/// The `through` line's data, which lives with the proxy.
+pub use crate::proxy::Through;
 pub use crate::script::{
     script_strategy, Expectation, InvalidScript, LaneId, Script, ScriptConnection, Step,
     MAX_REPEAT, STEP_WORDS,
@@ -165,8 +167,6 @@ pub use crate::script::{
 use std::fmt;
 
 use crate::case::Case;
-use crate::proxy::{Proxy, ProxyConfig, ProxyError};
-use crate::roundtrip::ProxyInFront;
 
 /// The first line `check --save` writes for a file without top-level steps.
 pub const VERSION_LINE: &str = "# echo-harness scenario v1";
@@ -235,42 +235,6 @@ impl PartialEq for StepLines {
 }
 
 impl Eq for StepLines {}
-
-/// A proxy between the client and the target: the toxic chain and the seed of its generators.
-/// Its text form is the argument of a scenario's `through` line: `seed N CHAIN`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Through {
-    /// Seeds every connection's and direction's generator (with the accept order).
-    pub seed: u64,
-    /// The toxics, in order.
-    pub chain: crate::proxy::ToxicChain,
-}
-
-impl Through {
-    /// Starts an in-process proxy with this chain in front of `upstream`, ready to play a
-    /// scenario through (the play restarts it with this seed).
-    pub fn start(&self, upstream: std::net::SocketAddr) -> Result<ProxyInFront, ProxyError> {
-        let proxy = Proxy::spawn(ProxyConfig {
-            chain: self.chain.clone(),
-            seed: self.seed,
-            ..ProxyConfig::new(upstream)
-        })?;
-        Ok(ProxyInFront {
-            proxy: std::sync::Arc::new(proxy),
-            seed: self.seed,
-        })
-    }
-}
-
-impl fmt::Display for Through {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seed {}", self.seed)?;
-        if !self.chain.is_empty() {
-            write!(f, " {}", self.chain)?;
-        }
-        Ok(())
-    }
-}
 
 impl ScenarioFile {
     /// A file holding only `script`.
