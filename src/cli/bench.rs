@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::target::{Target, TargetArgs};
+use super::target::{ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::bench::{
     self, BenchError, HoldOptions, HoldReport, Latency, RrOptions, RrReport, StreamOptions,
@@ -111,7 +111,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<ExitCode, Failure> {
     }
     // Every connection is a file descriptor; go as far as the hard limit allows.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let target = Target::start(&args.target)?;
+    let target = ServerUnderTest::start(&args.target)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
         if threads == 0 {
@@ -208,7 +208,7 @@ fn mode_name(mode: &Mode) -> &'static str {
     }
 }
 
-fn report(args: &BenchArgs, target: &Target, figures: &Figures) -> Result<(), Failure> {
+fn report(args: &BenchArgs, target: &ServerUnderTest, figures: &Figures) -> Result<(), Failure> {
     if args.json {
         let mut json = serde_json::json!({
             "schema_version": JSON_SCHEMA_VERSION,
@@ -334,7 +334,7 @@ fn micros(d: Duration) -> String {
 
 fn report_divergence(
     args: &BenchArgs,
-    target: &Target,
+    target: &ServerUnderTest,
     divergence: &Divergence,
 ) -> Result<(), Failure> {
     let server_output = target.output_tail();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::target::{Target, TargetArgs};
+use super::target::{ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
 use crate::proxy::{Proxy, ProxyConfig};
@@ -84,7 +84,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         Some(text) => Some(value::toxic_chain(text, "--through", "nothing was run")?),
         None => None,
     };
-    let target = Target::start(&args.target)?;
+    let target = ServerUnderTest::start(&args.target)?;
     let proxy = match &chain {
         Some(chain) => Some(Arc::new(
             Proxy::spawn(ProxyConfig {
@@ -174,7 +174,11 @@ impl Check {
     }
 }
 
-fn report(args: &CheckArgs, target: &Target, verdict: &Verdict) -> Result<ExitCode, Failure> {
+fn report(
+    args: &CheckArgs,
+    target: &ServerUnderTest,
+    verdict: &Verdict,
+) -> Result<ExitCode, Failure> {
     let Some(failure) = &verdict.failure else {
         if args.json {
             print_json(&summary_json(verdict, serde_json::Value::Null))?;

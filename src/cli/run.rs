@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::target::{Target, TargetArgs};
+use super::target::{ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::check::blame_dead_server;
 use crate::roundtrip::{self, Divergence, DivergenceKind, Outcome, PlayOptions};
@@ -111,7 +111,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             args.files.len()
         )));
     }
-    let target = Target::start(&args.target)?;
+    let target = ServerUnderTest::start(&args.target)?;
     let options = play_options(&target, args.play.timeout);
     let (mut passed, mut failed) = (0usize, 0usize);
     for (index, (path, file)) in scenarios.iter().enumerate() {
@@ -172,7 +172,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
 /// Plays a parsed scenario file against the target the flags name and reports.
 fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failure> {
     let through = args.play.through()?;
-    let target = Target::start(&args.target)?;
+    let target = ServerUnderTest::start(&args.target)?;
     print_line(format_args!("replaying against: {}", target.describe()))?;
     match (&through, &file.through) {
         (Some(given), _) => print_line(format_args!("through a proxy (--through): {given}"))?,
@@ -213,7 +213,7 @@ fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failu
 /// target decodes it (the target is named, never guessed from the file).
 fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
     use crate::fuzzing::{self, InputVerdict};
-    let target: fuzzing::Target = name.parse().map_err(Failure::usage)?;
+    let target: fuzzing::FuzzTarget = name.parse().map_err(Failure::usage)?;
     let bytes = std::fs::read(&args.file)
         .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read {}: {e}", args.file.display())))?;
     let scenario = fuzzing::artifact_to_scenario(target, &bytes);
@@ -278,7 +278,7 @@ fn load(path: &Path) -> Result<ScenarioFile, String> {
     scenario::parse(&text).map_err(|e| e.with_origin(path.display().to_string()).render())
 }
 
-fn play_options(target: &Target, timeout: Duration) -> PlayOptions {
+fn play_options(target: &ServerUnderTest, timeout: Duration) -> PlayOptions {
     PlayOptions {
         timeout,
         connect_timeout: timeout,
@@ -292,7 +292,7 @@ fn play_options(target: &Target, timeout: Duration) -> PlayOptions {
 /// when interrupted.
 #[allow(clippy::type_complexity)]
 fn play(
-    target: &Target,
+    target: &ServerUnderTest,
     file: &ScenarioFile,
     options: &PlayOptions,
 ) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
@@ -325,7 +325,7 @@ fn never_reached(divergence: &Divergence) -> bool {
         )
 }
 
-fn unreachable(target: &Target, divergence: &Divergence) -> Failure {
+fn unreachable(target: &ServerUnderTest, divergence: &Divergence) -> Failure {
     Failure::environment(anyhow::anyhow!(
         "cannot reach {}: {}",
         target.addr(),

@@ -31,7 +31,7 @@ pub(crate) struct TargetArgs {
 
 /// What a command tests, kept alive for the whole run: dropping it stops the built-in server
 /// or kills the spawned process group.
-pub(crate) enum Target {
+pub(crate) enum ServerUnderTest {
     Builtin(ServerHandle),
     Address(SocketAddr),
     Spawned {
@@ -46,12 +46,12 @@ pub(crate) enum Target {
 /// The placeholder that makes a spawned command a proxy under test.
 const UPSTREAM_PLACEHOLDER: &str = "{upstream}";
 
-impl Target {
+impl ServerUnderTest {
     /// Starts (or just names) the target the flags describe. Bad flags are usage errors; a
     /// server that cannot start or never becomes ready is an environment error.
-    pub(crate) fn start(args: &TargetArgs) -> Result<Target, Failure> {
+    pub(crate) fn start(args: &TargetArgs) -> Result<ServerUnderTest, Failure> {
         if let Some(addr) = args.target {
-            return Ok(Target::Address(addr));
+            return Ok(ServerUnderTest::Address(addr));
         }
         if let Some(command) = &args.spawn {
             let mut options = SpawnOptions::new(command.clone()).ready_pattern(args.ready.clone());
@@ -70,7 +70,7 @@ impl Target {
                 None
             };
             return match options.spawn() {
-                Ok(spawned) => Ok(Target::Spawned {
+                Ok(spawned) => Ok(ServerUnderTest::Spawned {
                     target: Arc::new(spawned),
                     command: command.clone(),
                     upstream,
@@ -79,28 +79,30 @@ impl Target {
                 Err(e) => Err(Failure::environment(e)),
             };
         }
-        Ok(Target::Builtin(builtin_server()?))
+        Ok(ServerUnderTest::Builtin(builtin_server()?))
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
         match self {
-            Target::Builtin(server) => server.local_addr(),
-            Target::Address(addr) => *addr,
-            Target::Spawned { target, .. } => target.addr(),
+            ServerUnderTest::Builtin(server) => server.local_addr(),
+            ServerUnderTest::Address(addr) => *addr,
+            ServerUnderTest::Spawned { target, .. } => target.addr(),
         }
     }
 
     /// How reports and saved files name the target (recorded, never executed).
     pub(crate) fn describe(&self) -> String {
         match self {
-            Target::Builtin(server) => format!("built-in server at {}", server.local_addr()),
-            Target::Address(addr) => addr.to_string(),
-            Target::Spawned {
+            ServerUnderTest::Builtin(server) => {
+                format!("built-in server at {}", server.local_addr())
+            }
+            ServerUnderTest::Address(addr) => addr.to_string(),
+            ServerUnderTest::Spawned {
                 target,
                 command,
                 upstream: None,
             } => format!("spawned `{command}` at {}", target.addr()),
-            Target::Spawned {
+            ServerUnderTest::Spawned {
                 target,
                 command,
                 upstream: Some(server),
@@ -115,7 +117,7 @@ impl Target {
     /// The built-in server's counters, when it is the target.
     pub(crate) fn server_stats(&self) -> Option<Arc<ServerStats>> {
         match self {
-            Target::Builtin(server) => Some(server.stats()),
+            ServerUnderTest::Builtin(server) => Some(server.stats()),
             _ => None,
         }
     }
@@ -123,7 +125,7 @@ impl Target {
     /// A probe that says how the spawned server died, when it has.
     pub(crate) fn liveness(&self) -> Option<Liveness> {
         match self {
-            Target::Spawned { target, .. } => {
+            ServerUnderTest::Spawned { target, .. } => {
                 let target = Arc::clone(target);
                 Some(Arc::new(move || {
                     target.try_exit_status().map(|status| status.to_string())
@@ -136,7 +138,7 @@ impl Target {
     /// The last 64 KiB of a spawned server's output, for a failure's report.
     pub(crate) fn output_tail(&self) -> Option<String> {
         match self {
-            Target::Spawned { target, .. } => Some(target.output_tail()),
+            ServerUnderTest::Spawned { target, .. } => Some(target.output_tail()),
             _ => None,
         }
     }

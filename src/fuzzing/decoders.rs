@@ -5,7 +5,7 @@
 use arbitrary::Unstructured;
 
 use super::proxy_input::proxy_input;
-use super::{Target, MAX_INPUT_LEN, MAX_RAW_LEN};
+use super::{FuzzTarget, MAX_INPUT_LEN, MAX_RAW_LEN};
 use crate::case::{
     Case, CaseBounds, ConnectionCase, Conversation, PauseScale, Payload, DEFAULT_CHUNK_LEN,
 };
@@ -16,12 +16,14 @@ use crate::case::{
 /// For `roundtrip` it is one connection whose messages are the decoded payloads, played as
 /// interactive rounds, with OS-default socket buffers (a kept connection cannot change them).
 /// For `raw_stream` it is the input as one message written in one chunk.
-pub fn decode(target: Target, data: &[u8]) -> Option<Case> {
+pub fn decode(target: FuzzTarget, data: &[u8]) -> Option<Case> {
     match target {
-        Target::Roundtrip if data.len() <= MAX_INPUT_LEN => rounds_case(data),
-        Target::RoundtripLifecycle if data.len() <= MAX_INPUT_LEN => lifecycle_case(data),
-        Target::RawStream if !data.is_empty() && data.len() <= MAX_RAW_LEN => Some(raw_case(data)),
-        Target::ProxyRoundtrip => proxy_input(data).map(|(case, _)| case),
+        FuzzTarget::Roundtrip if data.len() <= MAX_INPUT_LEN => rounds_case(data),
+        FuzzTarget::RoundtripLifecycle if data.len() <= MAX_INPUT_LEN => lifecycle_case(data),
+        FuzzTarget::RawStream if !data.is_empty() && data.len() <= MAX_RAW_LEN => {
+            Some(raw_case(data))
+        }
+        FuzzTarget::ProxyRoundtrip => proxy_input(data).map(|(case, _)| case),
         _ => None,
     }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{
-    Connection, FuzzFailure, Target, DESTRUCTIVE_NO_PROGRESS_TIMEOUT, HEALTH_WAIT, ITERATION_LIMIT,
-    LIFECYCLE_LIMIT, NO_PROGRESS_TIMEOUT,
+    Connection, FuzzFailure, FuzzTarget, DESTRUCTIVE_NO_PROGRESS_TIMEOUT, HEALTH_WAIT,
+    ITERATION_LIMIT, LIFECYCLE_LIMIT, NO_PROGRESS_TIMEOUT,
 };
 use crate::case::Case;
 use crate::proxy::Through;
@@ -41,11 +41,11 @@ static PROXY: OnceLock<Harness> = OnceLock::new();
 
 impl Harness {
     /// The harness of `target`, started on first use.
-    pub(super) fn of(target: Target) -> Result<&'static Harness, FuzzFailure> {
+    pub(super) fn of(target: FuzzTarget) -> Result<&'static Harness, FuzzFailure> {
         let cell = match target {
-            Target::RoundtripLifecycle => &LIFECYCLE,
-            Target::RawStream => &RAW_STREAM,
-            Target::ProxyRoundtrip => &PROXY,
+            FuzzTarget::RoundtripLifecycle => &LIFECYCLE,
+            FuzzTarget::RawStream => &RAW_STREAM,
+            FuzzTarget::ProxyRoundtrip => &PROXY,
             _ => &ROUNDTRIP,
         };
         if let Some(harness) = cell.get() {
@@ -56,7 +56,7 @@ impl Harness {
         Ok(cell.get_or_init(|| harness))
     }
 
-    fn start(target: Target) -> Result<Harness, FuzzFailure> {
+    fn start(target: FuzzTarget) -> Result<Harness, FuzzFailure> {
         let runtime =
             crate::runtime::build(Some(1)).map_err(|e| FuzzFailure::Start(e.to_string()))?;
         let server = EchoServer::spawn(ServerConfig {
@@ -79,7 +79,7 @@ impl Harness {
         );
         #[cfg(not(fuzzing))]
         let _ = target;
-        let proxy = if target == Target::ProxyRoundtrip {
+        let proxy = if target == FuzzTarget::ProxyRoundtrip {
             let proxy = Proxy::spawn(ProxyConfig {
                 worker_threads: Some(1),
                 closed_history: 16,

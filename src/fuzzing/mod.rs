@@ -7,19 +7,19 @@
 //! from the target, because [`reproduce`] runs the very function the target ran.
 //!
 //! # Targets
-//! - [`Target::Roundtrip`]: the input decodes through `arbitrary` (the same [`ConnectionCase`]
+//! - [`FuzzTarget::Roundtrip`]: the input decodes through `arbitrary` (the same [`ConnectionCase`]
 //!   decoder the property tests' types use) into payloads and plans, played as rounds on **one**
 //!   connection, kept open across inputs, to an in-process echo server; every byte is checked.
-//! - [`Target::RoundtripLifecycle`]: a whole [`Case`] — up to three connections at once,
+//! - [`FuzzTarget::RoundtripLifecycle`]: a whole [`Case`] — up to three connections at once,
 //!   half-close, close — on fresh connections, through the player
 //!   ([`crate::roundtrip::play`]). After each input the server must be healthy: every
 //!   connection ended cleanly and the active count is back to what the target holds (none),
 //!   within [`HEALTH_WAIT`].
-//! - [`Target::RawStream`]: the input bytes are the payload, written in one go on the kept
+//! - [`FuzzTarget::RawStream`]: the input bytes are the payload, written in one go on the kept
 //!   connection, echoed and compared. The simplest and fastest target.
-//! - [`Target::ScenarioParse`]: the input as text into [`crate::scenario::parse`]: no panic, and
+//! - [`FuzzTarget::ScenarioParse`]: the input as text into [`crate::scenario::parse`]: no panic, and
 //!   what parses prints to text that reparses to the same scenario.
-//! - [`Target::ProxyRoundtrip`]: a [`ToxicChain`] and a [`Case`] (both through `arbitrary`),
+//! - [`FuzzTarget::ProxyRoundtrip`]: a [`ToxicChain`] and a [`Case`] (both through `arbitrary`),
 //!   played through an in-process [`Proxy`] with that chain in front of
 //!   the server. A chain without destructive toxics must round-trip exactly; one with `limit`
 //!   or `reset` may fail the case, but never the proxy or the server: afterwards neither holds
@@ -82,7 +82,7 @@ mod tests;
 pub use decoders::{decode, lifecycle_bounds, roundtrip_bounds};
 pub use proxy_input::{encode_proxy_input, proxy_bounds};
 pub use seeds::{encode_case, encode_connection, seeds, Seed};
-pub use target::{Target, UnknownTarget};
+pub use target::{FuzzTarget, UnknownTarget};
 
 use harness::Harness;
 use proxy_input::proxy_input;
@@ -198,34 +198,34 @@ pub enum FuzzFailure {
 
 /// The `roundtrip` target's body; panics with a report when the input fails.
 pub fn roundtrip(data: &[u8]) -> InputVerdict {
-    fuzz(Target::Roundtrip, data)
+    fuzz(FuzzTarget::Roundtrip, data)
 }
 
 /// The `roundtrip_lifecycle` target's body; panics with a report when the input fails.
 pub fn roundtrip_lifecycle(data: &[u8]) -> InputVerdict {
-    fuzz(Target::RoundtripLifecycle, data)
+    fuzz(FuzzTarget::RoundtripLifecycle, data)
 }
 
 /// The `raw_stream` target's body; panics with a report when the input fails.
 pub fn raw_stream(data: &[u8]) -> InputVerdict {
-    fuzz(Target::RawStream, data)
+    fuzz(FuzzTarget::RawStream, data)
 }
 
 /// The `scenario_parse` target's body; panics with a report when the input fails.
 pub fn scenario_parse(data: &[u8]) -> InputVerdict {
-    fuzz(Target::ScenarioParse, data)
+    fuzz(FuzzTarget::ScenarioParse, data)
 }
 
 /// The `proxy_roundtrip` target's body; panics with a report when the input fails.
 pub fn proxy_roundtrip(data: &[u8]) -> InputVerdict {
-    fuzz(Target::ProxyRoundtrip, data)
+    fuzz(FuzzTarget::ProxyRoundtrip, data)
 }
 
 /// Runs `data` through `target` on the process's kept state, as the fuzz target does, and
 /// panics with a report (the crash libFuzzer records) if it fails.
 ///
 /// Call it from synchronous code: it drives the harness's own runtime.
-pub fn fuzz(target: Target, data: &[u8]) -> InputVerdict {
+pub fn fuzz(target: FuzzTarget, data: &[u8]) -> InputVerdict {
     match run(target, data, Connection::Kept) {
         Ok(verdict) => {
             count(target, verdict);
@@ -245,7 +245,7 @@ pub fn fuzz(target: Target, data: &[u8]) -> InputVerdict {
 ///
 /// Callable from anywhere, inside a tokio runtime too. With feature `fault-injection` the server
 /// carries the planted bug; without it, an artifact found with the bug passes.
-pub fn reproduce(target: Target, data: &[u8]) -> Result<InputVerdict, FuzzFailure> {
+pub fn reproduce(target: FuzzTarget, data: &[u8]) -> Result<InputVerdict, FuzzFailure> {
     if tokio::runtime::Handle::try_current().is_ok() {
         // The harness drives its own runtime, which cannot be entered from inside another.
         return std::thread::scope(|scope| {
@@ -263,17 +263,17 @@ pub fn reproduce(target: Target, data: &[u8]) -> Result<InputVerdict, FuzzFailur
 ///
 /// Played by the player (`replay`), a `roundtrip` or `raw_stream` case ends with a half-close
 /// and EOF, which the fuzzer's kept connection did not play; everything before is the same.
-pub fn artifact_to_scenario(target: Target, data: &[u8]) -> Option<ScenarioFile> {
+pub fn artifact_to_scenario(target: FuzzTarget, data: &[u8]) -> Option<ScenarioFile> {
     let (case, through) = match target {
-        Target::ProxyRoundtrip => {
+        FuzzTarget::ProxyRoundtrip => {
             let (case, through) = proxy_input(data)?;
             (case, Some(through))
         }
         _ => (decode(target, data)?, None),
     };
     let how = match target {
-        Target::RoundtripLifecycle => "played as it is, on fresh connections",
-        Target::ProxyRoundtrip => "played it on fresh connections through the proxy",
+        FuzzTarget::RoundtripLifecycle => "played as it is, on fresh connections",
+        FuzzTarget::ProxyRoundtrip => "played it on fresh connections through the proxy",
         _ => "played as rounds on one connection kept open across inputs",
     };
     let file = ScenarioFile::from_case(&case)
@@ -293,11 +293,15 @@ enum Connection {
 }
 
 /// The one function every target and every replay goes through.
-fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdict, FuzzFailure> {
-    if target == Target::ScenarioParse {
+fn run(
+    target: FuzzTarget,
+    data: &[u8],
+    connection: Connection,
+) -> Result<InputVerdict, FuzzFailure> {
+    if target == FuzzTarget::ScenarioParse {
         return scenario_round_trip(data);
     }
-    if target == Target::ProxyRoundtrip {
+    if target == FuzzTarget::ProxyRoundtrip {
         // The chain comes with the case: decoded once, both together.
         let Some((case, through)) = proxy_input(data) else {
             return Ok(InputVerdict::Rejected);
@@ -310,7 +314,7 @@ fn run(target: Target, data: &[u8], connection: Connection) -> Result<InputVerdi
     };
     let harness = Harness::of(target)?;
     match target {
-        Target::RoundtripLifecycle => harness.lifecycle(&case)?,
+        FuzzTarget::RoundtripLifecycle => harness.lifecycle(&case)?,
         _ => harness.rounds(case, connection)?,
     }
     Ok(InputVerdict::Passed)

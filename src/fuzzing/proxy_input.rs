@@ -95,7 +95,9 @@ mod tests {
     #[test]
     fn proxy_roundtrip_decodes_its_chain_and_tolerates_destruction() {
         use super::*;
-        use crate::fuzzing::{artifact_to_scenario, proxy_roundtrip, seeds, InputVerdict, Target};
+        use crate::fuzzing::{
+            artifact_to_scenario, proxy_roundtrip, seeds, FuzzTarget, InputVerdict,
+        };
         use crate::scenario;
 
         let chains = seeds::proxy_chains();
@@ -115,7 +117,7 @@ mod tests {
                 kind => assert_eq!(kinds, [kind]),
             }
             assert_eq!(proxy_roundtrip(&input), InputVerdict::Passed, "{name}");
-            let file = artifact_to_scenario(Target::ProxyRoundtrip, &input).unwrap();
+            let file = artifact_to_scenario(FuzzTarget::ProxyRoundtrip, &input).unwrap();
             assert_eq!(file.through.as_ref(), Some(&through));
             let reparsed = scenario::parse(&scenario::print(&file)).unwrap();
             assert_eq!(reparsed, file, "{name}");

@@ -2,14 +2,14 @@
 //! fails again on a fresh connection, its case as scenario text, how to replay it), and in fuzz
 //! builds the share of rejected inputs now and then.
 
-use super::{artifact_to_scenario, reproduce, FuzzFailure, InputVerdict, Target};
+use super::{artifact_to_scenario, reproduce, FuzzFailure, FuzzTarget, InputVerdict};
 use crate::scenario;
 
 /// The crash report: the failure, whether it fails again on a fresh connection, the case it
 /// played as scenario text, and how to replay it.
-pub(super) fn crash_report(target: Target, data: &[u8], failure: &FuzzFailure) -> String {
+pub(super) fn crash_report(target: FuzzTarget, data: &[u8], failure: &FuzzFailure) -> String {
     let mut report = format!("echo-harness fuzz target {target} failed: {failure}\n");
-    if matches!(target, Target::Roundtrip | Target::RawStream) {
+    if matches!(target, FuzzTarget::Roundtrip | FuzzTarget::RawStream) {
         report.push_str(match reproduce(target, data) {
             Err(_) => "It fails again on a fresh connection.\n",
             Ok(_) => {
@@ -31,7 +31,7 @@ pub(super) fn crash_report(target: Target, data: &[u8], failure: &FuzzFailure) -
 
 /// Counts inputs and rejections; fuzz builds report the reject share now and then on stderr,
 /// since libFuzzer's own statistics do not know about rejections.
-pub(super) fn count(target: Target, verdict: InputVerdict) {
+pub(super) fn count(target: FuzzTarget, verdict: InputVerdict) {
     #[cfg(fuzzing)]
     {
         use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,4 @@
-//! The fuzz targets by name: [`Target`], one per file under `fuzz/fuzz_targets/`, and the
+//! The fuzz targets by name: [`FuzzTarget`], one per file under `fuzz/fuzz_targets/`, and the
 //! way back from a name (`replay --artifact TARGET`) to the target, with [`UnknownTarget`] for
 //! a name that is none.
 
@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 /// A fuzz target, by the name of its file under `fuzz/fuzz_targets/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
+pub enum FuzzTarget {
     /// `roundtrip`: decoded rounds on one kept connection.
     Roundtrip,
     /// `roundtrip_lifecycle`: decoded cases on fresh connections, then a health check.
@@ -20,29 +20,29 @@ pub enum Target {
     ProxyRoundtrip,
 }
 
-impl Target {
+impl FuzzTarget {
     /// Every target.
-    pub const ALL: [Target; 5] = [
-        Target::Roundtrip,
-        Target::RoundtripLifecycle,
-        Target::RawStream,
-        Target::ScenarioParse,
-        Target::ProxyRoundtrip,
+    pub const ALL: [FuzzTarget; 5] = [
+        FuzzTarget::Roundtrip,
+        FuzzTarget::RoundtripLifecycle,
+        FuzzTarget::RawStream,
+        FuzzTarget::ScenarioParse,
+        FuzzTarget::ProxyRoundtrip,
     ];
 
     /// The target's name: its file under `fuzz/fuzz_targets/` and its `cargo fuzz` name.
     pub fn name(self) -> &'static str {
         match self {
-            Target::Roundtrip => "roundtrip",
-            Target::RoundtripLifecycle => "roundtrip_lifecycle",
-            Target::RawStream => "raw_stream",
-            Target::ScenarioParse => "scenario_parse",
-            Target::ProxyRoundtrip => "proxy_roundtrip",
+            FuzzTarget::Roundtrip => "roundtrip",
+            FuzzTarget::RoundtripLifecycle => "roundtrip_lifecycle",
+            FuzzTarget::RawStream => "raw_stream",
+            FuzzTarget::ScenarioParse => "scenario_parse",
+            FuzzTarget::ProxyRoundtrip => "proxy_roundtrip",
         }
     }
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for FuzzTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -58,11 +58,11 @@ pub struct UnknownTarget {
     pub name: String,
 }
 
-impl FromStr for Target {
+impl FromStr for FuzzTarget {
     type Err = UnknownTarget;
 
-    fn from_str(name: &str) -> Result<Target, UnknownTarget> {
-        Target::ALL
+    fn from_str(name: &str) -> Result<FuzzTarget, UnknownTarget> {
+        FuzzTarget::ALL
             .into_iter()
             .find(|t| t.name() == name)
             .ok_or_else(|| UnknownTarget {
@@ -77,10 +77,10 @@ mod tests {
 
     #[test]
     fn target_names_parse_and_unknown_ones_are_named() {
-        for target in Target::ALL {
-            assert_eq!(target.name().parse::<Target>(), Ok(target));
+        for target in FuzzTarget::ALL {
+            assert_eq!(target.name().parse::<FuzzTarget>(), Ok(target));
         }
-        let err = "roundtrip2".parse::<Target>().unwrap_err();
+        let err = "roundtrip2".parse::<FuzzTarget>().unwrap_err();
         assert!(err.to_string().contains("`roundtrip2`"), "{err}");
     }
 }

@@ -18,7 +18,7 @@ fn seeds_dir() -> std::path::PathBuf {
 fn write_seed_corpus() {
     let dir =
         std::env::var_os("ECHO_HARNESS_SEEDS_DIR").map_or_else(seeds_dir, std::path::PathBuf::from);
-    for target in Target::ALL {
+    for target in FuzzTarget::ALL {
         let folder = dir.join(target.name());
         std::fs::create_dir_all(&folder).unwrap();
         for seed in seeds(target) {
@@ -33,7 +33,7 @@ fn the_committed_seeds_are_the_ones_the_code_makes() {
     if !dir.is_dir() {
         return; // a packaged crate has no fuzz/ folder
     }
-    for target in Target::ALL {
+    for target in FuzzTarget::ALL {
         for seed in seeds(target) {
             let path = dir.join(target.name()).join(seed.name);
             let committed = std::fs::read(&path).unwrap_or_default();
@@ -49,7 +49,7 @@ fn the_committed_seeds_are_the_ones_the_code_makes() {
 #[cfg(not(feature = "fault-injection"))]
 #[test]
 fn every_seed_passes_its_target() {
-    for target in Target::ALL {
+    for target in FuzzTarget::ALL {
         for seed in seeds(target) {
             assert_eq!(
                 fuzz(target, &seed.bytes),
@@ -70,10 +70,10 @@ fn oversized_and_empty_inputs_are_rejected_unplayed() {
     );
     let long = vec![0; MAX_INPUT_LEN + 1];
     for target in [
-        Target::Roundtrip,
-        Target::RoundtripLifecycle,
-        Target::ScenarioParse,
-        Target::ProxyRoundtrip,
+        FuzzTarget::Roundtrip,
+        FuzzTarget::RoundtripLifecycle,
+        FuzzTarget::ScenarioParse,
+        FuzzTarget::ProxyRoundtrip,
     ] {
         assert_eq!(fuzz(target, &long), InputVerdict::Rejected, "{target}");
         assert!(artifact_to_scenario(target, &long).is_none());
@@ -108,14 +108,14 @@ fn an_artifact_replays_on_a_fresh_connection_and_as_a_scenario() {
     let artifact = encode_connection(&conn, &roundtrip_bounds());
     assert_eq!(roundtrip(&artifact), InputVerdict::Passed);
     assert_eq!(
-        reproduce(Target::Roundtrip, &artifact).unwrap(),
+        reproduce(FuzzTarget::Roundtrip, &artifact).unwrap(),
         InputVerdict::Passed
     );
-    let file = artifact_to_scenario(Target::Roundtrip, &artifact).unwrap();
+    let file = artifact_to_scenario(FuzzTarget::Roundtrip, &artifact).unwrap();
     assert!(file.comments[0].contains("target roundtrip"));
     let text = scenario::print(&file);
     let case = scenario::parse_case(&text).unwrap();
-    assert_eq!(case, decode(Target::Roundtrip, &artifact).unwrap());
+    assert_eq!(case, decode(FuzzTarget::Roundtrip, &artifact).unwrap());
     // The player plays it on a connection of its own, ending and all.
     let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
     let addr = server.local_addr();
@@ -128,7 +128,7 @@ fn an_artifact_replays_on_a_fresh_connection_and_as_a_scenario() {
     assert_eq!(outcome.bytes_verified(), case.total_len());
     // Inside a runtime, reproduce still works.
     let again = crate::roundtrip::block_on(|| async {
-        reproduce(Target::Roundtrip, &artifact).map_err(|e| e.to_string())
+        reproduce(FuzzTarget::Roundtrip, &artifact).map_err(|e| e.to_string())
     });
     assert_eq!(again, Ok(InputVerdict::Passed));
 }
@@ -159,7 +159,7 @@ fn the_planted_fault_is_found_by_fragmented_rounds_only() {
     let pieces = encode_connection(&conn, &roundtrip_bounds());
     for artifact in [FOUND_BY_THE_FUZZER, &pieces] {
         for _ in 0..10 {
-            let failure = reproduce(Target::Roundtrip, artifact).unwrap_err();
+            let failure = reproduce(FuzzTarget::Roundtrip, artifact).unwrap_err();
             assert!(
                 matches!(&failure, FuzzFailure::Divergence(d) if d.kind.name() == "mismatch"),
                 "{failure}"
@@ -169,7 +169,7 @@ fn the_planted_fault_is_found_by_fragmented_rounds_only() {
     for len in [1, 3, 7, 8, 12] {
         for _ in 0..3 {
             assert_eq!(
-                reproduce(Target::RawStream, &message[..len]).unwrap(),
+                reproduce(FuzzTarget::RawStream, &message[..len]).unwrap(),
                 InputVerdict::Passed
             );
         }
@@ -179,13 +179,13 @@ fn the_planted_fault_is_found_by_fragmented_rounds_only() {
 #[cfg(not(feature = "fault-injection"))]
 #[test]
 fn the_fuzzers_artifact_passes_without_the_planted_bug() {
-    let file = artifact_to_scenario(Target::Roundtrip, FOUND_BY_THE_FUZZER).unwrap();
+    let file = artifact_to_scenario(FuzzTarget::Roundtrip, FOUND_BY_THE_FUZZER).unwrap();
     let case = file.to_case().unwrap();
     let conn = &case.connections[0];
     assert_eq!(conn.write.chunks, [2, 16384, 1, 16384]);
     assert_eq!(conn.conversation.total_len(), 6);
     assert_eq!(
-        reproduce(Target::Roundtrip, FOUND_BY_THE_FUZZER).unwrap(),
+        reproduce(FuzzTarget::Roundtrip, FOUND_BY_THE_FUZZER).unwrap(),
         InputVerdict::Passed
     );
 }

@@ -189,20 +189,20 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzzing::{decode, lifecycle_bounds, roundtrip_bounds, seeds, Target};
+    use crate::fuzzing::{decode, lifecycle_bounds, roundtrip_bounds, seeds, FuzzTarget};
 
     #[test]
     fn the_seeds_decode_to_the_cases_they_were_made_from() {
         for (name, conn) in seeds::roundtrip_cases() {
             let bytes = encode_connection(&conn, &roundtrip_bounds());
-            let case = decode(Target::Roundtrip, &bytes).expect(name);
+            let case = decode(FuzzTarget::Roundtrip, &bytes).expect(name);
             assert_eq!(case.connections, vec![conn], "{name}");
             assert_eq!(case.pause_scale, roundtrip_bounds().pause_scale);
         }
         for (name, case) in seeds::lifecycle_cases() {
             let bytes = encode_case(&case, &lifecycle_bounds());
             assert_eq!(
-                decode(Target::RoundtripLifecycle, &bytes),
+                decode(FuzzTarget::RoundtripLifecycle, &bytes),
                 Some(case),
                 "{name}"
             );

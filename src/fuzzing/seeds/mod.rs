@@ -6,7 +6,7 @@
 //! case as the bytes `arbitrary` decodes back into it; `scenario_parse.rs` and
 //! `proxy_roundtrip.rs` make the seeds of those two targets.
 
-use super::{lifecycle_bounds, roundtrip_bounds, Target};
+use super::{lifecycle_bounds, roundtrip_bounds, FuzzTarget};
 
 mod cases;
 mod encoder;
@@ -29,23 +29,23 @@ pub struct Seed {
 }
 
 /// The curated seeds of `target`.
-pub fn seeds(target: Target) -> Vec<Seed> {
+pub fn seeds(target: FuzzTarget) -> Vec<Seed> {
     match target {
-        Target::Roundtrip => roundtrip_cases()
+        FuzzTarget::Roundtrip => roundtrip_cases()
             .into_iter()
             .map(|(name, c)| Seed {
                 name,
                 bytes: encode_connection(&c, &roundtrip_bounds()),
             })
             .collect(),
-        Target::RoundtripLifecycle => lifecycle_cases()
+        FuzzTarget::RoundtripLifecycle => lifecycle_cases()
             .into_iter()
             .map(|(name, c)| Seed {
                 name,
                 bytes: encode_case(&c, &lifecycle_bounds()),
             })
             .collect(),
-        Target::RawStream => vec![
+        FuzzTarget::RawStream => vec![
             Seed {
                 name: "hello",
                 bytes: b"hello, world\n".to_vec(),
@@ -63,7 +63,7 @@ pub fn seeds(target: Target) -> Vec<Seed> {
                 bytes: vec![0],
             },
         ],
-        Target::ScenarioParse => scenario_parse::seeds(),
-        Target::ProxyRoundtrip => proxy_roundtrip::seeds(),
+        FuzzTarget::ScenarioParse => scenario_parse::seeds(),
+        FuzzTarget::ProxyRoundtrip => proxy_roundtrip::seeds(),
     }
 }
