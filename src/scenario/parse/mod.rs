@@ -5,7 +5,7 @@
 //! the version line and metadata comments ([`header`]), the file's and the connections'
 //! settings ([`settings`]), `connection` lines and their blocks ([`connections`]), and steps
 //! ([`steps`]), each checked against what its connection's earlier steps did
-//! ([`StaticState`](crate::script::StaticState)). Payloads, sizes, durations and numbers are
+//! ([`StaticState`]). Payloads, sizes, durations and numbers are
 //! read by [`values`]. It never panics and never hangs: there is no recursion, every loop
 //! advances through the input, every number is checked before it is used, and `generated`
 //! lengths are capped at [`MAX_CONNECTION_BYTES`](crate::case::MAX_CONNECTION_BYTES) without
