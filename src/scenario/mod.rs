@@ -309,5 +309,3 @@ impl std::str::FromStr for ScenarioFile {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_v2;
