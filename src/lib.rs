@@ -19,39 +19,56 @@
 //! ```
 //!
 //! # Layout
-//! - [`server`]: the echo server — configuration, accept loop, per-connection echo with
-//!   backpressure and a buffer pool, limits, graceful shutdown, counters.
-//! - [`client`]: the blocking echo client that reads until the whole echo is back.
-//! - [`generator`]: the crate's own seekable payload generator, frozen so saved cases keep
-//!   their meaning.
-//! - [`case`]: a generated test case as data — payloads, write and read plans, conversations,
-//!   a connection held open for another — and [`CaseBounds`], which drives both generators.
+//! The modules fall in four layers, and every arrow points down: the network pieces know
+//! nothing of testing, and the data knows nothing of sockets.
+//!
+//! **Testing** — plays bytes and judges the echo:
+//! - [`roundtrip`]: the one player: plays a [`Script`] over real sockets, lanes and writers as
+//!   futures of one task, and reports a [`Divergence`] naming the step; through a proxy
+//!   ([`ProxyInFront`](proxy::ProxyInFront)) it opens connections in accept order. Also
+//!   [`Session`](roundtrip::Session), the fuzz targets' blocking connection kept across inputs.
+//! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
+//! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, their decoders and seeds, and
+//!   the replay of their crash files (`reproduce`, `artifact_to_scenario`).
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
+//! - [`bench`](mod@bench): the load generator of `echo-harness bench` — request/response,
+//!   streams, held connections — that verifies every byte it gets back.
+//!
+//! **Text** — what people read and write:
+//! - [`scenario`]: scenario text, the one language of saved tests: parser (`line:column`
+//!   errors), printer, [`ScenarioFile`], and [`play_file`](scenario::play_file).
+//! - [`diagnostic`]: the one spanned error type of both parsers ([`ParseError`] and
+//!   [`ChainError`] are it with their own kind enum) and its renderer (line:column, a caret).
+//! - `units`: the one grammar of sizes (`64KiB`, `4MB`) and durations (`250us`, `1m`), read
+//!   the same in flags, scenario files and toxic chains.
+//! - [`hexdump`], [`escape`]: how bytes are shown to people (reports, logs, scenario text).
+//!
+//! **Network** — servers, clients and processes, with no knowledge of tests:
+//! - [`server`]: the echo server — configuration, per-connection echo (portable loop and
+//!   Linux fast path) with backpressure and a buffer pool, limits, graceful shutdown, counters.
+//! - [`proxy`]: the fault-injection proxy — [`ToxicChain`] (the one grammar of toxic chains,
+//!   its parser, printer and generators), the seeded per-connection pumps, [`Proxy`] with its
+//!   accept order and restart, [`ProxyStats`], and [`Through`](proxy::Through), a chain with
+//!   a seed.
+//! - [`client`]: the blocking echo client that reads until the whole echo is back.
+//! - `listener`: what the server and the proxy share — binding, the one accept loop with its
+//!   back-off and drain, and serving on a thread of its own ([`EchoServer::spawn`],
+//!   [`Proxy::spawn`]).
+//! - `spawn` (feature `spawn`): a server under test as a child process group.
+//! - `runtime`: the one place tokio runtimes are built, and `block_on` for blocking callers.
+//! - `sync`: the one poison-tolerant `lock`, and the bounded ring of closed-connection records.
+//!
+//! **Data** — plain values, no sockets, no I/O:
+//! - [`case`]: a generated test case — payloads, write and read plans, conversations, a
+//!   connection held open for another, the hard limits and validation — and [`CaseBounds`],
+//!   which drives both generators.
 //! - [`script`]: the one step model — connections and their lanes of steps — that every
 //!   scenario file parses into and every case converts into ([`Script::from_case`]).
-//! - [`scenario`]: scenario text, the one language of saved tests: parser (`line:column`
-//!   errors), printer, [`ScenarioFile`], and [`play_file`](scenario::play_file), which plays a
-//!   whole file (through the proxy of its `through` line, if any).
-//! - [`roundtrip`]: the one player: plays a [`Script`] over real sockets, lanes and writers as
-//!   futures of one task, and reports a [`Divergence`] naming the step; through a proxy it
-//!   opens connections in accept order. Also [`Session`](roundtrip::Session), the fuzz targets'
-//!   blocking connection kept across inputs.
-//! - [`bench`](mod@bench): the load generator of `echo-harness bench` — request/response, streams, held
-//!   connections — that verifies every byte it gets back.
-//! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
-//! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, and the replay of their crash
-//!   files (`reproduce`, `artifact_to_scenario`).
-//! - [`proxy`]: the fault-injection proxy — [`ToxicChain`] (the one grammar of toxic chains,
-//!   its parser, printer and generators), the seeded per-connection pumps with half-close and a
-//!   bounded buffer per direction, [`Proxy`] with its accept order and restart, [`ProxyStats`].
-//! - `spawn` (feature `spawn`): a server under test as a child process group.
-//! - [`hexdump`], [`escape`]: how bytes are shown to people (reports, logs, scenario text).
-//! - `diagnostic`: the one renderer of parse errors (line:column and a caret), shared by
-//!   [`ParseError`] and [`ChainError`], and the size and duration readers their texts share.
-//! - `background`: a listener served on a thread with a runtime of its own, stopped with a
-//!   bound — what [`EchoServer::spawn`] and [`Proxy::spawn`] share.
+//! - [`generator`]: the crate's own seekable payload generator, frozen so saved cases keep
+//!   their meaning.
 //! - [`exit_code`]: the process exit codes shared by every command.
-//! - `cli` (feature `cli`): the command-line tool; `main.rs` only calls it.
+//!
+//! `cli` (feature `cli`) is the command-line tool on top of all of it; `main.rs` only calls it.
 //!
 //! # Features
 //! - `cli` (default): the `echo-harness` binary and its crates (clap, anyhow,

@@ -3,11 +3,12 @@
 //! black holes, slow closes — so that the server receives the stream cut and delayed the way
 //! real networks and middleboxes do it. Toxiproxy for TCP streams, in-process and seeded.
 //!
-//! This module owns the configuration, the accept loop, the seed and accept order, graceful
-//! shutdown, and the two ways to start it: [`Proxy::spawn`] from any code, or [`Proxy::run`]
-//! in the caller's runtime. The chain grammar lives in [`chain`](ToxicChain), the per-connection
-//! pumps (and the exact buffer bound) in `connection`, the seed derivation in [`seed`], the
-//! counters in [`ProxyStats`].
+//! This module owns the configuration, the seed and accept order, and the two ways to start it:
+//! [`Proxy::spawn`] from any code, or [`Proxy::run`] in the caller's runtime (the accept loop
+//! and the drain are the server's, in the crate's `listener` module). The chain grammar lives in
+//! [`chain`](ToxicChain), the per-connection pumps (and the exact buffer bound) in
+//! `connection`, the seed derivation in [`seed`], the counters in [`ProxyStats`], a chain with a
+//! seed and a running proxy in front of a target in [`Through`] and [`ProxyInFront`].
 //!
 //! ```
 //! use echo_harness::{EchoClient, EchoServer, Proxy, ProxyConfig, ServerConfig, ToxicChain};

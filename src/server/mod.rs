@@ -1,5 +1,8 @@
-//! The echo server: configuration, the accept loop, graceful shutdown, and the two ways to start
-//! it — [`EchoServer::spawn`] from any code, or [`EchoServer::run`] inside the caller's runtime.
+//! The echo server: configuration, admission (the connection limit), graceful shutdown, and the
+//! two ways to start it — [`EchoServer::spawn`] from any code, or [`EchoServer::run`] inside the
+//! caller's runtime. The accept loop, with its back-off and bounded drain, is the one the proxy
+//! uses too (the crate's `listener` module); each connection is served by `connection` (the
+//! portable loop) or `fast` (the Linux fast path), which share `context`.
 //!
 //! Unlike the tutorial's server, it serves many clients at once, one task per connection, and
 //! owns its limits: a connection limit (the next client past it is accepted and closed at once,
