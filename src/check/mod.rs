@@ -144,7 +144,7 @@ impl Check {
     }
 
     /// A probe of the server process: a divergence while it is dead is reported as
-    /// [`DivergenceKind::ServerDied`].
+    /// [`DivergenceKind::ServerDied`](crate::roundtrip::DivergenceKind::ServerDied).
     pub fn liveness(mut self, liveness: Liveness) -> Check {
         self.liveness = Some(liveness);
         self

@@ -19,7 +19,10 @@ pub(super) fn measured(outcome: &Outcome) -> String {
 /// A line per step, lane by lane, marked when the play failed at or before it; then what each
 /// connection measured when the play passed. A connection's own steps read `NAME: what`, the
 /// shared lane's `step N: STEP: mark`.
-pub(super) fn print_steps(script: &Script, result: &Result<Outcome, Divergence>) -> Result<(), Failure> {
+pub(super) fn print_steps(
+    script: &Script,
+    result: &Result<Outcome, Divergence>,
+) -> Result<(), Failure> {
     let failed = result.as_ref().err();
     // Failed before the first step (connecting): nothing ran.
     let none_ran = failed.is_some_and(|d| d.step.is_none() && d.sent == 0);
