@@ -1,0 +1,121 @@
+//! How `run` and `replay` play a file: the flags they share ([`PlayArgs`]), reading and parsing
+//! a scenario file, putting it behind the proxy `--through` asks for, and playing it once
+//! against the server under test (a dead server taking the blame for what the socket said).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::check::blame_dead_server;
+use crate::cli::target::ServerUnderTest;
+use crate::cli::{signal, value, Failure};
+use crate::roundtrip::{Divergence, DivergenceKind, Outcome, PlayOptions};
+use crate::scenario::{self, ScenarioFile, Through};
+
+/// How `run` and `replay` play a file.
+#[derive(Debug, clap::Args)]
+pub(super) struct PlayArgs {
+    /// No-progress timeout of every connection (a timing-only failure is replayed at 4x).
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = value::duration)]
+    pub(super) timeout: Duration,
+
+    /// Print a line per step of each scenario.
+    #[arg(short, long)]
+    pub(super) verbose: bool,
+
+    /// Play every file through an in-process fault-injection proxy with this toxic chain (the
+    /// grammar of `echo-harness proxy`), e.g. 'up:slice=1', in place of any `through` line.
+    #[arg(long, value_name = "CHAIN")]
+    through: Option<String>,
+
+    /// With --through: the seed of the proxy's generators.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "through")]
+    through_seed: u64,
+}
+
+impl PlayArgs {
+    /// The proxy that --through asks for, parsed before anything runs.
+    pub(super) fn through(&self) -> Result<Option<Through>, Failure> {
+        self.through
+            .as_deref()
+            .map(|text| {
+                Ok(Through {
+                    seed: self.through_seed,
+                    chain: value::toxic_chain(text, "--through", "nothing was run")?,
+                })
+            })
+            .transpose()
+    }
+}
+
+/// `file`, played through `through` (from --through) in place of its own `through` line.
+pub(super) fn with_through(file: ScenarioFile, through: &Option<Through>) -> ScenarioFile {
+    match through {
+        Some(through) => file.with_through(through.clone()),
+        None => file,
+    }
+}
+
+/// Reads and parses one scenario file; the error is the rendered parse error (file:line:column,
+/// the line, a caret, what was expected) or the read error.
+pub(super) fn load(path: &Path) -> Result<ScenarioFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("echo-harness: error: cannot read {}: {e}", path.display()))?;
+    scenario::parse(&text).map_err(|e| e.with_origin(path.display().to_string()).render())
+}
+
+pub(super) fn play_options(target: &ServerUnderTest, timeout: Duration) -> PlayOptions {
+    PlayOptions {
+        timeout,
+        connect_timeout: timeout,
+        server_stats: target.server_stats(),
+        through: None,
+    }
+}
+
+/// Plays a file's case or script once (confirming a timing-only failure), through the proxy
+/// of its `through` line when it has one (started for this file, stopped after it); `None`
+/// when interrupted.
+#[allow(clippy::type_complexity)]
+pub(super) fn play(
+    target: &ServerUnderTest,
+    file: &ScenarioFile,
+    options: &PlayOptions,
+) -> Result<Option<Result<Outcome, Divergence>>, Failure> {
+    let runtime = crate::runtime::build(Some(1))
+        .context("cannot start the runtime")
+        .map_err(Failure::environment)?;
+    let played = runtime.block_on(signal::unless_interrupted(scenario::play_file(
+        file,
+        target.addr(),
+        options,
+    )));
+    let result = match played {
+        None => None,
+        Some(Ok(result)) => Some(result),
+        Some(Err(e)) => {
+            return Err(Failure::environment(
+                anyhow::Error::new(e).context("cannot start the proxy of the `through` line"),
+            ))
+        }
+    };
+    let liveness = target.liveness();
+    Ok(result.map(|r| r.map_err(|d| blame_dead_server(liveness.as_ref(), d))))
+}
+
+pub(super) fn never_reached(divergence: &Divergence) -> bool {
+    divergence.sent == 0
+        && matches!(
+            divergence.kind,
+            DivergenceKind::Refused | DivergenceKind::ConnectTimeout { .. }
+        )
+}
+
+pub(super) fn unreachable(target: &ServerUnderTest, divergence: &Divergence) -> Failure {
+    Failure::environment(anyhow::anyhow!(
+        "cannot reach {}: {}",
+        target.addr(),
+        divergence.summary()
+    ))
+}
