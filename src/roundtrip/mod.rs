@@ -5,7 +5,6 @@
 //! - [`player`](play_script): opens the connections, plays the lanes and the writers as
 //!   futures of the caller's task, ranks failures, and holds the one confirmation rule.
 //! - `lane`: the steps of one lane; `writer`: a connection's writer.
-//! - `wire`: opening a socket as a plan asks, the no-progress clock, mismatch evidence.
 //! - [`Session`]: the fuzz targets' blocking connection, kept open across inputs, which plays
 //!   the rounds of a case with no runtime at all.
 //! - [`Divergence`]: what went wrong, and the one mapping from I/O errors to its kinds.
@@ -14,13 +13,40 @@
 //! direction on its connection for that long. Pauses the plan asks for do not count. A failure
 //! whose only evidence is time is played again at four times the timeout, with the same lanes
 //! ([`play_script_confirmed`]).
+//!
+//! The files, one idea each:
+//!
+//! - `player.rs`: [`play_script`] and the other entry points, [`PlayOptions`], [`Outcome`],
+//!   and which of several failures is reported.
+//! - `open.rs`: opening a connection as its write plan asks, through a proxy in accept order;
+//!   and the built-in server's record of a connection.
+//! - `lane/`: a lane of steps as a future (`mod.rs`); a connection's reading side (`conn.rs`);
+//!   an `expect` step (`expect.rs`); how every wait is bounded (`wait.rs`); which connections
+//!   are held open (`held.rs`).
+//! - `writer.rs`: a connection's writer, a future of its own.
+//! - `progress.rs`: the no-progress clock of a connection.
+//! - `sent.rs`: what the echo is checked against (what was sent, or exact bytes), and the
+//!   mismatch with its hexdump windows. Shared with the session.
+//! - `crossing.rs`: whether a mismatch's wrong bytes are another connection's.
+//! - `session/`: [`Session`] and its lane of steps (`mod.rs`), one round's blocking writes and
+//!   reads (`round.rs`), lockstep with the built-in server (`lockstep.rs`).
+//! - `divergence/`: [`Divergence`] (`mod.rs`), its kinds and mismatch evidence (`kind.rs`),
+//!   the step that failed (`step.rs`), the report (`report.rs`).
 
+mod crossing;
 mod divergence;
 mod lane;
+mod open;
 mod player;
+mod progress;
+mod sent;
 mod session;
-pub(crate) mod wire;
 mod writer;
+
+/// The path [`bench`](mod@crate::bench) knows the mismatch by; its home is `sent`.
+pub(crate) mod wire {
+    pub(crate) use super::sent::mismatch;
+}
 
 pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence};
 pub use player::{

@@ -15,7 +15,6 @@
 //! four times the timeouts, and counts only if it fails again.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +22,8 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::divergence::{Divergence, DivergenceKind};
-use super::lane::{self, Conn, LaneFailure};
-use super::wire;
+use super::lane::{self, Conn, HeldOpen, LaneFailure};
+use super::{crossing, open};
 use crate::case::Case;
 pub use crate::proxy::ProxyInFront;
 use crate::script::{LaneId, Script};
@@ -163,16 +162,12 @@ pub async fn play_script(
     options: &PlayOptions,
 ) -> Result<Outcome, Divergence> {
     let started = Instant::now();
-    wire::restart_proxy(options);
+    open::restart_proxy(options);
     let mut conns = Vec::with_capacity(script.connections.len());
     let mut writers = Vec::with_capacity(script.connections.len());
-    let held: Arc<[AtomicBool]> = script
-        .connections
-        .iter()
-        .map(|_| AtomicBool::new(false))
-        .collect();
+    let held = HeldOpen::new(script.connections.len());
     for (index, decl) in script.connections.iter().enumerate() {
-        let stream = wire::open(&decl.write, index, addr, options)
+        let stream = open::open(&decl.write, index, addr, options)
             .await
             .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
         let (conn, writer) = Conn::start(index, decl, stream, script, started, held.clone());
@@ -272,7 +267,7 @@ fn divergence(
         }
         Box::new(step)
     });
-    wire::explain_crossing(&mut divergence, sent.iter().copied());
+    crossing::explain_crossing(&mut divergence, sent.iter().copied());
     divergence
 }
 

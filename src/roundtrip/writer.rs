@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::divergence::DivergenceKind;
-use super::wire::Progress;
+use super::progress::Progress;
 use crate::case::{PauseScale, Payload, WritePlan};
 
 /// Largest single write. A plan's larger chunk is written in pieces of this size back to back

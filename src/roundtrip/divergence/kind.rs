@@ -1,0 +1,142 @@
+//! [`DivergenceKind`]: the kinds of divergence, each with a stable name, which of them rest on
+//! time alone, and the one mapping from I/O errors to them; and [`MismatchEvidence`], the bytes
+//! around a mismatch.
+
+use std::time::Duration;
+
+/// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
+/// saved files and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DivergenceKind {
+    /// A byte came back different.
+    Mismatch {
+        /// Offset of the first differing byte in the connection's stream.
+        offset: u64,
+        /// The byte that was sent there.
+        expected: u8,
+        /// The byte that came back.
+        actual: u8,
+        /// The bytes around the offset, for the hexdumps (boxed: rarely read, and it keeps
+        /// `Result<_, Divergence>` small).
+        evidence: Box<MismatchEvidence>,
+    },
+    /// The server closed its side (EOF) before every byte came back: bytes are missing.
+    EarlyEof,
+    /// More bytes came back than were sent.
+    ExtraBytes {
+        /// The first of the extra bytes (at most 64).
+        bytes: Vec<u8>,
+    },
+    /// Every byte came back after the half-close, but the server never closed its side.
+    NoEof {
+        /// How long the client waited for EOF.
+        waited: Duration,
+    },
+    /// No byte moved in either direction for the no-progress timeout.
+    Stalled {
+        /// The no-progress timeout.
+        waited: Duration,
+    },
+    /// An interactive round's echo did not come back in full (the tutorial's pattern: send one
+    /// message, wait for its whole echo).
+    RoundUnanswered {
+        /// The round, from 0.
+        round: usize,
+        /// Rounds in the conversation.
+        rounds: usize,
+        /// Bytes of this round's echo that came back.
+        round_received: u64,
+        /// Bytes of this round's message.
+        round_len: u64,
+        /// The no-progress timeout.
+        waited: Duration,
+    },
+    /// The connection was reset.
+    Reset {
+        /// While the client was `writing` or `reading`.
+        during: &'static str,
+    },
+    /// The connection was refused.
+    Refused,
+    /// Connecting took longer than the timeout.
+    ConnectTimeout {
+        /// The connect timeout.
+        waited: Duration,
+    },
+    /// The server process under test died.
+    ServerDied {
+        /// Its exit status, as text.
+        status: String,
+    },
+    /// Another I/O error.
+    Io {
+        /// The error's kind.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// The bytes around a mismatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MismatchEvidence {
+    /// Sent bytes around the offset, from `window_start`.
+    pub expected_window: Vec<u8>,
+    /// Received bytes around the offset, from `window_start`.
+    pub received_window: Vec<u8>,
+    /// Stream offset where both windows start.
+    pub window_start: u64,
+    /// When the wrong bytes are another connection's: that connection and the offset in its
+    /// stream where they were found.
+    pub crossed_from: Option<(String, u64)>,
+}
+
+impl DivergenceKind {
+    /// A stable identifier: `mismatch`, `early-eof`, `extra-bytes`, `no-eof`, `stalled`,
+    /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `io-error`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DivergenceKind::Mismatch { .. } => "mismatch",
+            DivergenceKind::EarlyEof => "early-eof",
+            DivergenceKind::ExtraBytes { .. } => "extra-bytes",
+            DivergenceKind::NoEof { .. } => "no-eof",
+            DivergenceKind::Stalled { .. } => "stalled",
+            DivergenceKind::RoundUnanswered { .. } => "round-unanswered",
+            DivergenceKind::Reset { .. } => "reset",
+            DivergenceKind::Refused => "refused",
+            DivergenceKind::ConnectTimeout { .. } => "connect-timeout",
+            DivergenceKind::ServerDied { .. } => "server-died",
+            DivergenceKind::Io { .. } => "io-error",
+        }
+    }
+
+    /// True when the only evidence is that something did not happen in time. Such a failure
+    /// could be a slow machine, so it is played again at four times the timeout before it
+    /// counts.
+    pub fn is_timing_only(&self) -> bool {
+        matches!(
+            self,
+            DivergenceKind::NoEof { .. }
+                | DivergenceKind::Stalled { .. }
+                | DivergenceKind::RoundUnanswered { .. }
+                | DivergenceKind::ConnectTimeout { .. }
+        )
+    }
+}
+
+impl DivergenceKind {
+    /// The kind an I/O error `during` an operation (`"writing"`, `"reading"`, …) stands for:
+    /// a reset, or any other I/O error. The one mapping every player uses.
+    pub fn from_io(error: &std::io::Error, during: &'static str) -> DivergenceKind {
+        match error.kind() {
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe => DivergenceKind::Reset { during },
+            kind => DivergenceKind::Io {
+                kind,
+                message: error.to_string(),
+            },
+        }
+    }
+}
