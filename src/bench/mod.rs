@@ -32,7 +32,7 @@ use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
 
 use crate::generator::GeneratedStream;
-use crate::roundtrip::wire;
+use crate::roundtrip::sent;
 use crate::{Divergence, DivergenceKind};
 
 /// A counter the caller may poll while a benchmark runs (for a progress bar): messages for
@@ -168,14 +168,14 @@ fn io_kind(error: &io::Error) -> DivergenceKind {
 
 /// A wrong byte at stream `offset` of the connection whose stream has `seed`, inside the
 /// expected stretch `start..end` (the message, or the whole stream); `wrong` holds the received
-/// bytes from the offset on. The hexdump windows are cut by [`wire::mismatch`], as for a case.
+/// bytes from the offset on. The hexdump windows are cut by [`sent::mismatch`], as for a case.
 fn mismatch(seed: u64, start: u64, end: u64, offset: u64, wrong: &[u8]) -> DivergenceKind {
     let expected = |from: u64, to: u64| {
         let mut bytes = vec![0; usize::try_from(to - from).unwrap_or(0)];
         GeneratedStream::at(seed, from).fill(&mut bytes);
         bytes
     };
-    wire::mismatch(expected, start, end, offset, wrong)
+    sent::mismatch(expected, start, end, offset, wrong)
 }
 
 /// A divergence on connection `index`.

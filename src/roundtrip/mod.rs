@@ -39,14 +39,9 @@ mod lane;
 mod open;
 mod player;
 mod progress;
-mod sent;
+pub(crate) mod sent;
 mod session;
 mod writer;
-
-/// The path [`bench`](mod@crate::bench) knows the mismatch by; its home is `sent`.
-pub(crate) mod wire {
-    pub(crate) use super::sent::mismatch;
-}
 
 pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence};
 pub use player::{
