@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::round::check_deadline;
-use super::{Progress, Session};
+use super::{CaseProgress, Session};
 use crate::roundtrip::divergence::DivergenceKind;
 use crate::server::ServerStats;
 
@@ -22,7 +22,7 @@ impl Session {
     }
 
     /// In lockstep, waits until the server has read everything sent on this connection.
-    pub(super) fn wait_for_server(&self, progress: &Progress) -> Result<(), DivergenceKind> {
+    pub(super) fn wait_for_server(&self, progress: &CaseProgress) -> Result<(), DivergenceKind> {
         let Some(stats) = &self.lockstep else {
             return Ok(());
         };

@@ -87,7 +87,7 @@ pub struct RoundsOutcome {
 }
 
 /// Bytes moved so far in the current case, and when it must be over.
-struct Progress {
+struct CaseProgress {
     sent: u64,
     received: u64,
     deadline: Instant,
@@ -126,7 +126,7 @@ impl Session {
         scale: PauseScale,
         timeout: Duration,
     ) -> Result<RoundsOutcome, Divergence> {
-        let mut progress = Progress {
+        let mut progress = CaseProgress {
             sent: 0,
             received: 0,
             deadline: Instant::now() + timeout,
@@ -153,7 +153,7 @@ impl Session {
         &mut self,
         conn: &ScriptConnection,
         scale: PauseScale,
-        progress: &mut Progress,
+        progress: &mut CaseProgress,
     ) -> Result<RoundsOutcome, DivergenceKind> {
         if self.nodelay != conn.write.nodelay {
             self.stream

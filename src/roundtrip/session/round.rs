@@ -6,7 +6,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::{Progress, Session, MAX_ROUND_LEN};
+use super::{CaseProgress, Session, MAX_ROUND_LEN};
 use crate::case::{PauseScale, Payload, ReadPlan, WritePlan};
 use crate::roundtrip::divergence::DivergenceKind;
 use crate::roundtrip::sent::{self, Expected, SentLog};
@@ -18,7 +18,7 @@ impl Session {
         plan: &WritePlan,
         payload: &Payload,
         scale: PauseScale,
-        progress: &mut Progress,
+        progress: &mut CaseProgress,
     ) -> Result<u64, DivergenceKind> {
         let mut writes = 0;
         for cut in plan.cuts(payload.len()) {
@@ -51,7 +51,7 @@ impl Session {
         expected: Expected<'_>,
         end: u64,
         scale: PauseScale,
-        progress: &mut Progress,
+        progress: &mut CaseProgress,
     ) -> Result<u64, DivergenceKind> {
         let start = progress.received;
         let len = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
@@ -85,7 +85,7 @@ impl Session {
     }
 }
 
-pub(super) fn check_deadline(progress: &Progress) -> Result<(), DivergenceKind> {
+pub(super) fn check_deadline(progress: &CaseProgress) -> Result<(), DivergenceKind> {
     if Instant::now() > progress.deadline {
         return Err(DivergenceKind::Stalled {
             waited: progress.limit,
@@ -98,7 +98,7 @@ pub(super) fn check_deadline(progress: &Progress) -> Result<(), DivergenceKind> 
 pub(super) fn stall_or(
     error: &io::Error,
     during: &'static str,
-    progress: &Progress,
+    progress: &CaseProgress,
 ) -> DivergenceKind {
     match error.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DivergenceKind::Stalled {
