@@ -1,0 +1,165 @@
+//! One proxied connection: connect upstream, then pump both directions through their toxics
+//! until both have ended, or reset both sockets when either side resets or a toxic says so.
+//!
+//! Each direction is a reader and a writer joined by a queue, both running in the connection's
+//! one task (so nothing outlives the connection):
+//! - the **reader** reads from the source socket while its direction's byte budget has room,
+//!   and applies the stream toxics (`limit`, `blackhole`, `reset=N`): of those acting on this
+//!   direction, the one that fires first (the smallest N; chain order breaks ties) decides what
+//!   happens after its N bytes, since the others never see a byte more;
+//! - the **writer** shapes what gets through with the timing toxics: every chunk waits until its
+//!   arrival plus each `latency` (± jitter; never before the previous chunk, so never
+//!   reordered), is cut by each `slice` in chain order, each slice waits its delay after the
+//!   previous slice's write, and `bandwidth` paces the writes; on the source's EOF it waits for
+//!   `slow-close`, then shuts down the write side of the other socket (the FIN passes on only
+//!   after every byte before it).
+//!
+//! **The buffer bound.** A direction never holds more than [`ProxyConfig::buffer_size`] bytes
+//! read from one socket and not yet written to the other or dropped: the reader asks for at most
+//! the budget's room, and the writer gives a slice's bytes back once the slice is written. That
+//! includes the latency delay line and a chunk being sliced. Besides those bytes a direction
+//! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
+//! and are not the proxy's.
+//!
+//! The parts, one file each: `plan` (which toxics act on a direction, drawn from the seed at
+//! accept), `pump` (one direction: the reader and the writer joined by a queue, and the byte
+//! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
+//! writer, `latency` and `bandwidth`) with `slicer` (`slice`).
+//!
+//! [`ProxyConfig::buffer_size`]: super::ProxyConfig::buffer_size
+
+mod plan;
+mod pump;
+mod read_side;
+mod slicer;
+mod write_side;
+
+pub(crate) use plan::{plan, FlowPlan};
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::chain::Flow;
+use super::stats::{ConnectionTally, ProxyEnd};
+use pump::pump;
+
+/// The most one read asks for.
+const MAX_READ: usize = 64 * 1024;
+
+/// What every connection of a proxy shares.
+#[derive(Debug)]
+pub(crate) struct ConnectionContext {
+    pub(crate) upstream: SocketAddr,
+    pub(crate) buffer_size: usize,
+    pub(crate) connect_timeout: Duration,
+}
+
+/// Proxies `client` to the upstream until the connection ends; records the end in `tally`.
+pub(crate) async fn serve(
+    mut client: TcpStream,
+    ctx: Arc<ConnectionContext>,
+    plans: [FlowPlan; 2],
+    mut tally: ConnectionTally,
+) {
+    let index = tally.live_index();
+    // `reset=DURATION` counts from the accept, not from the upstream's answer.
+    let accepted_at = Instant::now();
+    let mut upstream =
+        match tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(ctx.upstream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(
+                    "connection #{index}: upstream {} unreachable: {e}; resetting the client",
+                    ctx.upstream
+                );
+                reset(&client);
+                tally.end = ProxyEnd::UpstreamUnreachable(e.kind());
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(
+                "connection #{index}: upstream {} did not answer within {:?}; resetting the client",
+                ctx.upstream,
+                ctx.connect_timeout
+            );
+                reset(&client);
+                tally.end = ProxyEnd::UpstreamUnreachable(io::ErrorKind::TimedOut);
+                return;
+            }
+        };
+    // Each slice must leave as its own segment; Nagle would glue them back together.
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    if let Ok(addr) = upstream.local_addr() {
+        tally.set_upstream_local(addr);
+    }
+    let [up_plan, down_plan] = plans;
+    let reset_after = match (up_plan.reset_after(), down_plan.reset_after()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let end = {
+        let (client_read, client_write) = client.split();
+        let (upstream_read, upstream_write) = upstream.split();
+        let up = pump(
+            client_read,
+            upstream_write,
+            up_plan,
+            tally.flow(Flow::Up),
+            ctx.buffer_size,
+            [ProxyEnd::ClientReset, ProxyEnd::UpstreamReset],
+        );
+        let down = pump(
+            upstream_read,
+            client_write,
+            down_plan,
+            tally.flow(Flow::Down),
+            ctx.buffer_size,
+            [ProxyEnd::UpstreamReset, ProxyEnd::ClientReset],
+        );
+        let timer = async {
+            match reset_after {
+                Some(after) => tokio::time::sleep_until(accepted_at + after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ended = async { tokio::try_join!(up, down) } => match ended {
+                Ok(_) => ProxyEnd::Closed,
+                Err(end) => end,
+            },
+            () = timer => ProxyEnd::ResetToxic,
+        }
+    };
+    if end != ProxyEnd::Closed {
+        reset(&client);
+        reset(&upstream);
+    }
+    tally.end = end;
+    let record = tally.record();
+    tracing::debug!(
+        "connection #{index} from {} ended: {}; up {} bytes in, {} out in {} writes; \
+         down {} bytes in, {} out in {} writes",
+        record.client,
+        record
+            .end
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string),
+        record.up.bytes_in,
+        record.up.bytes_out,
+        record.up.writes,
+        record.down.bytes_in,
+        record.down.bytes_out,
+        record.down.writes,
+    );
+}
+
+/// Sets SO_LINGER to 0, so that closing the socket sends a RST instead of a FIN.
+fn reset(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+}
