@@ -261,7 +261,7 @@ impl Proxy {
     }
 
     /// Gives an accepted connection its index and its faults, and opens its books.
-    fn admit(&self, peer: SocketAddr) -> ([connection::FlowPlan; 2], stats::ConnectionTally) {
+    fn admit(&self, peer: SocketAddr) -> ([chain::FlowPlan; 2], stats::ConnectionTally) {
         let (seed, generation, index, chain) = {
             let mut order = lock(&self.shared.order);
             let index = order.next_index;
@@ -277,8 +277,8 @@ impl Proxy {
             )
         };
         let chain = &*chain;
-        let up = connection::plan(chain, seed, index, Flow::Up);
-        let down = connection::plan(chain, seed, index, Flow::Down);
+        let up = chain::plan(chain, seed, index, Flow::Up);
+        let down = chain::plan(chain, seed, index, Flow::Down);
         if !chain.is_empty() {
             tracing::debug!(
                 "connection #{index} from {peer} (seed {seed}): up [{}], down [{}]",

@@ -24,24 +24,27 @@
 //! | `blackhole` or `blackhole=4KiB` | size (default 0) | | forward N bytes, then drop everything, FIN included, and keep the connection open |
 //! | `slow-close=500ms` | duration | | wait that long before passing this direction's FIN on |
 //!
-//! Sizes are digits with an optional `KiB`, `MiB` or `GiB`, at most 16 MiB; durations are digits
-//! with `ns`, `us`, `ms` or `s` (or a bare `0`), at most 1 hour; a range is `MIN..MAX`, inclusive,
-//! or one value for both ends.
+//! Sizes (`1000`, `16KiB`, `4MB`) are at most 16 MiB, durations (`250us`, `5ms`, `2s`, `1m`, a
+//! bare `0`) at most 1 hour, both in the grammar of the crate's `units` module; a range is
+//! `MIN..MAX`, inclusive, or one value for both ends.
 //!
 //! # Layout
 //! This file holds the data types and their invariants; each other idea has its own file:
 //! `parse` (the parser, with the word splitter and the value readers below it), `print` (the
 //! canonical `Display`), `error` ([`ChainErrorKind`] and [`ChainError`]), `generate` (the
-//! proptest strategies and the `arbitrary` impls). Sizes and durations are read and printed by
+//! proptest strategies and the `arbitrary` impls), `plan` (which toxics act on a direction of a
+//! connection, drawn from the seed at accept: [`ToxicChain::acting_on`]). Sizes and durations are read and printed by
 //! [`crate::units`], the grammar the flags and scenario files share.
 
 mod error;
 mod generate;
 mod parse;
+mod plan;
 mod print;
 
 pub use error::{ChainError, ChainErrorKind};
 pub use generate::chain_strategy;
+pub(crate) use plan::{plan, FlowPlan};
 
 use std::time::Duration;
 

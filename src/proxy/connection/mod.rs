@@ -21,20 +21,19 @@
 //! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
 //! and are not the proxy's.
 //!
-//! The parts, one file each: `plan` (which toxics act on a direction, drawn from the seed at
-//! accept), `pump` (one direction: the reader and the writer joined by a queue, and the byte
+//! The parts, one file each: `pump` (one direction: the reader and the writer joined by a queue, and the byte
 //! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
-//! writer, `latency` and `bandwidth`) with `slicer` (`slice`).
+//! writer, `latency` and `bandwidth`) with `slicer` (`slice`). Which toxics act on a direction,
+//! drawn from the seed at accept, is the chain's (`chain::plan`).
 //!
 //! [`ProxyConfig::buffer_size`]: super::ProxyConfig::buffer_size
 
-mod plan;
 mod pump;
 mod read_side;
 mod slicer;
 mod write_side;
 
-pub(crate) use plan::{plan, FlowPlan};
+use crate::proxy::chain::FlowPlan;
 
 use std::io;
 use std::net::SocketAddr;

@@ -9,10 +9,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
-use super::plan::FlowPlan;
 use super::read_side::read_side;
 use super::write_side::write_side;
 use super::MAX_READ;
+use crate::proxy::chain::FlowPlan;
 use crate::proxy::chain::{ResetAfter, ToxicKind};
 use crate::proxy::stats::{LiveFlow, ProxyEnd};
 

@@ -10,9 +10,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::plan::FlowPlan;
 use super::pump::{error_end, Budget, Event};
 use super::slicer::Slicer;
+use crate::proxy::chain::FlowPlan;
 use crate::proxy::chain::ToxicKind;
 use crate::proxy::seed::ToxicRng;
 use crate::proxy::stats::ProxyEnd;

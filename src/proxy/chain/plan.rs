@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::proxy::chain::{Flow, ResetAfter, Toxic, ToxicChain, ToxicKind};
+use super::{Flow, ResetAfter, Toxic, ToxicChain, ToxicKind};
 use crate::proxy::seed::{toxic_seed, ToxicRng};
 
 /// The toxics acting on one direction of one connection, each with its own generator, in chain
@@ -45,7 +45,7 @@ impl FlowPlan {
         self.toxics.iter().map(|(t, _)| *t).collect()
     }
 
-    pub(super) fn reset_after(&self) -> Option<Duration> {
+    pub(crate) fn reset_after(&self) -> Option<Duration> {
         self.toxics
             .iter()
             .filter_map(|(t, _)| match t.kind {
