@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::target::{ServerUnderTest, TargetArgs};
+use super::target::{print_output_tail, ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
 use crate::proxy::{Proxy, ProxyConfig};
@@ -241,12 +241,7 @@ fn report(
         print_json(&summary_json(verdict, failure_json))?;
     } else {
         print_line(format_args!("{verdict}"))?;
-        if let Some(output) = server_output.filter(|o| !o.is_empty()) {
-            print_line(format_args!(
-                "server output (last {} bytes):\n{output}",
-                output.len()
-            ))?;
-        }
+        print_output_tail(server_output.as_deref())?;
         match &saved {
             Ok(path) => print_line(format_args!("saved: {}", path.display()))?,
             Err(e) => eprintln!("echo-harness: warning: cannot save the failing case: {e:#}"),

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::{value, Failure};
+use super::{print_line, value, Failure};
 use crate::check::Liveness;
 use crate::spawn::{SpawnOptions, SpawnedTarget, DEFAULT_READY_PATTERN};
 use crate::{EchoServer, ServerConfig, ServerHandle, ServerStats};
@@ -141,6 +141,18 @@ impl ServerUnderTest {
             ServerUnderTest::Spawned { target, .. } => Some(target.output_tail()),
             _ => None,
         }
+    }
+}
+
+/// Prints a spawned server's last output under a failure report, when it said anything: what
+/// `check`, `replay` and `bench` show after a divergence.
+pub(crate) fn print_output_tail(output: Option<&str>) -> Result<(), Failure> {
+    match output.filter(|o| !o.is_empty()) {
+        Some(output) => print_line(format_args!(
+            "server output (last {} bytes):\n{output}",
+            output.len()
+        )),
+        None => Ok(()),
     }
 }
 

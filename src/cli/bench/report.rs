@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{BenchArgs, Figures, Mode};
 use crate::bench::Latency;
 use crate::cli::print_line;
-use crate::cli::target::ServerUnderTest;
+use crate::cli::target::{print_output_tail, ServerUnderTest};
 use crate::cli::Failure;
 use crate::Divergence;
 
@@ -180,11 +180,5 @@ pub(super) fn report_divergence(
         mode_name(&args.mode),
         args.seed
     ))?;
-    if let Some(output) = server_output.filter(|o| !o.is_empty()) {
-        print_line(format_args!(
-            "server output (last {} bytes):\n{output}",
-            output.len()
-        ))?;
-    }
-    Ok(())
+    print_output_tail(server_output.as_deref())
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::play::{load, never_reached, play, play_options, unreachable, with_through, PlayArgs};
 use super::report::{measured, print_steps};
 use crate::cli::print_line;
+use crate::cli::target::print_output_tail;
 use crate::cli::target::{ServerUnderTest, TargetArgs};
 use crate::cli::Failure;
 use crate::scenario::{self, ScenarioFile};
@@ -86,12 +87,7 @@ fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failu
         Err(divergence) if never_reached(&divergence) => Err(unreachable(&target, &divergence)),
         Err(divergence) => {
             print_line(format_args!("the failure reproduces:\n{divergence}"))?;
-            if let Some(output) = target.output_tail().filter(|o| !o.is_empty()) {
-                print_line(format_args!(
-                    "server output (last {} bytes):\n{output}",
-                    output.len()
-                ))?;
-            }
+            print_output_tail(target.output_tail().as_deref())?;
             Ok(ExitCode::CheckFailed)
         }
     }
