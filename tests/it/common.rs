@@ -126,21 +126,35 @@ pub fn hold(stream: std::net::TcpStream) {
         .push(stream);
 }
 
-/// Waits at most [`WAIT`] for `child` to exit and returns its status; past that it kills and
-/// reaps it, and fails the test. (std has no wait with a timeout, so this polls `try_wait`.)
-pub fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+/// Checks `condition` every 5 ms until it holds (`true`) or [`WAIT`] has passed (`false`): the
+/// wait for a state that announces itself by no event a test can block on, such as a process's
+/// exit (std has no wait with a timeout) or a server's counters going idle.
+pub fn poll_until(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+        if condition() {
+            return true;
         }
         if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("process {} did not exit within {WAIT:?}", child.id());
+            return false;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Waits at most [`WAIT`] for `child` to exit and returns its status; past that it kills and
+/// reaps it, and fails the test.
+pub fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    let mut status = None;
+    if !poll_until(|| {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("process {} did not exit within {WAIT:?}", child.id());
+    }
+    status.expect("the poll ends only once it is set")
 }
 
 impl Drop for ServeProcess {

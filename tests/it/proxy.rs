@@ -544,15 +544,18 @@ fn restart_counts_the_accept_order_from_zero_again() {
     let start = Instant::now();
     assert!(!runtime.block_on(proxy.wait_accepted(2, Duration::from_millis(100))));
     assert!(start.elapsed() >= Duration::from_millis(100));
-    let waiter = thread::spawn({
-        let addr = proxy.local_addr();
-        move || {
-            thread::sleep(Duration::from_millis(50));
-            connect(addr)
-        }
+    // The waiter is polled first, so it is already waiting when the connection is made: it must
+    // be woken by the accept, not find the count on its first look.
+    let addr = proxy.local_addr();
+    let (woken, connected) = runtime.block_on(async {
+        tokio::join!(
+            biased;
+            proxy.wait_accepted(2, WAIT),
+            tokio::net::TcpStream::connect(addr)
+        )
     });
-    assert!(runtime.block_on(proxy.wait_accepted(2, WAIT)));
-    drop(waiter.join().unwrap());
+    assert!(woken);
+    drop(connected.expect("connect"));
 }
 
 #[test]
