@@ -64,6 +64,8 @@ pub struct Check {
     server_stats: Option<Arc<ServerStats>>,
     liveness: Option<Liveness>,
     progress: Option<ProgressHook>,
+    /// The proxy and its chain; the seed in it is unused, since every case plays with its own
+    /// ([`ProxyInFront::with_seed`] of `proxy_seed(seed, index)`).
     through: Option<ProxyInFront>,
 }
 

@@ -2,13 +2,6 @@
 //! [`Case`](crate::case::Case), through its script — against an address over real sockets and
 //! returns either measurements or a [`Divergence`].
 //!
-//! - [`player`](play_script): opens the connections, plays the lanes and the writers as
-//!   futures of the caller's task, ranks failures, and holds the one confirmation rule.
-//! - `lane`: the steps of one lane; `writer`: a connection's writer.
-//! - [`Session`]: the fuzz targets' blocking connection, kept open across inputs, which plays
-//!   the rounds of a case with no runtime at all.
-//! - [`Divergence`]: what went wrong, and the one mapping from I/O errors to its kinds.
-//!
 //! The timeout is a **no-progress** timeout: a step fails only when no byte moved in either
 //! direction on its connection for that long. Pauses the plan asks for do not count. A failure
 //! whose only evidence is time is played again at four times the timeout, with the same lanes
@@ -17,7 +10,8 @@
 //! The files, one idea each:
 //!
 //! - `player.rs`: [`play_script`] and the other entry points, [`PlayOptions`], [`Outcome`],
-//!   and which of several failures is reported.
+//!   which of several failures is reported, and the one confirmation rule. The lanes and the
+//!   writers are futures of the caller's task.
 //! - `open.rs`: opening a connection as its write plan asks, through a proxy in accept order;
 //!   and the built-in server's record of a connection.
 //! - `lane/`: a lane of steps as a future (`mod.rs`); a connection's reading side (`conn.rs`);
@@ -28,10 +22,12 @@
 //! - `sent.rs`: what the echo is checked against (what was sent, or exact bytes), and the
 //!   mismatch with its hexdump windows. Shared with the session.
 //! - `crossing.rs`: whether a mismatch's wrong bytes are another connection's.
-//! - `session/`: [`Session`] and its lane of steps (`mod.rs`), one round's blocking writes and
-//!   reads (`round.rs`), lockstep with the built-in server (`lockstep.rs`).
-//! - `divergence/`: [`Divergence`] (`mod.rs`), its kinds and mismatch evidence (`kind.rs`),
-//!   the step that failed (`step.rs`), the report (`report.rs`).
+//! - `session/`: [`Session`], the fuzz targets' blocking connection kept open across inputs,
+//!   which plays a case with no runtime at all, and its lane of steps (`mod.rs`); one round's
+//!   blocking writes and reads (`round.rs`); lockstep with the built-in server (`lockstep.rs`).
+//! - `divergence/`: [`Divergence`] (`mod.rs`); its kinds, the one mapping from I/O errors to
+//!   them, and mismatch evidence (`kind.rs`); the step that failed (`step.rs`); the report
+//!   (`report.rs`).
 
 mod crossing;
 mod divergence;
