@@ -77,11 +77,7 @@ fn a_wrong_server_exits_1_and_saves_a_minimal_case_that_parses_back() {
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(output).unwrap();
-    let saved = text
-        .lines()
-        .find_map(|l| l.strip_prefix("saved: "))
-        .expect("the saved path is printed");
+    let saved = common::saved_path(&output);
     let scenario = std::fs::read_to_string(saved).unwrap();
     assert!(
         scenario.starts_with("# echo-harness scenario v1\n"),

@@ -204,3 +204,13 @@ pub fn faulty_server(answer: fn(&[u8]) -> Vec<u8>) -> SocketAddr {
     });
     addr
 }
+
+/// The path of the case `check --save` saved, from its `saved: PATH` line on stdout.
+pub fn saved_path(stdout: &[u8]) -> std::path::PathBuf {
+    let text = String::from_utf8_lossy(stdout);
+    let saved = text
+        .lines()
+        .find_map(|l| l.strip_prefix("saved: "))
+        .unwrap_or_else(|| panic!("no `saved:` line in check's output:\n{text}"));
+    std::path::PathBuf::from(saved)
+}

@@ -46,12 +46,7 @@ fn saved_failure(mode: &str, dir: &Path) -> Option<PathBuf> {
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(output).unwrap();
-    let saved = text
-        .lines()
-        .find_map(|l| l.strip_prefix("saved: "))
-        .unwrap();
-    Some(PathBuf::from(saved))
+    Some(common::saved_path(&output))
 }
 
 #[test]
