@@ -51,6 +51,9 @@
 //!   accept order and restart, [`ProxyStats`], and [`Through`](proxy::Through), a chain with
 //!   a seed.
 //! - [`client`]: the blocking echo client that reads until the whole echo is back.
+//! - [`background`]: your own server (async on tokio, or blocking) on a thread of its own for
+//!   a test or a fuzzing process: [`BackgroundServer`](background::BackgroundServer), address
+//!   out, stopped on drop.
 //! - `listener`: what the server and the proxy share — binding, the one accept loop with its
 //!   back-off and drain, and serving on a thread of its own ([`EchoServer::spawn`],
 //!   [`Proxy::spawn`]).
@@ -78,6 +81,7 @@
 
 #![warn(missing_docs)]
 
+pub mod background;
 pub mod bench;
 pub mod case;
 pub mod check;

@@ -1,16 +1,18 @@
 //! Fuzz target `roundtrip`: decoded payloads and fragmentation plans, played as rounds on one
 //! connection kept open to an in-process echo server; every byte must come back, in order.
 //!
-//! The body is `echo_harness::fuzzing::roundtrip`; `echo-harness replay --artifact roundtrip
-//! FILE` runs a crash file through the same function.
+//! The body is `Harness::roundtrip`, the same API a fuzz target of your own server uses. The
+//! server is the built-in one, or the one `ECHO_HARNESS_TARGET` (an address) or
+//! `ECHO_HARNESS_SPAWN` (a command) names. `echo-harness replay --artifact roundtrip FILE` runs a
+//! crash file through the same function.
 #![no_main]
 
+use std::sync::LazyLock;
+
+use echo_harness::fuzzing::Harness;
 use libfuzzer_sys::{fuzz_target, Corpus};
 
-fuzz_target!(|data: &[u8]| -> Corpus {
-    if echo_harness::fuzzing::roundtrip(data).keep() {
-        Corpus::Keep
-    } else {
-        Corpus::Reject
-    }
-});
+static H: LazyLock<Harness> =
+    LazyLock::new(|| Harness::from_env().unwrap_or_else(Harness::built_in));
+
+fuzz_target!(|data: &[u8]| -> Corpus { H.roundtrip(data).into() });

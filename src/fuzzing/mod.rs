@@ -69,6 +69,7 @@ use std::time::Duration;
 use crate::roundtrip::Divergence;
 use crate::scenario::ScenarioFile;
 
+mod bodies;
 mod decoders;
 mod harness;
 mod proxy_input;
@@ -76,17 +77,18 @@ mod report;
 mod scenario_oracle;
 mod seeds;
 mod target;
+mod target_server;
 #[cfg(test)]
 mod tests;
 
 pub use decoders::{decode, lifecycle_bounds, roundtrip_bounds};
+pub use harness::Harness;
 pub use proxy_input::{encode_proxy_input, proxy_bounds};
 pub use seeds::{encode_case, encode_connection, seeds, Seed};
 pub use target::{FuzzTarget, UnknownTarget};
+pub use target_server::{SPAWN_ENV, TARGET_ENV};
 
-use harness::Harness;
 use proxy_input::proxy_input;
-use report::{count, crash_report};
 use scenario_oracle::scenario_round_trip;
 
 /// Longest input the structured targets take; longer ones are rejected unplayed. The largest
@@ -134,6 +136,18 @@ impl InputVerdict {
     /// Whether the input belongs in the corpus.
     pub fn keep(self) -> bool {
         self == InputVerdict::Passed
+    }
+}
+
+/// A verdict as libFuzzer's corpus decision: a rejected input stays out of the corpus.
+#[cfg(feature = "libfuzzer")]
+impl From<InputVerdict> for libfuzzer_sys::Corpus {
+    fn from(verdict: InputVerdict) -> libfuzzer_sys::Corpus {
+        if verdict.keep() {
+            libfuzzer_sys::Corpus::Keep
+        } else {
+            libfuzzer_sys::Corpus::Reject
+        }
     }
 }
 
@@ -221,22 +235,18 @@ pub fn proxy_roundtrip(data: &[u8]) -> InputVerdict {
     fuzz(FuzzTarget::ProxyRoundtrip, data)
 }
 
-/// Runs `data` through `target` on the process's kept state, as the fuzz target does, and
-/// panics with a report (the crash libFuzzer records) if it fails.
+/// Runs `data` through `target` on the process's kept [`Harness`] (the built-in server, or
+/// the one [`TARGET_ENV`] or [`SPAWN_ENV`] names), as the fuzz target does, and panics with a
+/// report (the crash libFuzzer records) if it fails.
 ///
 /// Call it from synchronous code: it drives the harness's own runtime.
 pub fn fuzz(target: FuzzTarget, data: &[u8]) -> InputVerdict {
-    match run(target, data, Connection::Kept) {
-        Ok(verdict) => {
-            count(target, verdict);
-            verdict
-        }
-        Err(failure) => panic!("{}", crash_report(target, data, &failure)),
-    }
+    Harness::of(target).fuzz(target, data)
 }
 
-/// Runs one artifact through the code its target runs, on a fresh connection, and says how it
-/// went: `Err` is the failure the fuzzer saw, if it reproduces.
+/// Runs one artifact through the code its target runs, on the process's kept [`Harness`], on
+/// a fresh connection, and says how it went: `Err` is the failure the fuzzer saw, if it
+/// reproduces.
 ///
 /// `roundtrip` and `raw_stream` replay in lockstep with the server
 /// ([`Session::lockstep`](crate::roundtrip::Session::lockstep)): each write chunk is read by the
@@ -246,16 +256,7 @@ pub fn fuzz(target: FuzzTarget, data: &[u8]) -> InputVerdict {
 /// Callable from anywhere, inside a tokio runtime too. With feature `fault-injection` the server
 /// carries the planted bug; without it, an artifact found with the bug passes.
 pub fn reproduce(target: FuzzTarget, data: &[u8]) -> Result<InputVerdict, FuzzFailure> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        // The harness drives its own runtime, which cannot be entered from inside another.
-        return std::thread::scope(|scope| {
-            match scope.spawn(|| run(target, data, Connection::Fresh)).join() {
-                Ok(result) => result,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-    }
-    run(target, data, Connection::Fresh)
+    Harness::of(target).reproduce(target, data)
 }
 
 /// The case `target` played for the artifact `data`, as a scenario file to save under
@@ -287,35 +288,7 @@ pub fn artifact_to_scenario(target: FuzzTarget, data: &[u8]) -> Option<ScenarioF
 
 /// Whether an input runs on the connection the process keeps open or on one of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Connection {
+pub(crate) enum Connection {
     Kept,
     Fresh,
-}
-
-/// The one function every target and every replay goes through.
-fn run(
-    target: FuzzTarget,
-    data: &[u8],
-    connection: Connection,
-) -> Result<InputVerdict, FuzzFailure> {
-    if target == FuzzTarget::ScenarioParse {
-        return scenario_round_trip(data);
-    }
-    if target == FuzzTarget::ProxyRoundtrip {
-        // The chain comes with the case: decoded once, both together.
-        let Some((case, through)) = proxy_input(data) else {
-            return Ok(InputVerdict::Rejected);
-        };
-        Harness::of(target)?.through_proxy(&case, through)?;
-        return Ok(InputVerdict::Passed);
-    }
-    let Some(case) = decode(target, data) else {
-        return Ok(InputVerdict::Rejected);
-    };
-    let harness = Harness::of(target)?;
-    match target {
-        FuzzTarget::RoundtripLifecycle => harness.lifecycle(&case)?,
-        _ => harness.rounds(case, connection)?,
-    }
-    Ok(InputVerdict::Passed)
 }

@@ -2,15 +2,20 @@
 //! fails again on a fresh connection, its case as scenario text, how to replay it), and in fuzz
 //! builds the share of rejected inputs now and then.
 
-use super::{artifact_to_scenario, reproduce, FuzzFailure, FuzzTarget, InputVerdict};
+use super::{artifact_to_scenario, FuzzFailure, FuzzTarget, Harness, InputVerdict};
 use crate::scenario;
 
 /// The crash report: the failure, whether it fails again on a fresh connection, the case it
 /// played as scenario text, and how to replay it.
-pub(super) fn crash_report(target: FuzzTarget, data: &[u8], failure: &FuzzFailure) -> String {
+pub(super) fn crash_report(
+    harness: &Harness,
+    target: FuzzTarget,
+    data: &[u8],
+    failure: &FuzzFailure,
+) -> String {
     let mut report = format!("echo-harness fuzz target {target} failed: {failure}\n");
     if matches!(target, FuzzTarget::Roundtrip | FuzzTarget::RawStream) {
-        report.push_str(match reproduce(target, data) {
+        report.push_str(match harness.reproduce(target, data) {
             Err(_) => "It fails again on a fresh connection.\n",
             Ok(_) => {
                 "It PASSED when played again on a fresh connection, in lockstep: it depends on timing, or on \

@@ -26,8 +26,9 @@ pub(crate) struct ReplayArgs {
     play: PlayArgs,
 
     /// FILE is a crash input of this fuzz target (roundtrip, roundtrip_lifecycle, raw_stream,
-    /// scenario_parse, proxy_roundtrip), not a scenario file. Without --target or --spawn it replays against
-    /// the built-in server the way the target played it.
+    /// scenario_parse, proxy_roundtrip), not a scenario file, replayed the way the target played
+    /// it, in lockstep: against the built-in server, or the server --target or --spawn names
+    /// (a crash of your own server's fuzz target).
     #[arg(long, value_name = "FUZZ-TARGET")]
     artifact: Option<String>,
 
@@ -96,7 +97,7 @@ fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failu
 /// `replay --artifact TARGET FILE`: FILE is a fuzz target's crash input, decoded the way that
 /// target decodes it (the target is named, never guessed from the file).
 fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
-    use crate::fuzzing::{self, InputVerdict};
+    use crate::fuzzing;
     let target: fuzzing::FuzzTarget = name.parse().map_err(Failure::usage)?;
     let bytes = std::fs::read(&args.file)
         .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read {}: {e}", args.file.display())))?;
@@ -111,15 +112,19 @@ fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
         print_line(format_args!("{}", scenario::print(&file).trim_end()))?;
         return Ok(ExitCode::Success);
     }
-    // Against another server: play the decoded case like any scenario.
+    // Against another server: through the target's own body too, in lockstep with that
+    // server's socket (the kernel says when it has read each chunk), like a `#[test]` calling
+    // `Harness::reproduce`.
     if args.target.target.is_some() || args.target.spawn.is_some() {
-        let Some(file) = scenario else {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "{} does not decode to a case for {target}",
-                args.file.display()
-            )));
-        };
-        return replay_file(args, &file);
+        let server = ServerUnderTest::start(&args.target)?;
+        print_line(format_args!(
+            "replaying {} as a {target} input against {}",
+            args.file.display(),
+            server.describe()
+        ))?;
+        let harness = fuzzing::Harness::address(server.addr());
+        let result = harness.reproduce(target, &bytes);
+        return artifact_verdict(target, result, server.output_tail().as_deref(), false);
     }
     // Against the built-in server, the way the fuzz target played it.
     print_line(format_args!(
@@ -131,17 +136,53 @@ fn replay_artifact(args: &ReplayArgs, name: &str) -> Result<ExitCode, Failure> {
             ""
         }
     ))?;
-    match fuzzing::reproduce(target, &bytes) {
+    artifact_verdict(target, fuzzing::reproduce(target, &bytes), None, true)
+}
+
+/// What a replayed artifact did, as the command reports it.
+fn artifact_verdict(
+    target: crate::fuzzing::FuzzTarget,
+    result: Result<crate::fuzzing::InputVerdict, crate::fuzzing::FuzzFailure>,
+    output_tail: Option<&str>,
+    built_in: bool,
+) -> Result<ExitCode, Failure> {
+    use crate::fuzzing::InputVerdict;
+    match result {
         Err(failure) => {
             print_line(format_args!("the failure reproduces:\n{failure}"))?;
+            print_output_tail(output_tail)?;
             Ok(ExitCode::CheckFailed)
         }
         Ok(InputVerdict::Passed) => {
             print_line(format_args!("the input now passes"))?;
+            if built_in {
+                // The commonest mistake: a crash of a user's own fuzz target replayed here.
+                print_line(format_args!(
+                    "note: this replayed against the built-in server. A crash from a fuzz target \
+                     of your own server (`Harness::tokio(...)`) replays against that server: \
+                     start it and pass --target ADDR, or --spawn CMD, or call \
+                     `H.reproduce(FuzzTarget::{}, &bytes)` from a #[test] in your crate",
+                    variant_name(target)
+                ))?;
+            }
             Ok(ExitCode::Success)
         }
         Ok(InputVerdict::Rejected) => Err(Failure::usage(anyhow::anyhow!(
             "{target} rejects this input (it never plays it)"
         ))),
     }
+}
+
+/// The target's name in Rust, as a user's test spells it.
+fn variant_name(target: crate::fuzzing::FuzzTarget) -> String {
+    target
+        .name()
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
 }

@@ -189,3 +189,5 @@ fn the_fuzzers_artifact_passes_without_the_planted_bug() {
         InputVerdict::Passed
     );
 }
+
+mod yours;
