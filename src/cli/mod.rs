@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod client;
+mod junit;
 mod logging;
 mod proxy;
 mod run;
