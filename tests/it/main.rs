@@ -16,6 +16,7 @@ mod check_junit;
 mod check_through;
 mod cli;
 mod client;
+mod generate_cli;
 mod interop;
 mod properties;
 mod proxy;
