@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::target::{print_output_tail, ServerUnderTest, TargetArgs};
+use super::junit::CheckJunit;
+use super::target::{output_tail_text, ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
-use crate::proxy::{Proxy, ProxyConfig};
+use crate::proxy::{Proxy, ProxyConfig, ToxicChain};
 use crate::scenario::ScenarioFile;
 use crate::{Check, DivergenceKind, ExitCode, Verdict};
 
@@ -67,6 +68,12 @@ pub(crate) struct CheckArgs {
     /// Print one JSON object (with `schema_version`) instead of text; no progress bar.
     #[arg(long)]
     json: bool,
+
+    /// Also write the run as JUnit XML to FILE (for CI): a testcase per case played, the failing
+    /// one with the full report. Written on failure and on Ctrl-C too; a FILE that cannot be
+    /// created exits 2 before anything runs.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
@@ -84,7 +91,24 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         Some(text) => Some(value::toxic_chain(text, "--through", "nothing was run")?),
         None => None,
     };
+    let Some(path) = &args.junit else {
+        return run_campaign(&args, chain, None);
+    };
+    let mut junit = CheckJunit::create(path)?;
+    let result = run_campaign(&args, chain, Some(&mut junit));
+    junit.finish(result)
+}
+
+/// Starts the target, plays the campaign and reports it (recording it in `junit` too).
+fn run_campaign(
+    args: &CheckArgs,
+    chain: Option<ToxicChain>,
+    mut junit: Option<&mut CheckJunit>,
+) -> Result<ExitCode, Failure> {
     let target = ServerUnderTest::start(&args.target)?;
+    if let Some(junit) = junit.as_deref_mut() {
+        junit.target(&target);
+    }
     let proxy = match &chain {
         Some(chain) => Some(Arc::new(
             Proxy::spawn(ProxyConfig {
@@ -118,6 +142,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         campaign = campaign.through(Arc::clone(proxy), chain.clone());
     }
     let seed = campaign.resolve_seed();
+    let clock = junit.as_deref_mut().map(|junit| junit.start(seed));
     if !args.json {
         print_line(format_args!("seed: {seed}"))?;
         print_line(format_args!("target: {}", target.describe()))?;
@@ -128,12 +153,17 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
             ))?;
         }
     }
-    let bar = progress_bar(&args);
-    if let Some(bar) = &bar {
+    let bar = progress_bar(args);
+    if bar.is_some() || clock.is_some() {
         let bar = bar.clone();
         campaign = campaign.progress(Arc::new(move |cases, bytes| {
-            bar.set_position(u64::from(cases));
-            bar.set_message(format!("{} verified", human_bytes(bytes)));
+            if let Some(clock) = &clock {
+                clock.case_passed();
+            }
+            if let Some(bar) = &bar {
+                bar.set_position(u64::from(cases));
+                bar.set_message(format!("{} verified", human_bytes(bytes)));
+            }
         }));
     }
 
@@ -157,7 +187,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         }
         return Ok(ExitCode::Interrupted);
     };
-    report(&args, &target, &verdict)
+    report(args, &target, &verdict, junit)
 }
 
 impl Check {
@@ -178,8 +208,12 @@ fn report(
     args: &CheckArgs,
     target: &ServerUnderTest,
     verdict: &Verdict,
+    junit: Option<&mut CheckJunit>,
 ) -> Result<ExitCode, Failure> {
     let Some(failure) = &verdict.failure else {
+        if let Some(junit) = junit {
+            junit.verdict(verdict, "");
+        }
         if args.json {
             print_json(&summary_json(verdict, serde_json::Value::Null))?;
         } else {
@@ -217,6 +251,19 @@ fn report(
         ..file
     };
     let saved = save(&args.save, verdict.seed, failure.case_index, &file);
+    // The report as printed: the verdict (the shrunk case included) and the server's output.
+    let mut printed = verdict.to_string();
+    if let Some(tail) = output_tail_text(server_output.as_deref()) {
+        printed = format!("{printed}\n{tail}");
+    }
+    if let Some(junit) = junit {
+        let saved_line = match &saved {
+            Ok(path) => format!("saved: {}", path.display()),
+            Err(e) => format!("not saved: {e:#}"),
+        };
+        let report = format!("target: {}\n{printed}\n{saved_line}", target.describe());
+        junit.verdict(verdict, &report);
+    }
     if args.json {
         let failure_json = serde_json::json!({
             "kind": failure.divergence.kind.name(),
@@ -240,8 +287,7 @@ fn report(
         });
         print_json(&summary_json(verdict, failure_json))?;
     } else {
-        print_line(format_args!("{verdict}"))?;
-        print_output_tail(server_output.as_deref())?;
+        print_line(format_args!("{printed}"))?;
         match &saved {
             Ok(path) => print_line(format_args!("saved: {}", path.display()))?,
             Err(e) => eprintln!("echo-harness: warning: cannot save the failing case: {e:#}"),

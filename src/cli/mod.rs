@@ -4,6 +4,8 @@
 mod bench;
 mod check;
 mod client;
+mod generate;
+mod junit;
 mod logging;
 mod proxy;
 mod run;
@@ -47,6 +49,8 @@ enum Command {
     /// Load generator: request/response, streams or held connections against an echo server
     /// (the built-in one by default), every byte that comes back verified. Exit 1 on a wrong byte.
     Bench(bench::BenchArgs),
+    /// Write a man page (roff) or a shell completion script to stdout, from these definitions.
+    Generate(generate::GenerateArgs),
 }
 
 /// A failed command: the error to print and the exit code it stands for.
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Replay(args) => run::replay(args),
         Command::Proxy(args) => proxy::proxy(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Generate(args) => generate::generate(args),
     }
 }
 
@@ -127,11 +132,23 @@ pub fn one_line(error: &anyhow::Error) -> String {
 pub(crate) fn print_line(line: std::fmt::Arguments<'_>) -> Result<(), Failure> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out
-        .write_fmt(line)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-    {
+    stdout_written(
+        out.write_fmt(line)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush()),
+    )
+}
+
+/// Writes `bytes` to stdout as they are, with [`print_line`]'s handling of a closed stdout.
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    stdout_written(out.write_all(bytes).and_then(|()| out.flush()))
+}
+
+/// What a write to stdout means for the command: a closed stdout stops it quietly.
+fn stdout_written(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::stdout_closed()),
         Err(e) => Err(Failure::environment(anyhow::anyhow!(

@@ -147,13 +147,17 @@ impl ServerUnderTest {
 /// Prints a spawned server's last output under a failure report, when it said anything: what
 /// `check`, `replay` and `bench` show after a divergence.
 pub(crate) fn print_output_tail(output: Option<&str>) -> Result<(), Failure> {
-    match output.filter(|o| !o.is_empty()) {
-        Some(output) => print_line(format_args!(
-            "server output (last {} bytes):\n{output}",
-            output.len()
-        )),
+    match output_tail_text(output) {
+        Some(text) => print_line(format_args!("{text}")),
         None => Ok(()),
     }
+}
+
+/// The lines [`print_output_tail`] prints, if any (`check --junit` puts them in its report too).
+pub(crate) fn output_tail_text(output: Option<&str>) -> Option<String> {
+    output
+        .filter(|o| !o.is_empty())
+        .map(|output| format!("server output (last {} bytes):\n{output}", output.len()))
 }
 
 /// The built-in server as a target or as the upstream of a proxy under test: one worker
