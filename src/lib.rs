@@ -74,10 +74,13 @@
 //! `cli` (feature `cli`) is the command-line tool on top of all of it; `main.rs` only calls it.
 //!
 //! # Features
-//! - `cli` (default): the `echo-harness` binary and its crates (clap, anyhow,
-//!   tracing-subscriber, rlimit, serde_json, indicatif). Take the library with
-//!   `default-features = false` to leave them out.
-//! - `spawn` (default, through `cli`): the `spawn` module, with shell-words and regex.
+//! - `cli` (default): the `echo-harness` binary and its crates (clap, clap_complete,
+//!   clap_mangen, anyhow, tracing-subscriber, rlimit, serde_json, indicatif). Take the library
+//!   with `default-features = false` to leave them out.
+//! - `spawn` (default, through `cli`): the `spawn` module, with shell-words and regex, and
+//!   [`Harness::spawn`](fuzzing::Harness::spawn).
+//! - `libfuzzer`: `From<InputVerdict> for libfuzzer_sys::Corpus`, for a fuzz target of your
+//!   own server (`H.roundtrip(data).into()`).
 
 #![warn(missing_docs)]
 
