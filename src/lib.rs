@@ -59,6 +59,8 @@
 //!   [`Proxy::spawn`]).
 //! - `spawn` (feature `spawn`): a server under test as a child process group.
 //! - `runtime`: the one place tokio runtimes are built, and `block_on` for blocking callers.
+//! - `sock_diag`: asks the kernel about one TCP socket by its four-tuple — state and queues,
+//!   by netlink sock_diag or /proc/net/tcp — and how much of our own stream was acknowledged.
 //! - `sync`: the one poison-tolerant `lock`, and the bounded ring of closed-connection records.
 //!
 //! **Data** — plain values, no sockets, no I/O:
@@ -102,6 +104,7 @@ pub(crate) mod runtime;
 pub mod scenario;
 pub mod script;
 pub mod server;
+pub(crate) mod sock_diag;
 #[cfg(feature = "spawn")]
 pub mod spawn;
 pub mod strategy;
