@@ -503,7 +503,7 @@ fn minimal_problems(run: &Run) -> Vec<String> {
             "minimal case has {connections:?} connections, not 1"
         ));
     }
-    if !bytes.is_some_and(|b| b <= 64) {
+    if bytes.is_none_or(|b| b > 64) {
         problems.push(format!(
             "minimal case has {bytes:?} payload bytes, not <= 64"
         ));

@@ -113,7 +113,7 @@ pub async fn hold(addr: SocketAddr, options: &HoldOptions) -> Result<HoldReport,
             Ok((index, Err(divergence))) => {
                 failed += 1;
                 let keep = |slot: &Option<(usize, Divergence)>| {
-                    slot.as_ref().map_or(true, |(i, _)| index < *i)
+                    slot.as_ref().is_none_or(|(i, _)| index < *i)
                 };
                 let wrong = matches!(
                     divergence.kind,

@@ -28,7 +28,7 @@ impl Check {
             timeout: self.timeout,
             connect_timeout: self.timeout,
             server_stats: self.server_stats.clone(),
-            through: None,
+            ..PlayOptions::default()
         };
         let mut sequence = CaseSequence::new(seed, &self.bounds);
         let mut verdict = Verdict::new(seed, self.addr);

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::case::Case;
 use crate::proxy::Through;
-use crate::roundtrip::{play, Divergence, PlayOptions, ProxyInFront, Session};
+use crate::roundtrip::{play, Divergence, Lockstep, PlayOptions, ProxyInFront, Session};
 use crate::script::Script;
 use crate::server::ConnectionEnd;
 
@@ -30,10 +30,20 @@ impl Harness {
         };
         if connection == Connection::Fresh {
             // A replay cuts the stream the finest way the plan allows, every time; the fuzzer's
-            // chunks may have joined on the way, by chance (see `Session::lockstep`).
-            if let Some(stats) = self.target.own_stats() {
-                session = session.lockstep(stats);
-            }
+            // chunks may have joined on the way, by chance (see `Session::lockstep`). Where
+            // the kernel cannot be asked (not Linux), it plays as the fuzzer did.
+            let how = match self.target.own_stats() {
+                Some(stats) => Lockstep::ServerReads(stats),
+                None => Lockstep::Kernel,
+            };
+            session = match session.lockstep(how) {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::warn!("{e}; replaying without lockstep");
+                    Session::connect(self.target.addr(), ITERATION_LIMIT)
+                        .map_err(FuzzFailure::Connect)?
+                }
+            };
         }
         // The same steps the player plays; the session plays them on the kept connection.
         let script = Script::from(case);

@@ -283,7 +283,13 @@ pub fn artifact_to_scenario(target: FuzzTarget, data: &[u8]) -> Option<ScenarioF
             data.len()
         ))
         .with_comment(format!("the fuzzer {how}"));
-    Some(ScenarioFile { through, ..file })
+    // The replay forces the fuzzer's fragmentation, whatever the server.
+    let lockstep = matches!(target, FuzzTarget::Roundtrip | FuzzTarget::RawStream);
+    Some(ScenarioFile {
+        through,
+        lockstep,
+        ..file
+    })
 }
 
 /// Whether an input runs on the connection the process keeps open or on one of its own.

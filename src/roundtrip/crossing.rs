@@ -46,7 +46,7 @@ pub(crate) fn explain_crossing<'a>(
             continue;
         };
         let counts = len >= CROSSING_MIN_MATCH || (len >= 2 && at + len == payload.len());
-        if counts && best.map_or(true, |(best_len, ..)| len > best_len) {
+        if counts && best.is_none_or(|(best_len, ..)| len > best_len) {
             best = Some((len, name, start + at as u64));
         }
     }
@@ -72,7 +72,7 @@ fn longest_prefix_in(payload: &Payload, needle: &[u8]) -> Option<(usize, usize)>
                 .zip(needle)
                 .take_while(|(a, b)| a == b)
                 .count();
-            if len > 0 && best.map_or(true, |(_, best_len)| len > best_len) {
+            if len > 0 && best.is_none_or(|(_, best_len)| len > best_len) {
                 best = Some((start + i, len));
                 if len == needle.len() {
                     return best;

@@ -9,9 +9,12 @@
 //! Two ways to know what the server has read:
 //! - [`Lockstep::ServerReads`]: the built-in server's own count of bytes read on the connection.
 //! - [`Lockstep::Kernel`], for **any** server on this machine (Linux): the server's kernel has
-//!   acknowledged every byte (`TCP_INFO` of our own socket), and the server's socket holds none
-//!   unread (its receive queue, asked of `NETLINK_SOCK_DIAG` for that one socket, or read from
-//!   `/proc/net/tcp`). Nothing about the server need be known but that it runs here.
+//!   acknowledged every byte (`TCP_INFO` of our own socket), and *then* the server's socket
+//!   holds none unread (its receive queue, asked of `NETLINK_SOCK_DIAG` for that one socket, or
+//!   read from `/proc/net/tcp`). In that order: an empty queue before the bytes arrived would
+//!   say nothing. Nothing about the server need be known but that it runs here. An echo server
+//!   acknowledges at once with its echo, so the wait is short; a server that reads without
+//!   answering may leave the acknowledgement to the delayed-ACK timer (up to ~40 ms a chunk).
 
 use std::io;
 use std::net::SocketAddr;
@@ -36,6 +39,22 @@ pub(crate) struct Probe {
     /// The client side's address, and the server side's as the client sees it.
     local: SocketAddr,
     peer: SocketAddr,
+    /// Bytes sent and acknowledged when the probe was made: the kernel's count includes the
+    /// SYN, and a kept connection has sent before.
+    sent_at_start: u64,
+    acked_at_start: u64,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match &self.how {
+            How::ServerReads(_) => "the built-in server's reads",
+            How::Kernel(_) => "the kernel",
+        };
+        f.debug_struct("Probe")
+            .field("by", &how)
+            .finish_non_exhaustive()
+    }
 }
 
 enum How {
@@ -44,16 +63,37 @@ enum How {
 }
 
 impl Lockstep {
-    /// The probe for the connection from `local` to `peer`. Fails where the kernel cannot be
-    /// asked (not Linux, or neither netlink nor `/proc` available), saying why.
-    pub(crate) fn probe(&self, local: SocketAddr, peer: SocketAddr) -> io::Result<Probe> {
+    /// The probe for the connection from `local` to `peer` on `socket` (the client's own), of
+    /// which `sent` bytes have been sent so far, all of them read back. Fails where the kernel
+    /// cannot be asked (not Linux, or neither netlink nor `/proc` available), saying why.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn probe(
+        &self,
+        #[cfg(unix)] socket: std::os::fd::BorrowedFd<'_>,
+        local: SocketAddr,
+        peer: SocketAddr,
+        sent: u64,
+    ) -> io::Result<Probe> {
+        #[cfg(target_os = "linux")]
+        let acked_at_start = match self {
+            Lockstep::Kernel => crate::sock_diag::bytes_acked(socket)?,
+            Lockstep::ServerReads(_) => 0,
+        };
+        #[cfg(not(target_os = "linux"))]
+        let acked_at_start = 0;
         let how = match self {
             Lockstep::ServerReads(stats) => How::ServerReads(Arc::clone(stats)),
             Lockstep::Kernel => How::Kernel(Box::new(SockDiag::open().map_err(|e| {
                 io::Error::new(e.kind(), format!("lockstep with any server: {e}"))
             })?)),
         };
-        Ok(Probe { how, local, peer })
+        Ok(Probe {
+            how,
+            local,
+            peer,
+            sent_at_start: sent,
+            acked_at_start,
+        })
     }
 }
 
@@ -72,8 +112,11 @@ impl Probe {
                 .is_some_and(|record| record.bytes_in >= sent)),
             How::Kernel(diag) => {
                 #[cfg(target_os = "linux")]
-                if crate::sock_diag::bytes_acked(socket)? < sent {
-                    return Ok(false);
+                {
+                    let acked = crate::sock_diag::bytes_acked(socket)? - self.acked_at_start;
+                    if acked < sent.saturating_sub(self.sent_at_start) {
+                        return Ok(false);
+                    }
                 }
                 // The server's end: its own address is our peer, its peer is us. Gone means
                 // closed, and a closed socket reads nothing more: waiting would be in vain.
@@ -82,5 +125,112 @@ impl Probe {
                     .is_none_or(|info| info.receive_queue == 0))
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::Lockstep;
+    use crate::case::{Case, Conversation, Payload};
+    use crate::roundtrip::{block_on, play, PlayOptions, Session};
+    use crate::script::Script;
+
+    /// A server that knows nothing of the harness and reads slowly: 20 ms before every read,
+    /// recording each read's size.
+    fn slow_reader() -> (std::net::SocketAddr, Arc<Mutex<Vec<usize>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&reads);
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buffer = [0u8; 64];
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        log.lock().unwrap().push(n);
+                        if stream.write_all(&buffer[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        (addr, reads)
+    }
+
+    /// Ten bytes written 3, 1, 3, 1, 2 with no pause, NODELAY on.
+    fn case() -> Case {
+        let mut case = Case::single(Conversation::Interactive {
+            messages: vec![Payload::Literal(b"0123456789".to_vec())],
+        });
+        let conn = &mut case.connections[0];
+        conn.write.chunks = vec![3, 1];
+        conn.write.pauses.clear();
+        conn.write.nodelay = true;
+        case
+    }
+
+    const CUT: [usize; 5] = [3, 1, 3, 1, 2];
+
+    #[test]
+    fn on_the_session_any_server_reads_each_chunk_on_its_own() {
+        let script = Script::from_case(&case());
+        let conn = &script.connections[0];
+        // The control: without lockstep the chunks, written in microseconds, wait in the slow
+        // server's queue and join.
+        let (addr, reads) = slow_reader();
+        let mut session = Session::connect(addr, Duration::from_secs(2)).unwrap();
+        session
+            .play_lane(conn, script.pause_scale, Duration::from_secs(5))
+            .unwrap();
+        assert!(reads.lock().unwrap().len() < CUT.len(), "{reads:?}");
+        let (addr, reads) = slow_reader();
+        let mut session = Session::connect(addr, Duration::from_secs(2))
+            .unwrap()
+            .lockstep(Lockstep::Kernel)
+            .unwrap();
+        session
+            .play_lane(conn, script.pause_scale, Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(*reads.lock().unwrap(), CUT);
+    }
+
+    #[test]
+    fn in_the_player_any_server_reads_each_chunk_on_its_own() {
+        let case = case();
+        let (addr, reads) = slow_reader();
+        let options = PlayOptions::default();
+        block_on(|| play(&case, addr, &options)).unwrap();
+        assert!(reads.lock().unwrap().len() < CUT.len(), "{reads:?}");
+        let (addr, reads) = slow_reader();
+        let options = PlayOptions {
+            lockstep: Some(Lockstep::Kernel),
+            ..PlayOptions::default()
+        };
+        block_on(|| play(&case, addr, &options)).unwrap();
+        assert_eq!(*reads.lock().unwrap(), CUT);
+    }
+
+    #[test]
+    fn a_scenario_file_asks_for_it_with_a_line() {
+        let file = crate::scenario::ScenarioFile {
+            lockstep: true,
+            ..crate::scenario::ScenarioFile::from_case(&case())
+        };
+        let text = crate::scenario::print(&file);
+        let file = crate::scenario::parse(&text).unwrap();
+        let (addr, reads) = slow_reader();
+        let options = PlayOptions::default();
+        block_on(|| crate::scenario::play_file(&file, addr, &options))
+            .unwrap()
+            .unwrap();
+        assert_eq!(*reads.lock().unwrap(), CUT, "{text}");
     }
 }

@@ -18,13 +18,15 @@
 //!   an `expect` step (`expect.rs`); how every wait is bounded (`wait.rs`); which connections
 //!   are held open (`held.rs`).
 //! - `writer.rs`: a connection's writer, a future of its own.
+//! - `lockstep.rs`: [`Lockstep`], waiting after each chunk until the server has read it, by
+//!   the built-in server's counts or, for any server here, by asking the kernel.
 //! - `progress.rs`: the no-progress clock of a connection.
 //! - `sent.rs`: what the echo is checked against (what was sent, or exact bytes), and the
 //!   mismatch with its hexdump windows. Shared with the session.
 //! - `crossing.rs`: whether a mismatch's wrong bytes are another connection's.
 //! - `session/`: [`Session`], the fuzz targets' blocking connection kept open across inputs,
 //!   which plays a case with no runtime at all, and its lane of steps (`mod.rs`); one round's
-//!   blocking writes and reads (`round.rs`); lockstep with the built-in server (`lockstep.rs`).
+//!   blocking writes and reads (`round.rs`); lockstep (`lockstep.rs`).
 //! - `divergence/`: [`Divergence`] (`mod.rs`); its kinds, the one mapping from I/O errors to
 //!   them, and mismatch evidence (`kind.rs`); the step that failed (`step.rs`); the report
 //!   (`report.rs`).
@@ -32,6 +34,7 @@
 mod crossing;
 mod divergence;
 mod lane;
+pub(crate) mod lockstep;
 mod open;
 mod player;
 mod progress;
@@ -40,6 +43,7 @@ mod session;
 mod writer;
 
 pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence};
+pub use lockstep::Lockstep;
 pub use player::{
     play, play_confirmed, play_script, play_script_confirmed, ConnectionOutcome, Outcome,
     PlayOptions, ProxyInFront,

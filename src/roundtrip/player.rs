@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::divergence::{Divergence, DivergenceKind};
 use super::lane::{self, Conn, HeldOpen, LaneFailure};
+use super::lockstep::Lockstep;
 use super::{crossing, open};
 use crate::case::Case;
 pub use crate::proxy::ProxyInFront;
@@ -45,6 +46,10 @@ pub struct PlayOptions {
     /// time, each only once the proxy has accepted the one before, so the same seed gives the
     /// same faults on the same connections.
     pub through: Option<ProxyInFront>,
+    /// Lockstep: after each chunk, every writer waits until the server has read all it sent,
+    /// so the server's reads are the plan's chunks (see [`Lockstep`]). Where the kernel cannot
+    /// be asked (not Linux), [`Lockstep::Kernel`] plays without it and logs a warning.
+    pub lockstep: Option<Lockstep>,
 }
 
 impl Default for PlayOptions {
@@ -54,6 +59,7 @@ impl Default for PlayOptions {
             connect_timeout: Duration::from_secs(2),
             server_stats: None,
             through: None,
+            lockstep: None,
         }
     }
 }
@@ -170,7 +176,8 @@ pub async fn play_script(
         let stream = open::open(&decl.write, index, addr, options)
             .await
             .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
-        let (conn, writer) = Conn::start(index, decl, stream, script, started, held.clone());
+        let (conn, writer) =
+            Conn::start(index, decl, stream, script, started, held.clone(), options);
         conns.push(Some(conn));
         writers.push(writer);
     }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::divergence::DivergenceKind;
+use super::lockstep::Probe;
 use super::progress::Progress;
 use crate::case::{PauseScale, Payload, WritePlan};
 
@@ -50,16 +51,18 @@ pub(super) async fn write_side(
     mut queue: mpsc::UnboundedReceiver<Command<'_>>,
     state: watch::Sender<WriterState>,
     progress: Arc<Progress>,
+    mut lockstep: Option<Probe>,
 ) {
     let mut buffer = vec![0u8; IO_UNIT];
     while let Some(command) = queue.recv().await {
         let result = match command {
             Command::Send(payload, repeat) => {
-                let sink = Sink {
+                let mut sink = Sink {
                     plan: &plan,
                     scale,
                     state: &state,
                     progress: &progress,
+                    lockstep: &mut lockstep,
                 };
                 sink.send(&mut writer, payload, repeat, &mut buffer).await
             }
@@ -88,11 +91,12 @@ struct Sink<'a> {
     scale: PauseScale,
     state: &'a watch::Sender<WriterState>,
     progress: &'a Progress,
+    lockstep: &'a mut Option<Probe>,
 }
 
 impl Sink<'_> {
     async fn send(
-        &self,
+        &mut self,
         writer: &mut OwnedWriteHalf,
         payload: &Payload,
         repeat: u32,
@@ -107,10 +111,44 @@ impl Sink<'_> {
                     at += n;
                 }
                 self.state.send_modify(|s| s.writes += 1);
+                self.wait_until_read(writer).await;
                 pause(self.scale.apply(cut.pause), self.progress).await;
             }
         }
         Ok(())
+    }
+
+    /// In lockstep, waits until the server has read every byte written so far. It spins on
+    /// the probe (a few microseconds each) and yields between tries so the lanes read the echo
+    /// meanwhile; after a while it sleeps a millisecond between tries instead. The wait is
+    /// bounded by the step that waits on this writer, as every other wait of the writer.
+    async fn wait_until_read(&mut self, writer: &OwnedWriteHalf) {
+        let Some(probe) = self.lockstep.as_mut() else {
+            return;
+        };
+        let sent = self.state.borrow().written;
+        for attempt in 0u32.. {
+            #[cfg(unix)]
+            let read = {
+                use std::os::fd::AsFd;
+                probe.server_has_read(writer.as_ref().as_fd(), sent)
+            };
+            #[cfg(not(unix))]
+            let read = {
+                let _ = writer;
+                probe.server_has_read(sent)
+            };
+            match read {
+                Ok(true) => return,
+                Ok(false) if attempt < 1000 => tokio::task::yield_now().await,
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+                Err(e) => {
+                    tracing::warn!("lockstep is off for this connection: {e}");
+                    *self.lockstep = None;
+                    return;
+                }
+            }
+        }
     }
 
     async fn write_all(

@@ -73,6 +73,12 @@
 //!   chain CHAIN (the rest of the line, in the grammar of [`crate::proxy::ToxicChain`]) seeded
 //!   with N; its connections are accepted in the file's order, so the same faults hit the same
 //!   connections every time. `check --through` saves its failures with this line.
+//! - **`lockstep`**, before the first connection, at most once: after each chunk, the writer
+//!   waits until the server has read everything sent, so the server's reads are the file's
+//!   chunks (a read may still split a chunk, never join two). With the built-in server it
+//!   asks the server's counters; with any other server on Linux, the kernel (the receive queue
+//!   of the server's socket); elsewhere it plays without and warns. For a fragmentation bug
+//!   that must replay every time.
 //! - **`connection NAME`** opens a connection block, which runs to the next `connection`, the
 //!   first top-level step, or the end of the file. Names are `[A-Za-z_][A-Za-z0-9_-]*`, at most
 //!   32 bytes, unique, and none of `send`, `expect`, `shutdown`, `close`. All connections are
@@ -192,6 +198,10 @@ pub struct ScenarioFile {
     pub comments: Vec<String>,
     /// The proxy to play it through (`through seed N CHAIN`), if any.
     pub through: Option<Through>,
+    /// Played in lockstep with the server (`lockstep`): after each chunk the writer waits
+    /// until the server has read it, so the server's reads are the file's chunks, whatever
+    /// the server (see [`Lockstep`](crate::roundtrip::Lockstep)).
+    pub lockstep: bool,
     /// Where each step stands in the text it was parsed from, for reports.
     pub lines: StepLines,
 }
@@ -246,6 +256,7 @@ impl ScenarioFile {
             divergence: Vec::new(),
             comments: Vec::new(),
             through: None,
+            lockstep: false,
             lines: StepLines::default(),
         }
     }

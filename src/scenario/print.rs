@@ -61,6 +61,9 @@ pub fn print(file: &ScenarioFile) -> String {
     if let Some(through) = &file.through {
         let _ = write!(out, "\nthrough {through}\n");
     }
+    if file.lockstep {
+        out.push_str("\nlockstep\n");
+    }
     if script.pause_scale != crate::case::PauseScale::ONE {
         let _ = write!(out, "\npause-scale {}\n", script.pause_scale);
     }

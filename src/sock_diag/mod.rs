@@ -11,9 +11,6 @@
 //! [`bytes_acked`] is the cheap question about one of our own sockets: how much of what we sent
 //! the peer's kernel has acknowledged.
 
-// The player uses this module next (lockstep with any server); the integrator removes this then.
-#![allow(dead_code)]
-
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;

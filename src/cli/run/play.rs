@@ -70,7 +70,7 @@ pub(super) fn play_options(target: &ServerUnderTest, timeout: Duration) -> PlayO
         timeout,
         connect_timeout: timeout,
         server_stats: target.server_stats(),
-        through: None,
+        ..PlayOptions::default()
     }
 }
 

@@ -166,12 +166,8 @@ fn a_correct_server_of_yours_passes_every_seed_tokio_and_blocking() {
 fn a_fragmentation_bug_of_yours_is_caught_and_its_crash_replays() {
     static H: LazyLock<Harness> = LazyLock::new(|| Harness::tokio(fragile));
     let crash = one_byte_first();
-    let panic = std::panic::catch_unwind(|| H.roundtrip(&crash)).unwrap_err();
-    let report = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(
-        report.contains("mismatch") || report.contains("different bytes"),
-        "{report}"
-    );
+    // On the kept connection the fuzzer meets the bug when the chunks happen to stay apart;
+    // the replay, in lockstep with your server's socket, meets it every time.
     // The regression test a user keeps: the crash fails again on a fresh connection.
     for _ in 0..5 {
         let failure = H.reproduce(FuzzTarget::Roundtrip, &crash).unwrap_err();

@@ -67,10 +67,24 @@ impl<'a> Conn<'a> {
         script: &Script,
         started: Instant,
         held: HeldOpen,
+        options: &PlayOptions,
     ) -> (Conn<'a>, impl Future<Output = ()> + 'a) {
         let local_addr = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let lockstep = options.lockstep.as_ref().and_then(|how| {
+            let peer = stream.peer_addr().ok()?;
+            #[cfg(unix)]
+            let probe = {
+                use std::os::fd::AsFd;
+                how.probe(stream.as_fd(), local_addr, peer, 0)
+            };
+            #[cfg(not(unix))]
+            let probe = how.probe(local_addr, peer, 0);
+            probe
+                .map_err(|e| tracing::warn!("{e}; playing without lockstep"))
+                .ok()
+        });
         let (reader, write_half) = stream.into_split();
         let progress = Arc::new(Progress::new());
         let (commands, queue) = mpsc::unbounded_channel();
@@ -82,6 +96,7 @@ impl<'a> Conn<'a> {
             queue,
             state_tx,
             progress.clone(),
+            lockstep,
         );
         let total_sends = script
             .steps_of(&decl.name)

@@ -1,39 +1,60 @@
-//! Lockstep ([`Session::lockstep`]): after writing each chunk, the session waits until the
-//! built-in server has read every byte sent, so that the server's reads are the plan's chunks.
+//! Lockstep on the session ([`Session::lockstep`]): after writing each chunk, the session
+//! waits until the server has read every byte sent (see [`Lockstep`]).
 
-use std::sync::Arc;
+use std::io;
 
 use super::round::check_deadline;
 use super::{CaseProgress, Session};
 use crate::roundtrip::divergence::DivergenceKind;
-use crate::server::ServerStats;
+use crate::roundtrip::lockstep::Lockstep;
 
 impl Session {
-    /// Plays in lockstep with the built-in server whose counters are `stats`: after writing
-    /// each chunk, wait until the server has read every byte sent, so that the server's reads
-    /// are the plan's chunks exactly (a read may still split a chunk, never join two).
-    ///
-    /// How a stream is cut on the way otherwise depends on timing: chunks written back to back
-    /// may reach the server as one read. Lockstep plays the plan's fragmentation at its finest,
-    /// every time, which makes a fragmentation bug found by chance replay for certain.
-    pub fn lockstep(mut self, stats: Arc<ServerStats>) -> Session {
-        self.lockstep = Some(stats);
-        self
+    /// Plays in lockstep with the server: after writing each chunk, wait until the server has
+    /// read every byte sent, so that the server's reads are the plan's chunks exactly (a read
+    /// may still split a chunk, never join two). [`Lockstep::ServerReads`] for the built-in
+    /// server, [`Lockstep::Kernel`] for any server on this machine; the latter fails where the
+    /// kernel cannot be asked (not Linux), saying why.
+    pub fn lockstep(mut self, how: Lockstep) -> io::Result<Session> {
+        let peer = self.stream.peer_addr()?;
+        #[cfg(unix)]
+        let probe = {
+            use std::os::fd::AsFd;
+            how.probe(self.stream.as_fd(), self.local_addr, peer, self.sent_before)?
+        };
+        #[cfg(not(unix))]
+        let probe = how.probe(self.local_addr, peer, self.sent_before)?;
+        self.lockstep = Some(probe);
+        Ok(self)
     }
 
     /// In lockstep, waits until the server has read everything sent on this connection.
-    pub(super) fn wait_for_server(&self, progress: &CaseProgress) -> Result<(), DivergenceKind> {
-        let Some(stats) = &self.lockstep else {
+    pub(super) fn wait_for_server(
+        &mut self,
+        progress: &CaseProgress,
+    ) -> Result<(), DivergenceKind> {
+        let Some(probe) = &mut self.lockstep else {
             return Ok(());
         };
-        // The server's count covers earlier cases on this connection too.
-        let base = self.sent_before;
+        // Counted from the connection's start: earlier cases on it sent bytes too.
+        let sent = self.sent_before + progress.sent;
         loop {
-            let read = stats
-                .connection(self.local_addr)
-                .map_or(0, |record| record.bytes_in);
-            if read >= base + progress.sent {
-                return Ok(());
+            #[cfg(unix)]
+            let read = {
+                use std::os::fd::AsFd;
+                probe.server_has_read(self.stream.as_fd(), sent)
+            };
+            #[cfg(not(unix))]
+            let read = probe.server_has_read(sent);
+            match read {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                // The kernel stopped answering: play on without lockstep rather than fail a
+                // case for the harness's own trouble.
+                Err(e) => {
+                    tracing::warn!("lockstep is off for this connection: {e}");
+                    self.lockstep = None;
+                    return Ok(());
+                }
             }
             check_deadline(progress)?;
             std::thread::yield_now();

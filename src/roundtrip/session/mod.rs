@@ -25,8 +25,7 @@
 //! - this file: [`Session`], connecting, and playing a lane's steps in order.
 //! - `round`: one send's writes and one expectation's reads on the blocking socket, and how
 //!   their deadline, errors and pauses are kept.
-//! - `lockstep`: [`Session::lockstep`], waiting after each chunk until the built-in server has
-//!   read it.
+//! - `lockstep`: [`Session::lockstep`], waiting after each chunk until the server has read it.
 //!
 //! [`WritePlan`]: crate::case::WritePlan
 //! [`ReadPlan`]: crate::case::ReadPlan
@@ -40,15 +39,13 @@ use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use round::{check_deadline, io_kind, pause};
 
 use super::divergence::{Divergence, DivergenceKind};
+use super::lockstep::Probe;
 use super::sent::{Expected, SentLog};
 use crate::case::PauseScale;
 use crate::script::{Expectation, ScriptConnection, Step};
-use crate::server::ServerStats;
 
 /// The largest message a session plays as one round (see the module docs).
 pub const MAX_ROUND_LEN: usize = 32 * 1024;
@@ -66,9 +63,9 @@ pub struct Session {
     nodelay: bool,
     /// The socket's read and write timeouts as last set: the time left of the current case.
     timeout: Option<Duration>,
-    /// In lockstep, the built-in server's counters: after each chunk the writer waits until
-    /// the server has read it (see [`Session::lockstep`]).
-    lockstep: Option<Arc<ServerStats>>,
+    /// In lockstep, how to learn that the server has read each chunk (see
+    /// [`Session::lockstep`]).
+    lockstep: Option<Probe>,
     /// Bytes written by earlier cases, where the server's count for this connection starts.
     sent_before: u64,
 }

@@ -21,9 +21,10 @@ const SETTINGS: &str = "a setting (`nodelay`, `send-buffer`, `recv-buffer`, `wri
                         `shutdown write`, `expect echo`, `expect eof`, `close`)";
 
 const HEADS: &str = "`connection`, a setting, `sleep`, or a step such as `NAME send …`";
-const KEYWORDS: [&str; 11] = [
+const KEYWORDS: [&str; 12] = [
     "connection",
     "pause-scale",
+    "lockstep",
     "through",
     "sleep",
     "nodelay",
@@ -72,6 +73,7 @@ impl<'s> Parser<'s> {
         match head.text {
             "pause-scale" => self.pause_scale_line(head, &mut args),
             "through" => self.through_line(head, &mut args),
+            "lockstep" => self.lockstep_line(head),
             "connection" => {
                 self.after_steps(head, "every `connection` before the first top-level step")?;
                 self.connection_line(&mut args)

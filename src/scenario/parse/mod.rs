@@ -74,6 +74,7 @@ struct Parser<'s> {
     comments: Vec<String>,
     pause_scale: Option<PauseScale>,
     through: Option<Through>,
+    lockstep: bool,
     in_header: bool,
     /// The block being read, if any.
     block: Option<Block>,
@@ -101,6 +102,7 @@ impl<'s> Parser<'s> {
             comments: Vec::new(),
             pause_scale: None,
             through: None,
+            lockstep: false,
             in_header: true,
             block: None,
             connections: Vec::new(),
@@ -198,6 +200,7 @@ impl<'s> Parser<'s> {
             divergence: self.divergence,
             comments: self.comments,
             through: self.through,
+            lockstep: self.lockstep,
             lines: self.lines,
         })
     }

@@ -1,4 +1,5 @@
-//! Settings: those of the whole file (`pause-scale`, `through`), before the first connection,
+//! Settings: those of the whole file (`pause-scale`, `through`, `lockstep`), before the first
+//! connection,
 //! and those of a connection (`nodelay`, `send-buffer`, `recv-buffer`, `write-chunks`,
 //! `write-pauses`, `read-sizes`, `read-pauses`), at the head of its block. Each comes at most
 //! once; an omitted one keeps its default.
@@ -74,6 +75,13 @@ impl<'s> Parser<'s> {
             })?;
         args.finish(self)?;
         self.pause_scale = Some(scale);
+        Ok(())
+    }
+
+    /// `lockstep`: a word alone; the file is played in lockstep with the server.
+    pub(super) fn lockstep_line(&mut self, head: &Token<'s>) -> Result<(), ParseError> {
+        self.file_setting(head, self.lockstep)?;
+        self.lockstep = true;
         Ok(())
     }
 

@@ -52,3 +52,27 @@ fn through_lines_round_trip_in_both_versions() {
         assert_eq!(parse(&print(&file)).map_err(|e| e.to_string()), Ok(file));
     }
 }
+
+#[test]
+fn lockstep_is_a_file_setting_that_prints_and_reparses() {
+    let text =
+        "# echo-harness scenario v2\nlockstep\nconnection c\n  c send \"ab\"\n  c expect echo\n";
+    let file = crate::scenario::parse(text).unwrap();
+    assert!(file.lockstep);
+    let printed = crate::scenario::print(&file);
+    assert!(printed.contains("\nlockstep\n"), "{printed}");
+    assert!(crate::scenario::parse(&printed).unwrap().lockstep);
+    assert!(
+        !crate::scenario::parse(&text.replace("lockstep\n", ""))
+            .unwrap()
+            .lockstep
+    );
+    for (bad, kind) in [
+        ("lockstep\nlockstep\n", "a second `lockstep`"),
+        ("connection c\nlockstep\n", "`lockstep` after a connection"),
+    ] {
+        let text = format!("# echo-harness scenario v2\n{bad}connection d\n  d send \"x\"\n");
+        let err = crate::scenario::parse(&text).unwrap_err().to_string();
+        assert!(err.contains(kind), "{err}");
+    }
+}
