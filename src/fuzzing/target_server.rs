@@ -114,8 +114,19 @@ pub(super) fn built_in_server() -> Result<ServerHandle, FuzzFailure> {
 /// The target the environment names, if it names one: [`TARGET_ENV`] or [`SPAWN_ENV`] (not
 /// both).
 pub(super) fn from_env() -> Result<Option<TargetServer>, FuzzFailure> {
-    let target = std::env::var(TARGET_ENV).ok().filter(|v| !v.is_empty());
-    let spawn = std::env::var(SPAWN_ENV).ok().filter(|v| !v.is_empty());
+    from_values(
+        std::env::var(TARGET_ENV).ok(),
+        std::env::var(SPAWN_ENV).ok(),
+    )
+}
+
+/// [`from_env`] on the two variables' values; an empty one counts as unset.
+fn from_values(
+    target: Option<String>,
+    spawn: Option<String>,
+) -> Result<Option<TargetServer>, FuzzFailure> {
+    let target = target.filter(|v| !v.trim().is_empty());
+    let spawn = spawn.filter(|v| !v.trim().is_empty());
     match (target, spawn) {
         (None, None) => Ok(None),
         (Some(_), Some(_)) => Err(FuzzFailure::Start(format!(
@@ -147,4 +158,42 @@ pub(super) fn spawned(_command: &str) -> Result<TargetServer, FuzzFailure> {
     Err(FuzzFailure::Start(format!(
         "{SPAWN_ENV} needs echo-harness's feature `spawn` (this build has it off)"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(target: Option<&str>, spawn: Option<&str>) -> String {
+        match from_values(target.map(String::from), spawn.map(String::from)) {
+            Err(e) => e.to_string(),
+            Ok(t) => panic!("no error: {:?}", t.map(|t| t.describe())),
+        }
+    }
+
+    #[test]
+    fn the_environment_names_an_address_or_a_command_or_nothing() {
+        assert!(from_values(None, Some(" ".into())).unwrap().is_none());
+        let target = from_values(Some("127.0.0.1:7000".into()), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(target.addr(), "127.0.0.1:7000".parse().unwrap());
+        assert!(
+            target.describe().contains(TARGET_ENV),
+            "{}",
+            target.describe()
+        );
+        let both = error(Some("127.0.0.1:7000"), Some("./server {addr}"));
+        assert!(both.contains("set one"), "{both}");
+        let bad = error(Some("localhost"), None);
+        assert!(bad.contains("ECHO_HARNESS_TARGET=\"localhost\""), "{bad}");
+    }
+
+    #[cfg(all(feature = "spawn", unix))]
+    #[test]
+    fn a_command_that_cannot_start_says_so() {
+        let failed = error(None, Some("/nonexistent/server {addr}"));
+        assert!(failed.contains(SPAWN_ENV), "{failed}");
+        assert!(failed.contains("/nonexistent/server"), "{failed}");
+    }
 }

@@ -233,4 +233,54 @@ mod tests {
             .unwrap();
         assert_eq!(*reads.lock().unwrap(), CUT, "{text}");
     }
+
+    /// What lockstep costs per chunk on the session, against the built-in server: 2,000 chunks
+    /// of 2 bytes, without lockstep, with the server's counts and with the kernel, interleaved.
+    /// `cargo test --release --lib lockstep_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement; prints figures"]
+    fn lockstep_cost_per_chunk() {
+        use crate::server::{EchoServer, ServerConfig};
+        let server = EchoServer::spawn(ServerConfig {
+            worker_threads: Some(1),
+            ..ServerConfig::ephemeral()
+        })
+        .unwrap();
+        let mut case = Case::single(Conversation::Interactive {
+            messages: vec![Payload::generated(4000, 1)],
+        });
+        let conn = &mut case.connections[0];
+        conn.write.chunks = vec![2];
+        conn.write.pauses.clear();
+        conn.write.nodelay = true;
+        let script = Script::from_case(&case);
+        let lane = &script.connections[0];
+        let ways: [(&str, Option<Lockstep>); 3] = [
+            ("none", None),
+            ("server reads", Some(Lockstep::ServerReads(server.stats()))),
+            ("kernel", Some(Lockstep::Kernel)),
+        ];
+        let mut per_chunk: Vec<Vec<f64>> = vec![Vec::new(); ways.len()];
+        for _ in 0..7 {
+            for (i, (_, how)) in ways.iter().enumerate() {
+                let mut session =
+                    Session::connect(server.local_addr(), Duration::from_secs(2)).unwrap();
+                if let Some(how) = how {
+                    session = session.lockstep(how.clone()).unwrap();
+                }
+                let started = std::time::Instant::now();
+                let outcome = session
+                    .play_lane(lane, script.pause_scale, Duration::from_secs(10))
+                    .unwrap();
+                per_chunk[i].push(started.elapsed().as_secs_f64() * 1e6 / outcome.writes as f64);
+            }
+        }
+        for ((name, _), mut runs) in ways.iter().zip(per_chunk) {
+            runs.sort_by(f64::total_cmp);
+            println!(
+                "lockstep {name:>12}: median {:.1} us a chunk (min {:.1}, max {:.1}; 7 runs of 2,000 chunks)",
+                runs[3], runs[0], runs[6]
+            );
+        }
+    }
 }
