@@ -6,6 +6,7 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 Usage: scripts/fuzz.sh TARGET [--time SECONDS] [--jobs N] [--fault-injection]
+                       [--target ADDR | --spawn CMD]
 
 Runs a fuzzing campaign on TARGET (roundtrip, roundtrip_lifecycle, raw_stream, scenario_parse,
 proxy_roundtrip):
@@ -21,6 +22,12 @@ Options:
   --jobs N           fuzzing processes (default: nproc)
   --fault-injection  build the server with its planted bug (feature fault-injection), to check
                      that the target finds it
+  --target ADDR      fuzz the server listening at ADDR instead of the built-in one (sets
+                     ECHO_HARNESS_TARGET; roundtrip, roundtrip_lifecycle, raw_stream,
+                     proxy_roundtrip); triage replays against it too
+  --spawn CMD        start CMD once per fuzzing process and fuzz it (sets ECHO_HARNESS_SPAWN;
+                     `{addr}` or `{port}` as in `echo-harness check --spawn`); killed with the
+                     process; triage replays against a fresh one
   -h, --help         this text
 
 Uses `cargo +nightly fuzz` when a nightly toolchain is installed, else
@@ -38,6 +45,8 @@ time_budget=300
 jobs=$(nproc 2>/dev/null || echo 2)
 features=()
 fault_note=""
+# The server under fuzzing, for the targets (through the environment) and for triage (flags).
+server_flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help)
@@ -58,6 +67,22 @@ while [ $# -gt 0 ]; do
       features=(--features fault-injection)
       fault_note=" (fault injection on)"
       shift
+      ;;
+    --target)
+      [ $# -ge 2 ] || die "--target needs an address such as 127.0.0.1:7000"
+      [ ${#server_flags[@]} -eq 0 ] || die "--target and --spawn: one server at a time"
+      export ECHO_HARNESS_TARGET=$2
+      server_flags=(--target "$2")
+      fault_note="$fault_note against $2"
+      shift 2
+      ;;
+    --spawn)
+      [ $# -ge 2 ] || die "--spawn needs a command such as './server {addr}'"
+      [ ${#server_flags[@]} -eq 0 ] || die "--target and --spawn: one server at a time"
+      export ECHO_HARNESS_SPAWN=$2
+      server_flags=(--spawn "$2")
+      fault_note="$fault_note against \`$2\`"
+      shift 2
       ;;
     -*) die "unknown option $1 (see --help)" ;;
     *)
@@ -132,7 +157,7 @@ for crash in "${crashes[@]}"; do
     echo "fuzz.sh: $name: could not be printed as a scenario" >&2
     continue
   fi
-  if "${cli[@]}" replay --artifact "$target" "$crash" >"$triage/$name.replay.txt" 2>&1; then
+  if "${cli[@]}" replay --artifact "$target" "$crash" "${server_flags[@]}" >"$triage/$name.replay.txt" 2>&1; then
     verdict="does NOT reproduce on a fresh connection"
   else
     verdict="reproduces"
