@@ -18,19 +18,60 @@
 //! Check::new(server.local_addr()).seed(7).cases(20).run().assert_passed();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A failing [`Verdict`] saves its minimal case as a scenario file, the one `check --save`
+//! writes ([`Verdict::save`]); copied under a regression folder, it is replayed by
+//! [`scenario::play_path`](crate::scenario::play_path).
+//!
+//! # Inside a tokio runtime
+//! [`Check::run`] and [`play_case`] block the calling thread. Inside a multi-thread runtime
+//! that is fine, even with one worker: they run under `block_in_place`, so the worker's other
+//! tasks (your server, if you spawned it there) move to another thread. Inside a
+//! current-thread runtime (a plain `#[tokio::test]`) blocking would stop a server running on
+//! it and report it as stalled, so they refuse instead, saying why ([`WouldBlockRuntime`]):
+//! use [`Check::run_async`] there, or `#[tokio::test(flavor = "multi_thread")]`.
+//!
+//! # In your own `proptest!`
+//! [`play_case`] (or [`play_case_with`], to set [`PlayOptions`]) plays one case drawn from
+//! [`case_strategy`](crate::strategy::case_strategy); `?` turns its [`Divergence`](crate::Divergence) into
+//! proptest's failure. proptest then shrinks the case, playing one simpler case per step: up
+//! to `max_shrink_iters` steps (by default four times the case count, 1024 for the default
+//! 256 cases), for at most `max_shrink_time` milliseconds (by default no limit). Against a
+//! server that stops answering, most steps fail by time, and each such play costs its
+//! timeout; [`play_case`] confirms such a failure at four times the timeout only once per
+//! address and then takes shorter timeouts (see [`play_case_with`]), and
+//! [`proptest_config`] also bounds `max_shrink_time` ([`PROPTEST_SHRINK_TIME`]):
+//!
+//! ```
+//! use echo_harness::{case::CaseBounds, check, strategy::case_strategy};
+//! use echo_harness::{EchoServer, ServerConfig};
+//! use proptest::prelude::*;
+//!
+//! let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap(); // yours here
+//! let addr = server.local_addr();
+//! let bounds = CaseBounds::default().max_payload_len(4096);
+//! proptest!(check::proptest_config(16), |(case in case_strategy(&bounds))| {
+//!     check::play_case(&case, addr)?;
+//! });
+//! ```
 
 mod campaign;
 mod liveness;
 mod play_case;
+mod save;
 mod seed;
+mod shortcut;
 mod shrink;
 mod simplify;
 mod verdict;
 
 pub use liveness::{blame_dead_server, Liveness};
-pub use play_case::play_case;
+pub use play_case::{play_case, play_case_with, proptest_config, PROPTEST_SHRINK_TIME};
 pub use seed::CaseSequence;
 pub use verdict::{CheckFailure, Verdict};
+
+pub use crate::roundtrip::PlayOptions;
+pub use crate::runtime::WouldBlockRuntime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
