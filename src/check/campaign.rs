@@ -37,7 +37,7 @@ impl Check {
         runtime::try_block_on("Check::run()", "`.run_async().await`", move || {
             self.run_async()
         })
-        .unwrap_or_else(|refused| Verdict::not_run(seed, addr, refused))
+        .unwrap_or_else(|refused| Verdict::refused(seed, addr, refused))
     }
 
     /// Runs the campaign in the caller's runtime.

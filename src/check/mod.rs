@@ -33,14 +33,20 @@
 //!
 //! # In your own `proptest!`
 //! [`play_case`] (or [`play_case_with`], to set [`PlayOptions`]) plays one case drawn from
-//! [`case_strategy`](crate::strategy::case_strategy); `?` turns its [`Divergence`](crate::Divergence) into
-//! proptest's failure. proptest then shrinks the case, playing one simpler case per step: up
-//! to `max_shrink_iters` steps (by default four times the case count, 1024 for the default
-//! 256 cases), for at most `max_shrink_time` milliseconds (by default no limit). Against a
-//! server that stops answering, most steps fail by time, and each such play costs its
-//! timeout; [`play_case`] confirms such a failure at four times the timeout only once per
-//! address and then takes shorter timeouts (see [`play_case_with`]), and
-//! [`proptest_config`] also bounds `max_shrink_time` ([`PROPTEST_SHRINK_TIME`]):
+//! [`case_strategy`](crate::strategy::case_strategy); `?` turns its
+//! [`Divergence`](crate::Divergence) into proptest's failure, with the whole report.
+//!
+//! proptest then shrinks the case, playing one simpler case per step, for at most
+//! `max_shrink_iters` steps (`u32::MAX` by default, which proptest reads as four times the
+//! case count: 1024 for the default 256 cases) and `max_shrink_time` milliseconds (0 by
+//! default: no limit); both are fields of `ProptestConfig`, and `PROPTEST_MAX_SHRINK_ITERS`
+//! and `PROPTEST_MAX_SHRINK_TIME` set them from the environment. It shrinks a payload a byte
+//! at a time, and against a server that stops answering each failing step costs a timeout:
+//! paid in full (2 s, then 8 s to confirm), a default run went on for many minutes. So
+//! [`play_case`] confirms a timing-only failure only once per address, takes shorter timeouts
+//! after that, and after [`DEFAULT_SHRINK_TIME`] lets further shrink steps pass unplayed (see
+//! [`play_case_with`]): a default run against such a server ends in well under a minute.
+//! [`proptest_config`] bounds `max_shrink_time` to the same 30 s in proptest itself:
 //!
 //! ```
 //! use echo_harness::{case::CaseBounds, check, strategy::case_strategy};
@@ -66,7 +72,7 @@ mod simplify;
 mod verdict;
 
 pub use liveness::{blame_dead_server, Liveness};
-pub use play_case::{play_case, play_case_with, proptest_config, PROPTEST_SHRINK_TIME};
+pub use play_case::{play_case, play_case_with, proptest_config};
 pub use seed::CaseSequence;
 pub use verdict::{CheckFailure, Verdict};
 
@@ -85,7 +91,9 @@ use crate::server::ServerStats;
 
 /// Cases a campaign plays when neither `cases` nor `duration` is given.
 pub const DEFAULT_CASES: u32 = 100;
-/// How long shrinking may take at most.
+/// How long shrinking may take at most: a campaign's default
+/// ([`Check::shrink_time`]), the `max_shrink_time` of [`proptest_config`], and the budget
+/// [`play_case`] gives proptest's shrinking.
 pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(30);
 
 /// Called after every case with the number of cases played and bytes verified so far.

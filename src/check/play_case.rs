@@ -7,17 +7,13 @@
 //! a divergence is its whole report.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use proptest::test_runner::Config;
 
-use super::shortcut;
+use super::{shortcut, DEFAULT_SHRINK_TIME};
 use crate::case::Case;
 use crate::roundtrip::{Divergence, DivergenceKind, Outcome, PlayOptions};
 use crate::runtime;
-
-/// How long [`proptest_config`] lets proptest shrink a failure.
-pub const PROPTEST_SHRINK_TIME: Duration = Duration::from_secs(30);
 
 /// Plays one case against `addr` with the default [`PlayOptions`] (a 2 s no-progress
 /// timeout), blocking: the entry point for a user's own `proptest!` block. See
@@ -47,8 +43,14 @@ pub fn play_case(case: &Case, addr: SocketAddr) -> Result<Outcome, Divergence> {
 ///   a quarter of the timeouts (at least 100 ms) and take a timing-only failure without
 ///   playing it again; the report says so ("not played again: …", and
 ///   [`Divergence::confirmed_earlier`]). This memory is process-wide, per address, and lapses
-///   a minute after the last failure there. It is what keeps shrinking a server that stops
-///   answering to seconds per step rather than ten.
+///   a minute after the last failure there.
+/// - Shrinking is bounded even in proptest's default configuration: once
+///   [`DEFAULT_SHRINK_TIME`] has passed since that confirmation, a case that looks like a
+///   shrink step — played on the same thread, no bigger (connections, bytes) than the last
+///   case that failed there — passes without being played, with an empty [`Outcome`], and a
+///   note on stderr says so. proptest then stops at the smallest case that failed so far.
+///   Together these end a default `proptest!` run against a server that stops answering in
+///   well under a minute, where paying the confirmation on every step took many minutes.
 /// - It blocks as [`Check::run`](super::Check::run) does: outside a runtime, or inside a
 ///   multi-thread one (the worker's other tasks move to another thread, so a server spawned on
 ///   that runtime keeps serving). Inside a current-thread runtime it plays nothing and returns
@@ -99,7 +101,7 @@ fn play_blocking(
 }
 
 /// proptest's configuration with `cases` cases and shrinking bounded to
-/// [`PROPTEST_SHRINK_TIME`] (`max_shrink_time`), for a `proptest!` block that plays cases
+/// [`DEFAULT_SHRINK_TIME`] (`max_shrink_time`), for a `proptest!` block that plays cases
 /// over sockets: without a time bound, proptest may shrink for up to four times `cases`
 /// iterations (`max_shrink_iters`), each a play that can take a timeout.
 ///
@@ -111,7 +113,7 @@ fn play_blocking(
 pub fn proptest_config(cases: u32) -> Config {
     Config {
         cases,
-        max_shrink_time: u32::try_from(PROPTEST_SHRINK_TIME.as_millis()).unwrap_or(u32::MAX),
+        max_shrink_time: u32::try_from(DEFAULT_SHRINK_TIME.as_millis()).unwrap_or(u32::MAX),
         ..Config::default()
     }
 }

@@ -80,7 +80,7 @@ impl Verdict {
     }
 
     /// The verdict of a campaign that refused to run.
-    pub(crate) fn not_run(seed: u64, target: SocketAddr, why: WouldBlockRuntime) -> Verdict {
+    pub(crate) fn refused(seed: u64, target: SocketAddr, why: WouldBlockRuntime) -> Verdict {
         Verdict {
             not_run: Some(why),
             ..Verdict::new(seed, target)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use echo_harness::case::CaseBounds;
 use echo_harness::check::play_case;
 use echo_harness::strategy::case_strategy;
-use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestError, TestRunner};
 
 /// How long the server keeps a connection open, silent, after the client's EOF: long enough
 /// that every play of the client times out first, bounded so sockets do not pile up.
@@ -50,12 +50,14 @@ fn serve_first_read(mut stream: TcpStream, close_at_eof: bool) {
     }
 }
 
-/// Runs proptest's default configuration (no persistence file: this is a measurement) with the
-/// README's bounds and `play_case` as the body, and prints what it took.
-fn measure(name: &str, addr: SocketAddr) -> (Duration, u64, usize) {
+/// Runs proptest's default configuration with the README's bounds and `play_case` as the
+/// body, and prints what it took. Two changes, for a measurement: no persistence file, and the
+/// random seed fixed (to `seed`), so that runs compare.
+fn measure(name: &str, addr: SocketAddr, seed: u64) -> (Duration, u64, usize) {
     let bounds = CaseBounds::default().max_payload_len(64 * 1024);
     let config = Config {
         failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
         ..Config::default()
     };
     let plays = AtomicU32::new(0);
@@ -68,7 +70,7 @@ fn measure(name: &str, addr: SocketAddr) -> (Duration, u64, usize) {
         if result.is_err() {
             let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
             eprintln!(
-                "{name}: play {n}, failure {f} at {:.1?}: {} connections, {} bytes",
+                "{name} seed {seed}: play {n}, failure {f} at {:.1?}: {} connections, {} bytes",
                 started.elapsed(),
                 case.connections.len(),
                 case.total_len()
@@ -79,10 +81,10 @@ fn measure(name: &str, addr: SocketAddr) -> (Duration, u64, usize) {
     });
     let elapsed = started.elapsed();
     let Err(TestError::Fail(reason, minimal)) = result else {
-        panic!("{name}: the bug was not found: {result:?}");
+        panic!("{name} seed {seed}: the bug was not found: {result:?}");
     };
     eprintln!(
-        "{name}: {elapsed:.1?} wall, {} plays, {} failing; minimal case: {} connections, {} bytes\n{reason}\n{minimal}",
+        "{name} seed {seed}: {elapsed:.1?} wall, {} plays, {} failing; minimal case: {} connections, {} bytes\n{reason}\n{minimal}",
         plays.load(Ordering::Relaxed),
         failed.load(Ordering::Relaxed),
         minimal.connections.len(),
@@ -91,15 +93,31 @@ fn measure(name: &str, addr: SocketAddr) -> (Duration, u64, usize) {
     (elapsed, minimal.total_len(), minimal.connections.len())
 }
 
-/// The budget a default run must meet: within a minute, one connection, a small case.
+/// The seeds measured: `SHRINK_BUDGET_SEEDS` (comma-separated), or three fixed ones.
+fn seeds() -> Vec<u64> {
+    std::env::var("SHRINK_BUDGET_SEEDS")
+        .ok()
+        .map(|list| list.split(',').map(|s| s.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|| vec![1, 2, 3])
+}
+
+/// The budget a default run must meet: within a minute, one connection, a small case. Each
+/// seed gets a server of its own: `play_case` remembers failures per address.
 fn assert_within_budget(name: &str, close_at_eof: bool) {
-    let (elapsed, bytes, connections) = measure(name, first_read_only(close_at_eof));
-    assert!(
-        elapsed < Duration::from_secs(60),
-        "{name}: took {elapsed:?}"
-    );
-    assert_eq!(connections, 1, "{name}: shrinks to one connection");
-    assert!(bytes <= 64 * 1024, "{name}: {bytes} bytes left");
+    let mut figures = Vec::new();
+    for seed in seeds() {
+        let (elapsed, bytes, connections) = measure(name, first_read_only(close_at_eof), seed);
+        figures.push(format!(
+            "seed {seed}: {elapsed:.1?}, {connections} connection(s), {bytes} bytes"
+        ));
+        assert!(
+            elapsed < Duration::from_secs(60),
+            "{name} seed {seed}: took {elapsed:?}"
+        );
+        assert_eq!(connections, 1, "{name} seed {seed}: one connection");
+        assert!(bytes <= 64 * 1024, "{name} seed {seed}: {bytes} bytes left");
+    }
+    eprintln!("{name}: {}", figures.join("; "));
 }
 
 #[test]
