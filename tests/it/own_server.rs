@@ -74,6 +74,14 @@ async fn in_a_current_thread_runtime_the_blocking_calls_refuse_with_the_reason_n
     );
     assert!(divergence.to_string().contains(REFUSAL), "{divergence}");
 
+    // The generic blocking helper can only panic, with the same reason.
+    let panic = std::panic::catch_unwind(|| {
+        echo_harness::roundtrip::block_on(|| async { play_case(&stream(b"x"), addr) })
+    })
+    .unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(message.contains(REFUSAL), "{message}");
+
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(
         folder.path().join("a.scenario"),
