@@ -22,5 +22,12 @@ fn main() {
         .run();
     // In a test, `verdict.assert_passed()` panics with this report.
     println!("{verdict}");
+    // The minimal failing case, as `echo-harness check --save` writes it: copy it under a
+    // regression folder and `scenario::play_path` replays it from then on.
+    match verdict.save("echo-harness-failures") {
+        Ok(Some(path)) => println!("saved: {}", path.display()),
+        Ok(None) => {}
+        Err(e) => eprintln!("cannot save the failing case: {e}"),
+    }
     std::process::exit(if verdict.passed() { 0 } else { 1 });
 }

@@ -4,11 +4,10 @@
 //! server as a stand-in for yours.
 
 use echo_harness::case::CaseBounds;
-use echo_harness::check::play_case;
+use echo_harness::check::{self, play_case};
 use echo_harness::strategy::case_strategy;
 use echo_harness::{EchoServer, ServerConfig};
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::TestRunner;
 
 fn main() {
     let standin;
@@ -20,10 +19,11 @@ fn main() {
         }
     };
     // In a test crate this is the body of a `proptest!` block; a runner does the same here.
+    // proptest_config bounds shrinking to 30 s (proptest's default has no time limit).
     let bounds = CaseBounds::default().max_payload_len(256 * 1024);
-    let mut runner = TestRunner::new(Config::with_cases(32));
+    let mut runner = TestRunner::new(check::proptest_config(32));
     let result = runner.run(&case_strategy(&bounds), |case| {
-        play_case(&case, addr).map_err(|d| TestCaseError::fail(d.to_string()))?;
+        play_case(&case, addr)?; // a divergence is proptest's failure, with its whole report
         Ok(())
     });
     match result {

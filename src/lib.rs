@@ -27,7 +27,9 @@
 //!   futures of one task, and reports a [`Divergence`] naming the step; through a proxy
 //!   ([`ProxyInFront`](proxy::ProxyInFront)) it opens connections in accept order. Also
 //!   [`Session`](roundtrip::Session), the fuzz targets' blocking connection kept across inputs.
-//! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`].
+//! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`] (which saves
+//!   its minimal case); and [`play_case`](check::play_case), one case for a user's own
+//!   `proptest!`, with the [`PlayOptions`] of the player.
 //! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, their decoders and seeds, and
 //!   the replay of their crash files (`reproduce`, `artifact_to_scenario`).
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
@@ -36,7 +38,8 @@
 //!
 //! **Text** — what people read and write:
 //! - [`scenario`]: scenario text, the one language of saved tests: parser (`line:column`
-//!   errors), printer, [`ScenarioFile`], and [`play_file`](scenario::play_file).
+//!   errors), printer, [`ScenarioFile`], [`play_file`](scenario::play_file), and
+//!   [`play_path`](scenario::play_path), a file or a regression folder played with one report.
 //! - [`diagnostic`]: the one spanned error type of both parsers ([`ParseError`] and
 //!   [`ChainError`] are it with their own kind enum) and its renderer (line:column, a caret).
 //! - `units`: the one grammar of sizes (`64KiB`, `4MB`) and durations (`250us`, `1m`), read
@@ -58,7 +61,8 @@
 //!   back-off and drain, and serving on a thread of its own ([`EchoServer::spawn`],
 //!   [`Proxy::spawn`]).
 //! - `spawn` (feature `spawn`): a server under test as a child process group.
-//! - `runtime`: the one place tokio runtimes are built, and `block_on` for blocking callers.
+//! - `runtime`: the one place tokio runtimes are built, and `block_on` for blocking callers,
+//!   which refuses inside a current-thread runtime ([`WouldBlockRuntime`](check::WouldBlockRuntime)).
 //! - `sock_diag`: asks the kernel about one TCP socket by its four-tuple — state and queues,
 //!   by netlink sock_diag or /proc/net/tcp — and how much of our own stream was acknowledged.
 //! - `sync`: the one poison-tolerant `lock`, and the bounded ring of closed-connection records.
@@ -120,7 +124,7 @@ pub use client::{ClientError, EchoClient};
 pub use escape::escape_bytes;
 pub use exit_code::ExitCode;
 pub use proxy::{ChainError, Proxy, ProxyConfig, ProxyError, ProxyHandle, ProxyStats, ToxicChain};
-pub use roundtrip::{Divergence, DivergenceKind};
+pub use roundtrip::{Divergence, DivergenceKind, PlayOptions};
 pub use scenario::{ParseError, ScenarioFile};
 pub use script::Script;
 pub use server::{

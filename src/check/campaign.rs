@@ -7,12 +7,37 @@ use std::time::Instant;
 use super::seed::{proxy_seed, CaseSequence};
 use super::{Check, Verdict, DEFAULT_CASES};
 use crate::roundtrip::{self, PlayOptions};
+use crate::runtime;
 
 impl Check {
-    /// Runs the campaign, blocking the calling thread. Safe inside a runtime too: it then runs
-    /// on a thread of its own.
-    pub fn run(self) -> Verdict {
-        roundtrip::block_on(move || self.run_async())
+    /// Runs the campaign, blocking the calling thread: from a plain `#[test]`, or inside a
+    /// multi-thread tokio runtime (even with one worker: the worker's other tasks, such as a
+    /// server spawned on that runtime, move to another thread meanwhile).
+    ///
+    /// Inside a current-thread runtime (a plain `#[tokio::test]`) it plays nothing and
+    /// returns a failing verdict whose [`not_run`](Verdict::not_run) says why: blocking there
+    /// would stop a server running on that runtime, and the campaign would report it as
+    /// stalled. Use [`run_async`](Check::run_async) there.
+    ///
+    /// ```
+    /// use echo_harness::{Check, EchoServer, ServerConfig};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
+    ///     let verdict = Check::new(server.local_addr()).cases(5).run();
+    ///     assert!(!verdict.passed());
+    ///     assert!(verdict.to_string().contains("Use `.run_async().await`"));
+    ///     // What to do instead:
+    ///     Check::new(server.local_addr()).cases(5).run_async().await.assert_passed();
+    /// }
+    /// ```
+    pub fn run(mut self) -> Verdict {
+        let (seed, addr) = (self.resolve_seed(), self.addr);
+        runtime::try_block_on("Check::run()", "`.run_async().await`", move || {
+            self.run_async()
+        })
+        .unwrap_or_else(|refused| Verdict::refused(seed, addr, refused))
     }
 
     /// Runs the campaign in the caller's runtime.

@@ -18,19 +18,66 @@
 //! Check::new(server.local_addr()).seed(7).cases(20).run().assert_passed();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A failing [`Verdict`] saves its minimal case as a scenario file, the one `check --save`
+//! writes ([`Verdict::save`]); copied under a regression folder, it is replayed by
+//! [`scenario::play_path`](crate::scenario::play_path).
+//!
+//! # Inside a tokio runtime
+//! [`Check::run`] and [`play_case`] block the calling thread. Inside a multi-thread runtime
+//! that is fine, even with one worker: they run under `block_in_place`, so the worker's other
+//! tasks (your server, if you spawned it there) move to another thread. Inside a
+//! current-thread runtime (a plain `#[tokio::test]`) blocking would stop a server running on
+//! it and report it as stalled, so they refuse instead, saying why ([`WouldBlockRuntime`]):
+//! use [`Check::run_async`] there, or `#[tokio::test(flavor = "multi_thread")]`.
+//!
+//! # In your own `proptest!`
+//! [`play_case`] (or [`play_case_with`], to set [`PlayOptions`]) plays one case drawn from
+//! [`case_strategy`](crate::strategy::case_strategy); `?` turns its
+//! [`Divergence`](crate::Divergence) into proptest's failure, with the whole report.
+//!
+//! proptest then shrinks the case, playing one simpler case per step, for at most
+//! `max_shrink_iters` steps (`u32::MAX` by default, which proptest reads as four times the
+//! case count: 1024 for the default 256 cases) and `max_shrink_time` milliseconds (0 by
+//! default: no limit); both are fields of `ProptestConfig`, and `PROPTEST_MAX_SHRINK_ITERS`
+//! and `PROPTEST_MAX_SHRINK_TIME` set them from the environment. It shrinks a payload a byte
+//! at a time, and against a server that stops answering each failing step costs a timeout:
+//! paid in full (2 s, then 8 s to confirm), a default run went on for many minutes. So
+//! [`play_case`] confirms a timing-only failure only once per address, takes shorter timeouts
+//! after that, and after [`DEFAULT_SHRINK_TIME`] lets further shrink steps pass unplayed (see
+//! [`play_case_with`]): a default run against such a server ends in well under a minute.
+//! [`proptest_config`] bounds `max_shrink_time` to the same 30 s in proptest itself:
+//!
+//! ```
+//! use echo_harness::{case::CaseBounds, check, strategy::case_strategy};
+//! use echo_harness::{EchoServer, ServerConfig};
+//! use proptest::prelude::*;
+//!
+//! let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap(); // yours here
+//! let addr = server.local_addr();
+//! let bounds = CaseBounds::default().max_payload_len(4096);
+//! proptest!(check::proptest_config(16), |(case in case_strategy(&bounds))| {
+//!     check::play_case(&case, addr)?;
+//! });
+//! ```
 
 mod campaign;
 mod liveness;
 mod play_case;
+mod save;
 mod seed;
+mod shortcut;
 mod shrink;
 mod simplify;
 mod verdict;
 
 pub use liveness::{blame_dead_server, Liveness};
-pub use play_case::play_case;
+pub use play_case::{play_case, play_case_with, proptest_config};
 pub use seed::CaseSequence;
 pub use verdict::{CheckFailure, Verdict};
+
+pub use crate::roundtrip::PlayOptions;
+pub use crate::runtime::WouldBlockRuntime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +91,9 @@ use crate::server::ServerStats;
 
 /// Cases a campaign plays when neither `cases` nor `duration` is given.
 pub const DEFAULT_CASES: u32 = 100;
-/// How long shrinking may take at most.
+/// How long shrinking may take at most: a campaign's default
+/// ([`Check::shrink_time`]), the `max_shrink_time` of [`proptest_config`], and the budget
+/// [`play_case`] gives proptest's shrinking.
 pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(30);
 
 /// Called after every case with the number of cases played and bytes verified so far.

@@ -1,5 +1,5 @@
-//! [`Verdict`]: what a campaign found — figures when everything passed, and the original and
-//! minimised failing case with its divergence when something did not.
+//! [`Verdict`]: what a campaign found — figures when everything passed, the original and
+//! minimised failing case with its divergence when something did not, or why it never ran.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::case::Case;
 use crate::proxy::Through;
 use crate::roundtrip::{Divergence, Outcome};
+use crate::runtime::WouldBlockRuntime;
 
 /// The result of a campaign.
 #[must_use = "a verdict that is not checked hides failures: call assert_passed() or passed()"]
@@ -32,6 +33,11 @@ pub struct Verdict {
     pub fragmented: (u64, u64),
     /// The first failure, minimised.
     pub failure: Option<Box<CheckFailure>>,
+    /// Set when the campaign refused to run, and so played nothing: [`Check::run`] called
+    /// inside a current-thread tokio runtime. Such a verdict does not pass.
+    ///
+    /// [`Check::run`]: super::Check::run
+    pub not_run: Option<WouldBlockRuntime>,
 }
 
 /// A failing case: as first found, and as small as shrinking made it.
@@ -69,6 +75,15 @@ impl Verdict {
             unconfirmed: Vec::new(),
             fragmented: (0, 0),
             failure: None,
+            not_run: None,
+        }
+    }
+
+    /// The verdict of a campaign that refused to run.
+    pub(crate) fn refused(seed: u64, target: SocketAddr, why: WouldBlockRuntime) -> Verdict {
+        Verdict {
+            not_run: Some(why),
+            ..Verdict::new(seed, target)
         }
     }
 
@@ -89,12 +104,12 @@ impl Verdict {
         }
     }
 
-    /// True when every case passed.
+    /// True when the campaign ran and every case passed.
     pub fn passed(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && self.not_run.is_none()
     }
 
-    /// Panics with the full report unless every case passed.
+    /// Panics with the full report unless the campaign ran and every case passed.
     #[track_caller]
     pub fn assert_passed(&self) {
         if !self.passed() {
@@ -105,6 +120,13 @@ impl Verdict {
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.not_run {
+            return write!(
+                f,
+                "NOT RUN against {} (seed {}): {why}",
+                self.target, self.seed
+            );
+        }
         match &self.failure {
             None => write!(
                 f,

@@ -2,7 +2,7 @@
 //! one (a self-test), an address, or a server this command starts itself.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +13,6 @@ use super::target::{output_tail_text, ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
 use crate::proxy::{Proxy, ProxyConfig, ToxicChain};
-use crate::scenario::ScenarioFile;
 use crate::{Check, DivergenceKind, ExitCode, Verdict};
 
 /// Bump when a field of the JSON output changes meaning or goes away.
@@ -242,15 +241,10 @@ fn report(
         )));
     }
     let server_output = target.output_tail();
-    let file = ScenarioFile::from_case(&failure.minimal)
-        .with_seed(verdict.seed)
-        .with_target(target.describe())
-        .with_divergence(&failure.divergence.to_string());
-    let file = ScenarioFile {
-        through: failure.through.clone(),
-        ..file
-    };
-    let saved = save(&args.save, verdict.seed, failure.case_index, &file);
+    let file = verdict
+        .scenario_file(&target.describe())
+        .expect("a failing verdict has a minimal case");
+    let saved = verdict.write_scenario(&args.save, &file);
     // The report as printed: the verdict (the shrunk case included) and the server's output.
     let mut printed = verdict.to_string();
     if let Some(tail) = output_tail_text(server_output.as_deref()) {
@@ -258,7 +252,8 @@ fn report(
     }
     if let Some(junit) = junit {
         let saved_line = match &saved {
-            Ok(path) => format!("saved: {}", path.display()),
+            Ok(Some(path)) => format!("saved: {}", path.display()),
+            Ok(None) => String::new(),
             Err(e) => format!("not saved: {e:#}"),
         };
         let report = format!("target: {}\n{printed}\n{saved_line}", target.describe());
@@ -282,15 +277,16 @@ fn report(
                 "chain": t.chain.to_string(),
             })),
             "scenario": file.to_string(),
-            "saved": saved.as_ref().ok().map(|p| p.display().to_string()),
+            "saved": saved.as_ref().ok().and_then(Option::as_ref).map(|p| p.display().to_string()),
             "server_output": server_output,
         });
         print_json(&summary_json(verdict, failure_json))?;
     } else {
         print_line(format_args!("{printed}"))?;
         match &saved {
-            Ok(path) => print_line(format_args!("saved: {}", path.display()))?,
-            Err(e) => eprintln!("echo-harness: warning: cannot save the failing case: {e:#}"),
+            Ok(Some(path)) => print_line(format_args!("saved: {}", path.display()))?,
+            Ok(None) => {}
+            Err(e) => eprintln!("echo-harness: warning: cannot save the failing case: {e}"),
         }
     }
     Ok(ExitCode::CheckFailed)
@@ -314,15 +310,6 @@ fn summary_json(verdict: &Verdict, failure: serde_json::Value) -> serde_json::Va
 
 fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
     print_line(format_args!("{value}"))
-}
-
-/// Writes the failing case under `dir` as `seed-S-case-N.scenario`.
-fn save(dir: &Path, seed: u64, case_index: u32, file: &ScenarioFile) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("seed-{seed}-case-{}.scenario", case_index + 1));
-    std::fs::write(&path, file.to_string())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
 }
 
 fn progress_bar(args: &CheckArgs) -> Option<indicatif::ProgressBar> {

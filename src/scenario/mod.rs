@@ -3,6 +3,10 @@
 //! [`Script`] ([`parse`]) and printed from one ([`print()`]). They round-trip:
 //! `parse(&print(&file)) == Ok(file)`. See `docs/scenarios.md` for a tutorial.
 //!
+//! A parsed file plays with [`play_file`] (async); a file or a whole folder of `*.scenario`
+//! files, such as a regression corpus, plays from a plain test with [`play_path`], which
+//! blocks and returns one [`Report`] naming each failing file, step and line.
+//!
 //! # Example
 //! ```text
 //! # echo-harness scenario v1
@@ -155,11 +159,18 @@
 mod error;
 mod parse;
 mod play;
+mod play_path;
 mod print;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use parse::{parse, parse_case};
 pub use play::play_file;
+// What the CLI's `run` and `replay` share with `play_path`.
+#[cfg(feature = "cli")]
+pub(crate) use play_path::{load, measured, scenario_paths, LoadError};
+pub use play_path::{
+    play_path, play_path_with, FileReport, FileVerdict, PlayPathError, Report, EXTENSION,
+};
 pub use print::{print, print_case};
 
 /// The step model of scenario text; it lives in [`crate::script`].

@@ -41,13 +41,19 @@ async fn run_async_in_a_current_thread_runtime() {
         .run_async()
         .await;
     verdict.assert_passed();
-    // The blocking entry point inside a runtime does not panic: it runs on its own thread.
-    Check::new(server.local_addr())
+    // The blocking entry point refuses here, saying why, rather than block the runtime's one
+    // thread (`own_server` shows the false stall that would give with a server on it).
+    let refused = Check::new(server.local_addr())
         .seed(2)
         .cases(5)
         .bounds(small())
-        .run()
-        .assert_passed();
+        .run();
+    assert!(!refused.passed());
+    assert_eq!(refused.cases, 0);
+    assert!(
+        refused.to_string().contains("Use `.run_async().await`"),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,23 +1,25 @@
 //! Replays every scenario under `tests/regressions/` against the built-in server, in one test
-//! that walks the folder and names each failing file. Adding a regression takes nothing more
-//! than copying a saved failure there. Every file, whichever version line it has, is one script
-//! played by the one player.
+//! that plays the folder with `scenario::play_path_with` and names each failing file. Adding a
+//! regression takes nothing more than copying a saved failure there. Every file, whichever
+//! version line it has, is one script played by the one player.
 
 use std::path::PathBuf;
 
-use echo_harness::roundtrip::{self, PlayOptions};
+use echo_harness::roundtrip::PlayOptions;
 use echo_harness::scenario;
 use echo_harness::{EchoServer, ServerConfig};
 
 #[test]
 fn every_regression_scenario_passes_against_the_builtin_server() {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .expect("tests/regressions exists")
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "scenario"))
-        .collect();
-    files.sort();
+    let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
+    let options = PlayOptions {
+        server_stats: Some(server.stats()),
+        ..PlayOptions::default()
+    };
+    // The library's folder player, as a user's own regression test would call it.
+    let report = scenario::play_path_with(&folder, server.local_addr(), &options).unwrap();
+    let files: Vec<_> = report.files.iter().map(|f| &f.path).collect();
     assert!(files.len() >= 11, "the seeded corpus is there: {files:?}");
     assert!(
         files
@@ -29,36 +31,7 @@ fn every_regression_scenario_passes_against_the_builtin_server() {
             >= 3,
         "the corpus holds version 2 scripts"
     );
-    let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
-    let options = PlayOptions {
-        server_stats: Some(server.stats()),
-        ..PlayOptions::default()
-    };
-    let mut failures = Vec::new();
-    for path in &files {
-        let text = std::fs::read_to_string(path).unwrap();
-        let file = match scenario::parse(&text) {
-            Ok(file) => file,
-            Err(e) => {
-                failures.push(e.with_origin(path.display().to_string()).render());
-                continue;
-            }
-        };
-        let addr = server.local_addr();
-        let result = roundtrip::block_on(|| scenario::play_file(&file, addr, &options))
-            .unwrap_or_else(|e| panic!("{}: the proxy does not start: {e}", path.display()))
-            .map_err(|f| f.to_string());
-        if let Err(report) = result {
-            failures.push(format!("{}: {report}", path.display()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} regression scenarios failed:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    report.assert_passed();
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! [`Divergence`](crate::Divergence) that names the failing step and its line.
 //!
 //! `run` lives here, `replay` in `replay`; what both share is in `play` (the flags, loading and
-//! playing a file) and `report` (what is printed about a played file).
+//! playing a file) and `report` (what is printed about a played file). Loading a file, the
+//! files a folder stands for and a pass's figures are the library's, shared with
+//! [`scenario::play_path`](crate::scenario::play_path).
 
 mod play;
 mod replay;
@@ -18,14 +20,15 @@ use std::path::PathBuf;
 
 use super::target::{ServerUnderTest, TargetArgs};
 use super::{print_line, Failure};
-use crate::ExitCode;
+use crate::{scenario, ExitCode};
 use play::{load, never_reached, play, play_options, unreachable, with_through, PlayArgs};
 use report::{measured, print_steps};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
-    /// Scenario files to play, in order. All are parsed first; one parse error and none runs.
-    #[arg(required = true, value_name = "FILE")]
+    /// Scenario files to play, in order; a folder stands for its *.scenario files, sorted. All
+    /// are parsed first; one parse error and none runs.
+    #[arg(required = true, value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -37,9 +40,19 @@ pub(crate) struct RunArgs {
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let through = args.play.through()?;
-    let mut scenarios = Vec::with_capacity(args.files.len());
-    let mut errors = Vec::new();
+    // A folder stands for its scenario files, as `scenario::play_path` plays them.
+    let mut paths = Vec::with_capacity(args.files.len());
     for path in &args.files {
+        match scenario::scenario_paths(path) {
+            Ok(files) => paths.extend(files),
+            // A missing file is reported as unreadable with the others below.
+            Err(scenario::PlayPathError::Read { .. }) => paths.push(path.clone()),
+            Err(e) => return Err(Failure::usage(anyhow::anyhow!("{e}; nothing was run"))),
+        }
+    }
+    let mut scenarios = Vec::with_capacity(paths.len());
+    let mut errors = Vec::new();
+    for path in &paths {
         match load(path) {
             Ok(file) => scenarios.push((path, with_through(file, &through))),
             Err(message) => errors.push(message),
@@ -52,7 +65,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         return Err(Failure::usage(anyhow::anyhow!(
             "{} of {} scenario files do not parse; nothing was run",
             errors.len(),
-            args.files.len()
+            paths.len()
         )));
     }
     let target = ServerUnderTest::start(&args.target)?;

@@ -57,12 +57,14 @@ pub(super) fn with_through(file: ScenarioFile, through: &Option<Through>) -> Sce
     }
 }
 
-/// Reads and parses one scenario file; the error is the rendered parse error (file:line:column,
-/// the line, a caret, what was expected) or the read error.
+/// Reads and parses one scenario file as [`scenario::play_path`] does; the error is the
+/// rendered parse error (file:line:column, the line, a caret, what was expected) or the read
+/// error.
 pub(super) fn load(path: &Path) -> Result<ScenarioFile, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("echo-harness: error: cannot read {}: {e}", path.display()))?;
-    scenario::parse(&text).map_err(|e| e.with_origin(path.display().to_string()).render())
+    scenario::load(path).map_err(|e| match e {
+        scenario::LoadError::Read(message) => format!("echo-harness: error: {message}"),
+        scenario::LoadError::Parse(rendered) => rendered,
+    })
 }
 
 pub(super) fn play_options(target: &ServerUnderTest, timeout: Duration) -> PlayOptions {

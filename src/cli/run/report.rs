@@ -1,20 +1,13 @@
 //! What `run` and `replay` print about a played file beyond its verdict: the figures of a pass
-//! and, with `--verbose`, a line per step and per connection.
+//! (the library's, as [`scenario::play_path`](crate::scenario::play_path) reports them) and,
+//! with `--verbose`, a line per step and per connection.
+
+pub(super) use crate::scenario::measured;
 
 use crate::cli::{print_line, Failure};
 use crate::roundtrip::{self, Divergence, Outcome};
 use crate::scenario::{Expectation, LaneId, Script, Step};
 use crate::script::StaticState;
-
-/// A passing play's figures, for its PASS line.
-pub(super) fn measured(outcome: &Outcome) -> String {
-    format!(
-        "{} connections, {} bytes verified in {:.2?}",
-        outcome.connections.len(),
-        outcome.bytes_verified(),
-        outcome.elapsed
-    )
-}
 
 /// A line per step, lane by lane, marked when the play failed at or before it; then what each
 /// connection measured when the play passed. A connection's own steps read `NAME: what`, the

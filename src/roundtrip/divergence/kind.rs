@@ -69,6 +69,13 @@ pub enum DivergenceKind {
         /// Its exit status, as text.
         status: String,
     },
+    /// Nothing was played: the blocking call was made where it would have blocked the
+    /// runtime the server may run on (see [`crate::check::WouldBlockRuntime`]). A mistake in
+    /// the test, not in the server.
+    NotRun {
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// Another I/O error.
     Io {
         /// The error's kind.
@@ -94,7 +101,8 @@ pub struct MismatchEvidence {
 
 impl DivergenceKind {
     /// A stable identifier: `mismatch`, `early-eof`, `extra-bytes`, `no-eof`, `stalled`,
-    /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `io-error`.
+    /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `not-run`,
+    /// `io-error`.
     pub fn name(&self) -> &'static str {
         match self {
             DivergenceKind::Mismatch { .. } => "mismatch",
@@ -107,6 +115,7 @@ impl DivergenceKind {
             DivergenceKind::Refused => "refused",
             DivergenceKind::ConnectTimeout { .. } => "connect-timeout",
             DivergenceKind::ServerDied { .. } => "server-died",
+            DivergenceKind::NotRun { .. } => "not-run",
             DivergenceKind::Io { .. } => "io-error",
         }
     }

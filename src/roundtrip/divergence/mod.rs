@@ -1,6 +1,7 @@
 //! [`Divergence`]: exactly what went wrong on which connection, with the evidence a person needs —
 //! the first differing offset and a hexdump around it, how many bytes had come back intact, and
-//! whether a failure whose only evidence is time was confirmed by a slower second run.
+//! whether a failure whose only evidence is time was confirmed by a slower second run (or by
+//! an earlier failure at the same address).
 //!
 //! - this file: [`Divergence`] itself, and how one is made.
 //! - `kind`: [`DivergenceKind`], what went wrong, with its stable names, which kinds are
@@ -34,6 +35,11 @@ pub struct Divergence {
     /// For a failure whose only evidence is time (see [`DivergenceKind::is_timing_only`]):
     /// `true` once the case failed again at four times the timeout. Always `true` otherwise.
     pub confirmed: bool,
+    /// For a failure whose only evidence is time: `true` when it was not played again because
+    /// a timing-only failure at the same address had been confirmed shortly before — the
+    /// shortcut [`check::play_case`](crate::check::play_case) takes on proptest's shrink steps.
+    /// `confirmed` is then `true` too, and the report says which it was.
+    pub confirmed_earlier: bool,
     /// The step that failed, when one did (not when connecting failed).
     pub step: Option<Box<FailedStep>>,
 }
@@ -52,6 +58,7 @@ impl Divergence {
         Divergence {
             connection: connection.to_string(),
             confirmed: !kind.is_timing_only(),
+            confirmed_earlier: false,
             kind,
             sent,
             received,

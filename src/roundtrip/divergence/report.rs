@@ -65,6 +65,7 @@ impl Divergence {
             DivergenceKind::ServerDied { status } => {
                 format!("the server process died ({status}); {progress} on connection {c}")
             }
+            DivergenceKind::NotRun { reason } => format!("not played: {reason}"),
             DivergenceKind::Io { message, .. } => {
                 format!("connection {c}: i/o error: {message}; {progress}")
             }
@@ -82,7 +83,12 @@ impl fmt::Display for Divergence {
                 self.held_open().join(", ")
             )?;
         }
-        if !self.confirmed {
+        if self.confirmed_earlier {
+            f.write_str(
+                " (not played again: a timing-only failure at this address was confirmed at 4x \
+                 the timeout shortly before, so this one was taken on that, at a shorter timeout)",
+            )?;
+        } else if !self.confirmed {
             f.write_str(" (not confirmed: passed when played again at 4x the timeout)")?;
         } else if self.kind.is_timing_only() {
             f.write_str(" (confirmed: failed again at 4x the timeout)")?;
