@@ -21,11 +21,6 @@ fn artifact(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn faulty(mode: &str) -> String {
-    let path = common::quoted(&common::example("faulty_echo"));
-    format!("{path} --mode {mode} --listen {{addr}}")
-}
-
 #[test]
 fn a_crash_of_your_server_reproduces_against_it_and_not_against_a_correct_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,7 +28,7 @@ fn a_crash_of_your_server_reproduces_against_it_and_not_against_a_correct_one() 
     let failed = bin()
         .args(["replay", "--artifact", "roundtrip"])
         .arg(&file)
-        .args(["--spawn", &faulty("crlf")])
+        .args(["--spawn", &common::faulty_spawn("crlf")])
         .assert()
         .code(1);
     let out = String::from_utf8_lossy(&failed.get_output().stdout).to_string();
@@ -45,7 +40,7 @@ fn a_crash_of_your_server_reproduces_against_it_and_not_against_a_correct_one() 
     let passed = bin()
         .args(["replay", "--artifact", "roundtrip"])
         .arg(&file)
-        .args(["--spawn", &faulty("correct")])
+        .args(["--spawn", &common::faulty_spawn("correct")])
         .assert()
         .code(0);
     let out = String::from_utf8_lossy(&passed.get_output().stdout).to_string();

@@ -116,15 +116,6 @@ fn connections_can_read_a_process_resident_set() {
     assert!(json["rss_kib"].as_u64().unwrap() > 0, "{json}");
 }
 
-fn faulty_echo(mode: &str) -> String {
-    let path = assert_cmd::cargo::cargo_bin("echo-harness")
-        .parent()
-        .expect("target dir")
-        .join("examples")
-        .join("faulty_echo");
-    format!("{} --mode {mode} --listen {{addr}}", path.display())
-}
-
 /// A server that echoes `\n` as `\r\n`, from `faulty_echo`: the bench must not count that reply
 /// as a message, but stop with the divergence and its hexdump.
 #[test]
@@ -133,7 +124,7 @@ fn rr_catches_a_corrupted_byte() {
         .args([
             "bench",
             "--spawn",
-            &faulty_echo("crlf"),
+            &common::faulty_spawn("crlf"),
             "rr",
             "--duration",
             "2s",
@@ -153,7 +144,7 @@ fn stream_catches_a_corrupted_byte_in_json() {
             "bench",
             "--json",
             "--spawn",
-            &faulty_echo("nul-truncate"),
+            &common::faulty_spawn("nul-truncate"),
             "stream",
             "--bytes",
             "1MiB",

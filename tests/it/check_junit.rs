@@ -68,11 +68,6 @@ fn read_report(path: &Path) -> Report {
     }
 }
 
-fn faulty(mode: &str) -> String {
-    let path = common::quoted(&common::example("faulty_echo"));
-    format!("{path} --mode {mode} --listen {{addr}}")
-}
-
 #[test]
 fn a_passing_run_has_a_testcase_per_case_and_no_failure() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +106,13 @@ fn a_faulty_server_gives_one_failure_with_the_divergence_and_the_saved_path() {
     let junit = dir.path().join("check.xml");
     let output = bin()
         .args(["check", "--seed", "2", "--shrink-time", "5s"])
-        .args(["--max-size", "64KiB", "--spawn", &faulty("crlf"), "--save"])
+        .args([
+            "--max-size",
+            "64KiB",
+            "--spawn",
+            &common::faulty_spawn("crlf"),
+            "--save",
+        ])
         .arg(dir.path().join("failures"))
         .arg("--junit")
         .arg(&junit)
@@ -184,7 +185,13 @@ fn an_interrupted_run_still_writes_the_file_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("check.xml");
     let mut child = Command::new(bin_path())
-        .args(["check", "--duration", "60s", "--spawn", &faulty("correct")])
+        .args([
+            "check",
+            "--duration",
+            "60s",
+            "--spawn",
+            &common::faulty_spawn("correct"),
+        ])
         .arg("--junit")
         .arg(&junit)
         .stdout(Stdio::piped())

@@ -185,6 +185,12 @@ pub fn refused_addr() -> SocketAddr {
 
 /// A deliberately wrong echo server on a thread: it answers each read with `answer(bytes)`.
 /// It lives as long as the test process; each test starts its own on port 0.
+/// The `--spawn` command of `examples/faulty_echo.rs` in `mode`, announcing its address.
+pub fn faulty_spawn(mode: &str) -> String {
+    let path = quoted(&example("faulty_echo"));
+    format!("{path} --mode {mode} --listen {{addr}}")
+}
+
 pub fn faulty_server(answer: fn(&[u8]) -> Vec<u8>) -> SocketAddr {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -9,13 +9,6 @@ use predicates::prelude::*;
 
 use crate::common::{self, bin, bin_path};
 
-/// The `--spawn` command of `examples/faulty_echo.rs` in `mode`. (An `Option` so the callers
-/// read the same as before; it is always `Some`: a missing example fails the test.)
-fn faulty(mode: &str) -> Option<String> {
-    let path = common::quoted(&common::example("faulty_echo"));
-    Some(format!("{path} --mode {mode} --listen {{addr}}"))
-}
-
 fn regressions() -> Vec<PathBuf> {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -28,7 +21,7 @@ fn regressions() -> Vec<PathBuf> {
 
 /// Runs `check` against the faulty server and returns the path of the saved case.
 fn saved_failure(mode: &str, dir: &Path) -> Option<PathBuf> {
-    let spawn = faulty(mode)?;
+    let spawn = common::faulty_spawn(mode);
     let output = bin()
         .args([
             "check",
@@ -133,9 +126,7 @@ fn a_saved_failure_reproduces_against_the_buggy_server_and_passes_against_a_corr
     let Some(saved) = saved_failure("crlf", dir.path()) else {
         return;
     };
-    let Some(buggy) = faulty("crlf") else {
-        return;
-    };
+    let buggy = common::faulty_spawn("crlf");
     let file = echo_harness::scenario::parse(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     let first = file.divergence.first().expect("the saved divergence");
     assert!(first.starts_with("connection c"), "{first}");
@@ -166,9 +157,7 @@ fn repro_script_reproduces_end_to_end_with_the_run_code() {
     let Some(saved) = saved_failure("nul-truncate", dir.path()) else {
         return;
     };
-    let Some(buggy) = faulty("nul-truncate") else {
-        return;
-    };
+    let buggy = common::faulty_spawn("nul-truncate");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/repro.sh");
     let run = |extra: &[&str]| {
         let output = Command::new("bash")
