@@ -57,6 +57,10 @@ async fn accept_loop(listener: &TcpListener) {
     loop {
         match listener.accept().await {
             Ok((socket, _peer)) => {
+                // An echo goes out in as many writes as the request came in reads. Without
+                // NODELAY, Nagle holds a small write while an earlier one is unacknowledged, and
+                // the client delays its ACKs (up to 40 ms on Linux): the echo stalls. A hint, so a
+                // failure to set it is not worth dropping the connection for.
                 let _ = socket.set_nodelay(true);
                 tokio::spawn(async move {
                     // A client that resets its connection ends it; there is nobody to tell.
