@@ -1,0 +1,51 @@
+//! Fuzz crashes kept as regression tests: every file under `tests/crashes/` is an input the fuzz
+//! target (`fuzz/fuzz_targets/my_server.rs`) once crashed on, replayed through the very body the
+//! target runs (`Harness::roundtrip`'s) on a fresh connection. Keeping a crash is copying its
+//! file here; the test fails while the bug is there and passes once it is fixed.
+//!
+//! Whether chunks written back to back reach the server as separate reads depends on timing, and
+//! a fragmentation bug needs them separate, so each file is played [`REPLAYS`] times: once it
+//! fails, it has failed. (Against its own server echo-harness replays in lockstep, waiting for
+//! each chunk to be read; against yours it cannot see the reads.)
+
+use std::path::{Path, PathBuf};
+
+use echo_harness::fuzzing::{FuzzTarget, Harness, InputVerdict};
+
+/// How many times each crash file is played. The one kept here failed 28 of 30 single replays
+/// against the server with its planted bug.
+const REPLAYS: usize = 5;
+
+#[test]
+fn every_kept_crash_passes() {
+    let harness = Harness::tokio(my_server::run);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crashes");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|entry| entry.expect("a readable folder").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let failure = (0..REPLAYS).find_map(|_| {
+            match harness.reproduce(FuzzTarget::Roundtrip, &bytes) {
+                Ok(InputVerdict::Passed) => None,
+                // The decoder no longer plays it (the bounds changed): the regression is lost.
+                Ok(InputVerdict::Rejected) => Some("no longer decodes to a case".to_string()),
+                Err(failure) => Some(failure.to_string()),
+            }
+        });
+        if let Some(failure) = failure {
+            failures.push(format!("{}: {failure}", path.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} kept crashes failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
