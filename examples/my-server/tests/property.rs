@@ -5,7 +5,7 @@
 
 use echo_harness::background::BackgroundServer;
 use echo_harness::case::CaseBounds;
-use echo_harness::check::play_case;
+use echo_harness::check::{play_case, proptest_config};
 use echo_harness::strategy::case_strategy;
 use proptest::prelude::*;
 
@@ -15,7 +15,9 @@ fn my_server_echoes_every_generated_case() {
     let addr = server.local_addr();
     // Payloads up to 64 KiB keep the run to a few seconds; `CaseBounds::default()` goes to 4 MiB.
     let bounds = CaseBounds::default().max_payload_len(64 * 1024);
-    proptest!(ProptestConfig::with_cases(64), |(case in case_strategy(&bounds))| {
-        play_case(&case, addr).map_err(|d| TestCaseError::fail(d.to_string()))?;
+    // `proptest_config` bounds the time shrinking may take; a divergence fails the case with
+    // its report through `?`.
+    proptest!(proptest_config(64), |(case in case_strategy(&bounds))| {
+        play_case(&case, addr)?;
     });
 }
