@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The fuzzing stage of CI (.ci/run calls it): builds every fuzz target in one `cargo fuzz build
 # -O`, runs each from its seeds for FUZZ_SECONDS (default 10) with -max_total_time, fails on any
-# crash, then does the same for examples/my-server/fuzz; a short scripts/fuzz.sh campaign checks
-# the campaign script. Prints the toolchain, and `SKIPPED: <reason>` when fuzzing cannot run.
+# crash, then runs `roundtrip` against a spawned server (ECHO_HARNESS_SPAWN) and the target of
+# examples/my-server/fuzz the same way; a short scripts/fuzz.sh campaign checks the campaign
+# script. Prints the toolchain, and `SKIPPED: <reason>` when fuzzing cannot run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +80,13 @@ for target in "${targets[@]}"; do
   fuzz_one fuzz "$target" "fuzz/seeds/$target" "$target"
 done
 
+# Out of process: the `roundtrip` target against a server it starts itself (ECHO_HARNESS_SPAWN),
+# here the echo-harness binary's own `serve` (idle timeout off: the target's connection idles
+# between inputs), as a user fuzzes a server of any language.
+cargo build --quiet --bin echo-harness
+echo "fuzz-ci: next, roundtrip against a spawned \`echo-harness serve\` (ECHO_HARNESS_SPAWN):"
+ECHO_HARNESS_SPAWN="$PWD/target/debug/echo-harness serve --listen {addr} --idle-timeout off" \
+  fuzz_one fuzz roundtrip fuzz/seeds/roundtrip roundtrip
 # The example crate's target (examples/my-server/fuzz, a workspace of its own): a user's server
 # through the public Harness API. It plays the `roundtrip` body, so it starts from those seeds.
 # Built into fuzz/target, where every dependency that does not depend on tokio is built already
