@@ -29,7 +29,7 @@ pub enum Lockstep {
     /// The built-in server's counters.
     ServerReads(Arc<ServerStats>),
     /// The kernel's view of the server's socket, for any server on this machine (Linux only;
-    /// elsewhere [`Lockstep::probe`] says it cannot).
+    /// elsewhere a play with it goes on without, and warns).
     Kernel,
 }
 
