@@ -72,6 +72,7 @@ use crate::scenario::ScenarioFile;
 mod bodies;
 mod decoders;
 mod harness;
+mod kept_crashes;
 mod proxy_input;
 mod report;
 mod scenario_oracle;
@@ -83,6 +84,7 @@ mod tests;
 
 pub use decoders::{decode, lifecycle_bounds, roundtrip_bounds};
 pub use harness::Harness;
+pub use kept_crashes::KeptCrashes;
 pub use proxy_input::{encode_proxy_input, proxy_bounds};
 pub use seeds::{encode_case, encode_connection, seeds, Seed};
 pub use target::{FuzzTarget, UnknownTarget};

@@ -200,3 +200,34 @@ fn a_proxy_of_yours_is_fuzzed_with_the_echo_server_behind_it() {
         .unwrap_err();
     assert!(matches!(failure, FuzzFailure::Leaked { .. }), "{failure}");
 }
+
+#[test]
+fn a_folder_of_kept_crashes_replays_with_one_call() {
+    static FRAGILE: LazyLock<Harness> = LazyLock::new(|| Harness::tokio(fragile));
+    static CORRECT: LazyLock<Harness> = LazyLock::new(|| Harness::tokio(correct));
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("crash-1"), one_byte_first()).unwrap();
+    std::fs::write(folder.path().join(".hidden"), b"not a crash").unwrap();
+    let still = FRAGILE
+        .reproduce_folder(FuzzTarget::Roundtrip, folder.path())
+        .unwrap();
+    assert!(!still.fixed());
+    let text = still.to_string();
+    assert!(text.contains("FAIL ") && text.contains("crash-1"), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "0 fixed, 1 not: 1 crash files of roundtrip in {}",
+            folder.path().display()
+        )),
+        "{text}"
+    );
+    CORRECT
+        .reproduce_folder(FuzzTarget::Roundtrip, folder.path())
+        .unwrap()
+        .assert_fixed();
+    let empty = tempfile::tempdir().unwrap();
+    let err = CORRECT
+        .reproduce_folder(FuzzTarget::Roundtrip, empty.path())
+        .unwrap_err();
+    assert!(err.to_string().contains("no crash file"), "{err}");
+}
