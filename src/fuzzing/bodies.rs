@@ -32,18 +32,10 @@ impl Harness {
             // A replay cuts the stream the finest way the plan allows, every time; the fuzzer's
             // chunks may have joined on the way, by chance (see `Session::lockstep`). Where
             // the kernel cannot be asked (not Linux), it plays as the fuzzer did.
-            let how = match self.target.own_stats() {
-                Some(stats) => Lockstep::ServerReads(stats),
-                None => Lockstep::Kernel,
-            };
-            session = match session.lockstep(how) {
-                Ok(session) => session,
-                Err(e) => {
-                    tracing::warn!("{e}; replaying without lockstep");
-                    Session::connect(self.target.addr(), ITERATION_LIMIT)
-                        .map_err(FuzzFailure::Connect)?
-                }
-            };
+            let how = Lockstep::preferring(self.target.own_stats());
+            if let Err(e) = session.lockstep(how) {
+                tracing::warn!("{e}; replaying without lockstep");
+            }
         }
         // The same steps the player plays; the session plays them on the kept connection.
         let script = Script::from(case);

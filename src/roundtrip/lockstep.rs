@@ -33,6 +33,35 @@ pub enum Lockstep {
     Kernel,
 }
 
+impl Lockstep {
+    /// The built-in server's counts when they are at hand (`stats`), else the kernel.
+    pub(crate) fn preferring(stats: Option<Arc<ServerStats>>) -> Lockstep {
+        stats.map_or(Lockstep::Kernel, Lockstep::ServerReads)
+    }
+}
+
+/// The client's own socket, asked after every chunk how much of what it sent the server's
+/// kernel has acknowledged (`TCP_INFO`, a cheap `getsockopt`).
+pub(crate) trait ClientSocket {
+    /// The bytes acknowledged, counted from the connection's start; `None` where the kernel
+    /// cannot say (not Linux, where [`Lockstep::Kernel`] cannot open a probe anyway).
+    fn bytes_acked(&self) -> io::Result<Option<u64>>;
+}
+
+#[cfg(target_os = "linux")]
+impl<T: std::os::fd::AsFd> ClientSocket for T {
+    fn bytes_acked(&self) -> io::Result<Option<u64>> {
+        crate::sock_diag::bytes_acked(self.as_fd()).map(Some)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl<T> ClientSocket for T {
+    fn bytes_acked(&self) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
 /// One connection's question, asked after every chunk: has the server read all `sent` bytes?
 pub(crate) struct Probe {
     how: How,
@@ -66,21 +95,17 @@ impl Lockstep {
     /// The probe for the connection from `local` to `peer` on `socket` (the client's own), of
     /// which `sent` bytes have been sent so far, all of them read back. Fails where the kernel
     /// cannot be asked (not Linux, or neither netlink nor `/proc` available), saying why.
-    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn probe(
         &self,
-        #[cfg(unix)] socket: std::os::fd::BorrowedFd<'_>,
+        socket: &impl ClientSocket,
         local: SocketAddr,
         peer: SocketAddr,
         sent: u64,
     ) -> io::Result<Probe> {
-        #[cfg(target_os = "linux")]
         let acked_at_start = match self {
-            Lockstep::Kernel => crate::sock_diag::bytes_acked(socket)?,
+            Lockstep::Kernel => socket.bytes_acked()?.unwrap_or(0),
             Lockstep::ServerReads(_) => 0,
         };
-        #[cfg(not(target_os = "linux"))]
-        let acked_at_start = 0;
         let how = match self {
             Lockstep::ServerReads(stats) => How::ServerReads(Arc::clone(stats)),
             Lockstep::Kernel => How::Kernel(Box::new(SockDiag::open().map_err(|e| {
@@ -100,10 +125,9 @@ impl Lockstep {
 impl Probe {
     /// Whether the server has read every one of the `sent` bytes of this connection (counted
     /// from its start). `socket` is the client's own socket.
-    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(crate) fn server_has_read(
         &mut self,
-        #[cfg(unix)] socket: std::os::fd::BorrowedFd<'_>,
+        socket: &impl ClientSocket,
         sent: u64,
     ) -> io::Result<bool> {
         match &mut self.how {
@@ -111,10 +135,8 @@ impl Probe {
                 .connection(self.local)
                 .is_some_and(|record| record.bytes_in >= sent)),
             How::Kernel(diag) => {
-                #[cfg(target_os = "linux")]
-                {
-                    let acked = crate::sock_diag::bytes_acked(socket)? - self.acked_at_start;
-                    if acked < sent.saturating_sub(self.sent_at_start) {
+                if let Some(acked) = socket.bytes_acked()? {
+                    if acked - self.acked_at_start < sent.saturating_sub(self.sent_at_start) {
                         return Ok(false);
                     }
                 }
@@ -192,10 +214,8 @@ mod tests {
             .unwrap();
         assert!(reads.lock().unwrap().len() < CUT.len(), "{reads:?}");
         let (addr, reads) = slow_reader();
-        let mut session = Session::connect(addr, Duration::from_secs(2))
-            .unwrap()
-            .lockstep(Lockstep::Kernel)
-            .unwrap();
+        let mut session = Session::connect(addr, Duration::from_secs(2)).unwrap();
+        session.lockstep(Lockstep::Kernel).unwrap();
         session
             .play_lane(conn, script.pause_scale, Duration::from_secs(5))
             .unwrap();
@@ -266,7 +286,7 @@ mod tests {
                 let mut session =
                     Session::connect(server.local_addr(), Duration::from_secs(2)).unwrap();
                 if let Some(how) = how {
-                    session = session.lockstep(how.clone()).unwrap();
+                    session.lockstep(how.clone()).unwrap();
                 }
                 let started = std::time::Instant::now();
                 let outcome = session

@@ -128,17 +128,7 @@ impl Sink<'_> {
         };
         let sent = self.state.borrow().written;
         for attempt in 0u32.. {
-            #[cfg(unix)]
-            let read = {
-                use std::os::fd::AsFd;
-                probe.server_has_read(writer.as_ref().as_fd(), sent)
-            };
-            #[cfg(not(unix))]
-            let read = {
-                let _ = writer;
-                probe.server_has_read(sent)
-            };
-            match read {
+            match probe.server_has_read(writer.as_ref(), sent) {
                 Ok(true) => return,
                 Ok(false) if attempt < 1000 => tokio::task::yield_now().await,
                 Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,

@@ -26,10 +26,11 @@ pub async fn play_file(
     if file.lockstep && options.lockstep.is_none() {
         // The built-in server's records are keyed by the client's address, which a proxy in
         // front hides: through one, the kernel is asked about the proxy's socket instead.
-        options.lockstep = Some(match (&options.server_stats, &options.through) {
-            (Some(stats), None) => crate::roundtrip::Lockstep::ServerReads(stats.clone()),
-            _ => crate::roundtrip::Lockstep::Kernel,
-        });
+        let own = options
+            .server_stats
+            .clone()
+            .filter(|_| options.through.is_none());
+        options.lockstep = Some(crate::roundtrip::Lockstep::preferring(own));
     }
     let mut result = play_script_confirmed(&file.script, addr, &options).await;
     if let Err(divergence) = &mut result {

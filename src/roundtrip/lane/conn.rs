@@ -74,14 +74,7 @@ impl<'a> Conn<'a> {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let lockstep = options.lockstep.as_ref().and_then(|how| {
             let peer = stream.peer_addr().ok()?;
-            #[cfg(unix)]
-            let probe = {
-                use std::os::fd::AsFd;
-                how.probe(stream.as_fd(), local_addr, peer, 0)
-            };
-            #[cfg(not(unix))]
-            let probe = how.probe(local_addr, peer, 0);
-            probe
+            how.probe(&stream, local_addr, peer, 0)
                 .map_err(|e| tracing::warn!("{e}; playing without lockstep"))
                 .ok()
         });

@@ -13,18 +13,13 @@ impl Session {
     /// read every byte sent, so that the server's reads are the plan's chunks exactly (a read
     /// may still split a chunk, never join two). [`Lockstep::ServerReads`] for the built-in
     /// server, [`Lockstep::Kernel`] for any server on this machine; the latter fails where the
-    /// kernel cannot be asked (not Linux), saying why.
-    pub fn lockstep(mut self, how: Lockstep) -> io::Result<Session> {
+    /// kernel cannot be asked (not Linux), saying why, and the session then plays on as it
+    /// was.
+    pub fn lockstep(&mut self, how: Lockstep) -> io::Result<()> {
         let peer = self.stream.peer_addr()?;
-        #[cfg(unix)]
-        let probe = {
-            use std::os::fd::AsFd;
-            how.probe(self.stream.as_fd(), self.local_addr, peer, self.sent_before)?
-        };
-        #[cfg(not(unix))]
-        let probe = how.probe(self.local_addr, peer, self.sent_before)?;
+        let probe = how.probe(&self.stream, self.local_addr, peer, self.sent_before)?;
         self.lockstep = Some(probe);
-        Ok(self)
+        Ok(())
     }
 
     /// In lockstep, waits until the server has read everything sent on this connection.
@@ -38,14 +33,7 @@ impl Session {
         // Counted from the connection's start: earlier cases on it sent bytes too.
         let sent = self.sent_before + progress.sent;
         loop {
-            #[cfg(unix)]
-            let read = {
-                use std::os::fd::AsFd;
-                probe.server_has_read(self.stream.as_fd(), sent)
-            };
-            #[cfg(not(unix))]
-            let read = probe.server_has_read(sent);
-            match read {
+            match probe.server_has_read(&self.stream, sent) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 // The kernel stopped answering: play on without lockstep rather than fail a

@@ -63,10 +63,8 @@ fn in_lockstep_every_chunk_is_a_read_of_its_own() {
         ways.push(Lockstep::Kernel);
     }
     for how in ways {
-        let mut session = Session::connect(server.local_addr(), Duration::from_secs(2))
-            .unwrap()
-            .lockstep(how.clone())
-            .unwrap();
+        let mut session = Session::connect(server.local_addr(), Duration::from_secs(2)).unwrap();
+        session.lockstep(how.clone()).unwrap();
         let mut conn = interactive(vec![Payload::Literal(b"0123456789".to_vec())]);
         conn.write.pauses.clear();
         for _ in 0..2 {
