@@ -93,23 +93,19 @@ impl Harness {
     ) -> io::Result<KeptCrashes> {
         let folder = folder.as_ref();
         let context = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", folder.display()));
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(folder).map_err(context)? {
-            let path = entry.map_err(context)?.path();
+        let paths = crate::scenario::folder_files(folder, |path| {
             let hidden = path
                 .file_name()
                 .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-            if path.is_file() && !hidden {
-                paths.push(path);
-            }
-        }
+            path.is_file() && !hidden
+        })
+        .map_err(context)?;
         if paths.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("{}: no crash file to replay", folder.display()),
             ));
         }
-        paths.sort();
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
             let result = match std::fs::read(&path) {

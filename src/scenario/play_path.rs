@@ -237,17 +237,30 @@ pub(crate) fn scenario_paths(path: &Path) -> Result<Vec<PathBuf>, PlayPathError>
     if !std::fs::metadata(path).map_err(read)?.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).map_err(read)? {
-        let file = entry.map_err(read)?.path();
-        if file.extension().is_some_and(|e| e == EXTENSION) && !file.is_dir() {
-            files.push(file);
-        }
-    }
+    let files = folder_files(path, |file| {
+        file.extension().is_some_and(|e| e == EXTENSION)
+    })
+    .map_err(read)?;
     if files.is_empty() {
         return Err(PlayPathError::Empty {
             path: path.to_path_buf(),
         });
+    }
+    Ok(files)
+}
+
+/// The files directly in `folder` (not its subfolders) that `keep` takes, sorted: the
+/// scenario files of a regression folder, the crash files of a folder of kept crashes.
+pub(crate) fn folder_files(
+    folder: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder)? {
+        let file = entry?.path();
+        if !file.is_dir() && keep(&file) {
+            files.push(file);
+        }
     }
     files.sort();
     Ok(files)
