@@ -165,9 +165,11 @@ mod print;
 pub use error::{ParseError, ParseErrorKind};
 pub use parse::{parse, parse_case};
 pub use play::play_file;
+// A folder's files, for the kept crashes of `fuzzing` too.
+pub(crate) use play_path::folder_files;
 // What the CLI's `run` and `replay` share with `play_path`.
 #[cfg(feature = "cli")]
-pub(crate) use play_path::{folder_files, load, measured, scenario_paths, LoadError};
+pub(crate) use play_path::{load, measured, scenario_paths, LoadError};
 pub use play_path::{
     play_path, play_path_with, FileReport, FileVerdict, PlayPathError, Report, EXTENSION,
 };
