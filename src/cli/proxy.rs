@@ -30,8 +30,13 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = value::size)]
     buffer_size: usize,
 
-    /// On SIGINT/SIGTERM, how long open connections get to finish before they are closed.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = value::duration)]
+    /// On the first SIGINT/SIGTERM the listener closes (new clients are refused) and open
+    /// connections are proxied on until their client ends them, for at most DUR; the ones still
+    /// open then are closed after everything already read is written back. A second signal
+    /// stops at once. The default fits a developer at a terminal (Ctrl-C waits at most 10 s,
+    /// and Ctrl-C again stops now) and a stream on loopback or a LAN, which finishes well
+    /// within it; it also fits inside the 30 s an orchestrator waits before SIGKILL.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = value::duration)]
     grace: Duration,
 
     /// Log each connection (accept index, the toxics the seed turned on, bytes, how it ended)
@@ -76,9 +81,14 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<ExitCode, Failure> {
             config.chain.to_string()
         }
     );
-    let proxy = Proxy::new(config);
-    signal::serve_until_stopped(runtime, listener, "proxy", |listener, stop| {
-        proxy.run(listener, stop)
-    })?;
+    let mut proxy = Proxy::new(config);
+    proxy.say_drain_to(signal::say);
+    signal::serve_until_stopped(
+        runtime,
+        listener,
+        "proxy",
+        |listener, stop| proxy.run(listener, stop),
+        || proxy.stop_now(),
+    )?;
     Ok(ExitCode::Success)
 }

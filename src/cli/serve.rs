@@ -28,8 +28,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = value::optional_duration)]
     idle_timeout: value::MaybeDuration,
 
-    /// On SIGINT/SIGTERM, how long open connections get to finish before they are closed.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = value::duration)]
+    /// On the first SIGINT/SIGTERM the listener closes (new clients are refused) and open
+    /// connections are served on until their client ends them, for at most DUR; the ones still
+    /// open then are closed after everything already read is written back. A second signal
+    /// stops at once. The default fits a developer at a terminal (Ctrl-C waits at most 10 s,
+    /// and Ctrl-C again stops now) and a stream on loopback or a LAN, which finishes well
+    /// within it; it also fits inside the 30 s an orchestrator waits before SIGKILL.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = value::duration)]
     grace: Duration,
 
     /// Worker threads of the server's runtime: 1 is a single-threaded runtime; default one
@@ -81,11 +86,16 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     let runtime = crate::runtime::build(args.threads)
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
-    let server = EchoServer::new(config);
+    let mut server = EchoServer::new(config);
+    server.say_drain_to(signal::say);
     tracing::debug!("max connections {max_connections}");
-    signal::serve_until_stopped(runtime, listener, "server", |listener, stop| {
-        server.run(listener, stop)
-    })?;
+    signal::serve_until_stopped(
+        runtime,
+        listener,
+        "server",
+        |listener, stop| server.run(listener, stop),
+        || server.stop_now(),
+    )?;
     Ok(ExitCode::Success)
 }
 

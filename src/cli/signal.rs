@@ -1,5 +1,7 @@
 //! Hearing SIGINT or SIGTERM (Ctrl-C on Windows): the normal way to stop `serve` and `proxy`,
-//! which both run through [`serve_until_stopped`].
+//! which both run through [`serve_until_stopped`]. The first signal starts the drain (the
+//! listener closes, open connections finish within `--grace`); a second one stops at once.
+//! Either way the command exits 0: both were asked for.
 //!
 //! The handlers are installed by [`StopSignal::install`], before the server announces its
 //! address, so a signal sent right after `listening on` is heard and not fatal.
@@ -41,8 +43,8 @@ impl StopSignal {
         }
     }
 
-    /// Completes when the process is asked to stop.
-    pub(crate) async fn recv(mut self) {
+    /// Completes when the process is asked to stop (again, once it has been).
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}
@@ -54,14 +56,16 @@ impl StopSignal {
 }
 
 /// Serves the bound `listener` on `runtime` with `serve(listener, stop)` until SIGINT or
-/// SIGTERM completes `stop`: registers the listener, installs the signal handlers, and only
-/// then prints `listening on ADDR`, so a signal sent right after the announcement is heard.
-/// `what` names the service in its errors ("server failed").
+/// SIGTERM completes `stop` (the drain), and calls `stop_now` on a second signal:
+/// registers the listener, installs the signal handlers, and only then prints
+/// `listening on ADDR`, so a signal sent right after the announcement is heard. `what` names
+/// the service in its errors ("server failed").
 pub(crate) fn serve_until_stopped<F, Fut>(
     runtime: tokio::runtime::Runtime,
     listener: std::net::TcpListener,
     what: &str,
     serve: F,
+    stop_now: impl FnOnce(),
 ) -> Result<(), Failure>
 where
     F: FnOnce(tokio::net::TcpListener, StopFuture) -> Fut,
@@ -71,27 +75,48 @@ where
         .local_addr()
         .context("cannot read the bound address")
         .map_err(Failure::environment)?;
-    let (listener, stop) = {
+    let (listener, mut signals) = {
         let _entered = runtime.enter();
         let listener = tokio::net::TcpListener::from_std(listener)
             .context("cannot register the listener")
             .map_err(Failure::environment)?;
-        let stop = StopSignal::install()
+        let signals = StopSignal::install()
             .context("cannot install the signal handlers")
             .map_err(Failure::environment)?;
-        (listener, stop)
+        (listener, signals)
     };
     print_line(format_args!("listening on {local_addr}"))?;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
     let stop: StopFuture = Box::pin(async move {
-        stop.recv().await;
-        tracing::info!("stop requested; shutting down");
+        let _ = first_rx.await;
     });
+    let signals = async move {
+        signals.recv().await;
+        let _ = first_tx.send(());
+        signals.recv().await;
+        say(format_args!("second signal: stopping now"));
+        stop_now();
+        // `serve` returns now; this branch must not win the race.
+        std::future::pending::<()>().await;
+    };
     runtime
-        .block_on(serve(listener, stop))
+        .block_on(async {
+            tokio::select! {
+                served = serve(listener, stop) => served,
+                () = signals => unreachable!("the signal future never completes"),
+            }
+        })
         .with_context(|| format!("{what} failed"))
         .map_err(Failure::environment)?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
+}
+
+/// Prints one of the drain's lines (`draining 3 connections ...`) to stderr, where the log goes:
+/// the person who pressed Ctrl-C must see them whatever the log level.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Runs `future` unless SIGINT or SIGTERM comes first (`None` then). Commands that give a
@@ -102,7 +127,7 @@ pub(crate) async fn unless_interrupted<T>(
     let stop = StopSignal::install().ok();
     let interrupted = async {
         match stop {
-            Some(stop) => stop.recv().await,
+            Some(mut stop) => stop.recv().await,
             None => std::future::pending().await,
         }
     };

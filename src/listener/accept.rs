@@ -1,11 +1,13 @@
 //! The one accept loop, shared by the echo server and the proxy: accept until asked to stop,
 //! hand each connection to a task, back off when accepting fails for the listener as a whole,
-//! and then drain with a bound.
+//! and then close the listener and drain ([`drain`](super::drain)).
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use super::drain::Drain;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -15,27 +17,18 @@ use tokio::task::JoinSet;
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How a served listener stops: the grace period its connections get, and what to call them
-/// in the warning when some are still open at its end.
-pub(crate) struct Drain<'a> {
-    pub(crate) grace: Duration,
-    /// `connections`, `proxied connections`.
-    pub(crate) what: &'a str,
-}
-
 /// Accepts from `listener` until `shutdown` completes. `admit` turns each accepted connection
 /// into the task that serves it (`None` turns it away: it is dropped, so the peer sees a close).
-/// Then closes the listener, calls `stopped` (to tell open connections), waits up to the
-/// drain's grace period for the tasks to end, and aborts the rest.
+/// Then closes the listener at once, so new clients are refused, and drains the connections
+/// ([`Drain::run`]). Told to stop now before that, it closes the listener and stops everything.
 ///
 /// Tasks are spawned on the caller's runtime and kept in one set, reaped as they finish, so the
 /// set holds only live ones however long the listener serves.
 pub(crate) async fn serve<A, T>(
     listener: TcpListener,
     shutdown: impl Future,
-    drain: Drain<'_>,
+    mut drain: Drain<'_, impl FnOnce()>,
     mut admit: A,
-    stopped: impl FnOnce(),
 ) -> io::Result<()>
 where
     A: FnMut(TcpStream, SocketAddr) -> Option<T>,
@@ -47,6 +40,11 @@ where
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            () = &mut drain.stop_now => {
+                drop(listener);
+                drain.stop_at_once(connections).await;
+                return Ok(());
+            }
             // Reap finished connection tasks so the set holds only live ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
@@ -67,21 +65,10 @@ where
             },
         }
     }
+    // Closing the listening socket (not just no longer accepting) makes new clients see a
+    // refused connection rather than one accepted into a backlog nobody serves.
     drop(listener);
-    stopped();
-    let drained = tokio::time::timeout(drain.grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            "{} {} still open after the {:?} grace period; aborting them",
-            connections.len(),
-            drain.what,
-            drain.grace
-        );
-        connections.shutdown().await;
-    }
+    drain.run(connections).await;
     Ok(())
 }
 

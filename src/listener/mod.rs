@@ -1,14 +1,16 @@
 //! A listening socket's life, the same for the echo server and the proxy: binding it, serving it
-//! with the one accept loop ([`accept`]), and running it on a thread of its own
-//! ([`background`]).
+//! with the one accept loop ([`accept`]), draining it without losing a byte ([`drain`]), and
+//! running it on a thread of its own ([`background`]).
 
 pub(crate) mod accept;
 pub(crate) mod background;
+pub(crate) mod drain;
 
 use std::io;
 use std::net::SocketAddr;
 
-pub(crate) use accept::{serve, Drain};
+pub(crate) use accept::serve;
+pub(crate) use drain::{linger, Drain, Say, StopNow};
 
 /// Binds `addr` for serving: SO_REUSEADDR (not on Windows), IPv6 only for an IPv6 address,
 /// `backlog`, non-blocking, so that either runtime flavour can adopt it.

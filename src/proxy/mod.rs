@@ -28,6 +28,11 @@
 //! on the other once every byte before it has been forwarded, and the other direction keeps
 //! flowing. The connection closes when both directions have ended. A reset from either side
 //! (or a failed write to it) resets the other, and a failed upstream connect resets the client.
+//!
+//! **Shutdown** loses nothing, as the server's: the listener closes at once, every open
+//! connection is proxied on, both directions and half-closes included, until it ends, and only
+//! those still open when the grace period runs out are cut, each after the bytes the proxy had
+//! read from one side were written to the other ([`ProxyEnd::ShutdownAborted`]).
 
 mod chain;
 mod connection;
@@ -52,10 +57,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::listener::background::{Background, StopError};
-use crate::listener::{self, Drain};
+use crate::listener::{self, Drain, Say, StopNow};
 use crate::sync::lock;
 use connection::ConnectionContext;
 
@@ -76,8 +81,9 @@ pub struct ProxyConfig {
     /// How long connecting to the upstream may take (default 2 s). A failed connect resets the
     /// client's connection.
     pub connect_timeout: Duration,
-    /// How long open connections get to finish after shutdown starts before they are aborted
-    /// (default 1 s).
+    /// How long open connections are proxied on after shutdown starts (default 1 s). The ones
+    /// still open then are cut: each stops reading, writes what it holds to the other side, and
+    /// closes.
     pub shutdown_grace: Duration,
     /// How many closed connections [`ProxyStats`] remembers (default 1024).
     pub closed_history: usize,
@@ -156,6 +162,9 @@ struct Shared {
 pub struct Proxy {
     config: ProxyConfig,
     shared: Arc<Shared>,
+    stop_now: StopNow,
+    /// Where the drain's lines go (the CLI prints them); `None` logs them.
+    say: Option<Say>,
 }
 
 impl Proxy {
@@ -173,7 +182,26 @@ impl Proxy {
             accepted: AtomicU64::new(0),
             accept_changed: Notify::new(),
         });
-        Proxy { config, shared }
+        Proxy {
+            config,
+            shared,
+            stop_now: StopNow::new(),
+            say: None,
+        }
+    }
+
+    /// Sends the drain's lines (`draining N proxied connections ...`) to `say`, not the log.
+    #[cfg(feature = "cli")]
+    pub(crate) fn say_drain_to(&mut self, say: Say) {
+        self.say = Some(say);
+    }
+
+    /// Stops the proxy at once: [`run`](Self::run) closes the listener, aborts every
+    /// connection without waiting for the grace period, and returns (at once too if it has not
+    /// started yet). The second Ctrl-C of `proxy`. Connections it ends are recorded as
+    /// [`ProxyEnd::ShutdownAborted`].
+    pub fn stop_now(&self) {
+        self.stop_now.stop_now();
     }
 
     /// The counters, shared with the running proxy.
@@ -237,27 +265,38 @@ impl Proxy {
         })
     }
 
-    /// Proxies connections from `listener` until `shutdown` completes, then stops accepting,
-    /// gives open connections [`ProxyConfig::shutdown_grace`] to end, and aborts the rest.
+    /// Proxies connections from `listener` until `shutdown` completes, then drains: the
+    /// listener is closed at once, open connections are proxied on until they end or
+    /// [`ProxyConfig::shutdown_grace`] runs out, and the ones still open then are cut, each
+    /// after what the proxy read from one side was written to the other (a peer that does not
+    /// read it within half a second more is aborted). [`stop_now`](Self::stop_now) ends it all
+    /// at once.
     ///
     /// Runs in the caller's runtime (current-thread or multi-thread), one task per connection.
     /// Run it at most once at a time per `Proxy`; [`restart`](Self::restart) and
     /// [`stats`](Self::stats) work while it runs.
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future) -> io::Result<()> {
+        let (cut_tx, cut_rx) = watch::channel(false);
         let ctx = Arc::new(ConnectionContext {
             upstream: self.config.upstream,
             buffer_size: self.config.buffer_size,
             connect_timeout: self.config.connect_timeout,
+            cut: cut_rx,
         });
         let drain = Drain {
             grace: self.config.shutdown_grace,
             what: "proxied connections",
+            say: self.say,
+            stop_now: self.stop_now.stopped(),
+            cut: move || {
+                let _ = cut_tx.send(true);
+            },
         };
         let admit = |stream, peer| {
             let (plans, tally) = self.admit(peer);
             Some(connection::serve(stream, Arc::clone(&ctx), plans, tally))
         };
-        listener::serve(listener, shutdown, drain, admit, || {}).await
+        listener::serve(listener, shutdown, drain, admit).await
     }
 
     /// Gives an accepted connection its index and its faults, and opens its books.
@@ -314,8 +353,9 @@ fn describe(chain: &ToxicChain, active: &[Toxic], flow: Flow) -> String {
     parts.join(", ")
 }
 
-/// A proxy running on its own thread. Stop it with [`shutdown`](Self::shutdown); dropping the
-/// handle stops it too, waiting at most the grace period plus a second.
+/// A proxy running on its own thread. Stop it with [`shutdown`](Self::shutdown) (the drain) or
+/// [`stop_now`](Self::stop_now); dropping the handle drains it too, waiting at most the grace
+/// period plus a second.
 #[derive(Debug)]
 pub struct ProxyHandle {
     local_addr: SocketAddr,
@@ -375,6 +415,12 @@ impl ProxyHandle {
     /// Stops the proxy gracefully and waits for it, at most the grace period plus a second.
     /// It blocks the calling thread but needs nothing from the caller's runtime.
     pub fn shutdown(mut self) -> Result<(), ProxyError> {
+        Ok(self.background.stop_and_wait()?)
+    }
+
+    /// Stops the proxy at once ([`Proxy::stop_now`]) and waits for it.
+    pub fn stop_now(mut self) -> Result<(), ProxyError> {
+        self.proxy.stop_now();
         Ok(self.background.stop_and_wait()?)
     }
 }

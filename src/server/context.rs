@@ -16,9 +16,11 @@ use super::stats::ConnectionEnd;
 pub(crate) struct ConnectionContext {
     pub(crate) pool: Arc<BufferPool>,
     pub(crate) idle_timeout: Option<Duration>,
-    /// Flips to `true` when the server shuts down. A connection waiting for data closes at once;
-    /// one in the middle of writing finishes what it owes first.
-    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Flips to `true` when the shutdown grace period runs out (not when shutdown starts: a
+    /// draining server serves its open connections as before). A connection still open then
+    /// is cut: it reads no more, writes back what it has read, closes its write side and
+    /// lingers ([`listener::drain`](crate::listener::drain)).
+    pub(crate) cut: watch::Receiver<bool>,
     /// [`ServerConfig::fast_path`](super::ServerConfig::fast_path).
     // Read only by the Linux fast path.
     #[cfg_attr(

@@ -9,7 +9,8 @@
 //!   waits for writability.
 //! - **No timer or channel work per message.** The idle deadline is one `Sleep` per connection,
 //!   armed once and moved only when it fires early (progress just stores an `Instant`); the
-//!   shutdown signal is one future per connection, polled only while the connection waits.
+//!   cut at the end of the shutdown grace period is one future per connection, polled only
+//!   while the connection waits for data, and one flag read per burst and per write.
 //! - **Whole segments for streams.** Once a read fills the whole buffer the connection is
 //!   streaming, and it reads (and so writes) a whole number of TCP segments at a time: with
 //!   NODELAY, a 64 KiB write on loopback would go out as a full segment and a 53-byte one.
@@ -41,6 +42,7 @@ use tokio::time::{Instant, Sleep};
 use super::context::{end_of, ConnectionContext};
 use super::pipes::LentPipe;
 use super::stats::{ConnectionEnd, ConnectionTally};
+use crate::listener::drain::LINGER;
 
 /// A burst whose first splice moves less than this is not bulk: the connection goes back to
 /// reading into buffers, which is cheaper for small messages.
@@ -64,12 +66,12 @@ pub(crate) async fn serve(
         Ok(fd) => fd,
         Err(e) => return end_of(&e.into_parts().1),
     };
-    let mut shutdown = ctx.shutdown.clone();
-    // A closed channel means the server is gone: that is shutdown too.
-    let stopping = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
+    let mut cut = ctx.cut.clone();
+    // A closed channel means the server is gone: that is the cut too.
+    let cutting = async move {
+        let _ = cut.wait_for(|cut| *cut).await;
     };
-    tokio::pin!(stopping);
+    tokio::pin!(cutting);
     let idle = ctx.idle_timeout;
     let sleep = tokio::time::sleep(idle.unwrap_or(Duration::from_secs(3600)));
     tokio::pin!(sleep);
@@ -84,13 +86,14 @@ pub(crate) async fn serve(
         bulk: false,
         chunk: None,
     };
-    conn.run(ctx, stopping).await
+    conn.run(ctx, cutting).await
 }
 
 /// Why a wait ended without its operation completing.
 enum Interrupted {
     Idle,
-    Shutdown,
+    /// The shutdown grace period ran out.
+    Cut,
     Io(io::Error),
 }
 
@@ -135,16 +138,14 @@ impl<'a> Conn<'a> {
     async fn run(
         &mut self,
         ctx: &ConnectionContext,
-        mut stopping: Pin<&mut impl Future<Output = ()>>,
+        mut cutting: Pin<&mut impl Future<Output = ()>>,
     ) -> ConnectionEnd {
         loop {
             // Wait for data with no buffer and no pipe held.
-            let guard = match self.wait(Interest::READABLE, Some(stopping.as_mut())).await {
+            let guard = match self.wait(Interest::READABLE, Some(cutting.as_mut())).await {
                 Ok(guard) => guard,
                 Err(Interrupted::Idle) => return ConnectionEnd::IdleTimeout,
-                Err(Interrupted::Shutdown) => {
-                    return self.close_write(ConnectionEnd::ServerShutdown)
-                }
+                Err(Interrupted::Cut) => return self.cut().await,
                 Err(Interrupted::Io(e)) => return end_of(&e),
             };
             let burst = match self.bulk.then(|| ctx.pipes.take()).flatten() {
@@ -154,10 +155,8 @@ impl<'a> Conn<'a> {
             match burst {
                 Ok(Burst::More) => {}
                 Ok(Burst::Eof) => return self.close_write(ConnectionEnd::ClientClosed),
+                Ok(Burst::Cut) => return self.cut().await,
                 Err(end) => return end,
-            }
-            if *ctx.shutdown.borrow() {
-                return self.close_write(ConnectionEnd::ServerShutdown);
             }
         }
     }
@@ -182,6 +181,10 @@ impl<'a> Conn<'a> {
             self.tally.read(n);
             self.clock.progress();
             self.write_all(&buffer[..n]).await?;
+            // Cut while streaming: what was read is written back; read no more.
+            if *ctx.cut.borrow() {
+                return Ok(Burst::Cut);
+            }
             if n < want {
                 // A short read drained the socket. Clearing with the tick of the event that
                 // woke us cannot lose a later byte: that would have moved the tick.
@@ -224,6 +227,9 @@ impl<'a> Conn<'a> {
             }
             first = false;
             self.drain(&mut pipe).await?;
+            if *ctx.cut.borrow() {
+                return Ok(Burst::Cut);
+            }
         }
     }
 
@@ -257,7 +263,7 @@ impl<'a> Conn<'a> {
     }
 
     /// Writes all of `bytes`: at once if the socket takes them, else as it becomes writable.
-    /// Shutdown does not interrupt it: these bytes were read, so they are owed.
+    /// Not even the cut interrupts it: these bytes were read, so they are owed.
     async fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), ConnectionEnd> {
         while !bytes.is_empty() {
             let written = match self.fd.get_ref().write(bytes) {
@@ -299,16 +305,16 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Waits for `interest` until the idle deadline, or (with `stopping`) shutdown.
+    /// Waits for `interest` until the idle deadline, or (with `cutting`) the cut.
     async fn wait(
         &mut self,
         interest: Interest,
-        mut stopping: Option<Pin<&mut impl Future<Output = ()>>>,
+        mut cutting: Option<Pin<&mut impl Future<Output = ()>>>,
     ) -> Result<AsyncFdReadyGuard<'a, TcpStream>, Interrupted> {
         let fd: &'a AsyncFd<TcpStream> = self.fd;
         loop {
             let idle = self.clock.idle.is_some();
-            let stop = stopping.is_some();
+            let stop = cutting.is_some();
             tokio::select! {
                 biased;
                 ready = fd.ready(interest) => return ready.map_err(Interrupted::Io),
@@ -317,11 +323,34 @@ impl<'a> Conn<'a> {
                         return Err(Interrupted::Idle);
                     }
                 }
-                () = async { stopping.as_mut().expect("checked").as_mut().await }, if stop => {
-                    return Err(Interrupted::Shutdown);
+                () = async { cutting.as_mut().expect("checked").as_mut().await }, if stop => {
+                    return Err(Interrupted::Cut);
                 }
             }
         }
+    }
+
+    /// Ends a connection cut by the grace period, with everything read already written back:
+    /// the FIN after the last echoed byte, then a linger (reads discarded until the client
+    /// closes, at most [`LINGER`]), so closing does not reset what is still on its way.
+    async fn cut(&self) -> ConnectionEnd {
+        let end = self.close_write(ConnectionEnd::ShutdownAborted);
+        let mut scratch = [0u8; 4096];
+        let _ = tokio::time::timeout(LINGER, async {
+            loop {
+                let Ok(mut guard) = self.fd.readable().await else {
+                    return;
+                };
+                match guard.try_io(|fd| fd.get_ref().read(&mut scratch)) {
+                    Ok(Ok(0)) => return,
+                    Ok(Err(e)) if e.kind() != io::ErrorKind::Interrupted => return,
+                    // Bytes discarded, or readiness cleared by EAGAIN: wait again.
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        end
     }
 
     /// Shuts down the write side, so the client sees EOF after the last echoed byte.
@@ -353,6 +382,8 @@ enum Burst {
     More,
     /// The client half-closed (or closed), and everything read was written back.
     Eof,
+    /// The grace period ran out, and everything read was written back.
+    Cut,
 }
 
 /// `splice(2)` of up to `len` bytes from `from` to `to`, never blocking on the pipe.

@@ -9,9 +9,12 @@
 //! and counted as rejected), an idle timeout, and a bounded amount of memory per connection (see
 //! [`connection`](self) for the promises each connection keeps).
 //!
-//! Shutdown is designed in: a `watch` channel tells every connection to stop, connections that
-//! are waiting for data close at once, those in the middle of writing finish what they owe, and
-//! whatever is still running when the grace period ends is aborted (and recorded as such).
+//! Shutdown is designed in and loses nothing: the listener closes at once (new clients are
+//! refused), and every open connection is served on until its client ends it, its idle timeout
+//! fires, or the grace period runs out; then the ones still open are cut, each after writing back
+//! everything it has read (recorded as [`ConnectionEnd::ShutdownAborted`]). Being told to stop
+//! now ([`EchoServer::stop_now`], a second signal to `serve`) ends everything at once. The drain
+//! itself is the proxy's too (the crate's `listener` module).
 
 mod connection;
 mod context;
@@ -34,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::listener::background::{Background, StopError};
-use crate::listener::{self, Drain};
+use crate::listener::{self, Drain, Say, StopNow};
 use context::ConnectionContext;
 use pool::BufferPool;
 
@@ -56,7 +59,8 @@ pub struct ServerConfig {
     /// A connection on which no byte moved in either direction for this long is closed. A
     /// connection stalled because its client does not read counts as idle. `None` disables it.
     pub idle_timeout: Option<Duration>,
-    /// How long open connections get to finish after shutdown starts before they are aborted.
+    /// How long open connections are served on after shutdown starts. The ones still open
+    /// then are cut: each stops reading, writes back what it has read, and closes.
     pub shutdown_grace: Duration,
     /// Bytes per echo buffer. It is also the most a connection holds on the server's side: the
     /// server does not read again until it has written the previous read back.
@@ -166,6 +170,9 @@ pub fn bind_listener(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpList
 pub struct EchoServer {
     config: ServerConfig,
     stats: Arc<ServerStats>,
+    stop_now: StopNow,
+    /// Where the drain's lines go (the CLI prints them); `None` logs them.
+    say: Option<Say>,
 }
 
 impl EchoServer {
@@ -173,7 +180,26 @@ impl EchoServer {
     /// which takes a listener the caller bound.
     pub fn new(config: ServerConfig) -> EchoServer {
         let stats = Arc::new(ServerStats::new(config.closed_history));
-        EchoServer { config, stats }
+        EchoServer {
+            config,
+            stats,
+            stop_now: StopNow::new(),
+            say: None,
+        }
+    }
+
+    /// Sends the drain's lines (`draining N connections ...`) to `say` instead of the log.
+    #[cfg(feature = "cli")]
+    pub(crate) fn say_drain_to(&mut self, say: Say) {
+        self.say = Some(say);
+    }
+
+    /// Stops the server at once: [`run`](Self::run) closes the listener, aborts every
+    /// connection without waiting for the grace period, and returns (at once too if it has not
+    /// started yet). The second Ctrl-C of `serve`. Connections it ends are recorded as
+    /// [`ConnectionEnd::ShutdownAborted`].
+    pub fn stop_now(&self) {
+        self.stop_now.stop_now();
     }
 
     /// The counters, shared with the running server.
@@ -195,31 +221,35 @@ impl EchoServer {
         let listener = bind_listener(config.listen, config.backlog)?;
         let local_addr = listener.local_addr()?;
         let (workers, grace) = (config.worker_threads, config.shutdown_grace);
-        let server = EchoServer::new(config);
-        let stats = server.stats();
+        let server = Arc::new(EchoServer::new(config));
+        let running = Arc::clone(&server);
         let background = Background::start(
             format!("echo-server {local_addr}"),
             workers,
             grace,
             listener,
-            move |listener, stop| async move { server.run(listener, stop).await },
+            move |listener, stop| async move { running.run(listener, stop).await },
         )
         .map_err(ServerError::Start)?;
         Ok(ServerHandle {
             local_addr,
-            stats,
+            server,
             background,
         })
     }
 
-    /// Serves connections from `listener` until `shutdown` completes, then drains: no new
-    /// connections, connections waiting for data close at once, connections in the middle of a
-    /// write finish it, and the rest are aborted when [`ServerConfig::shutdown_grace`] ends.
+    /// Serves connections from `listener` until `shutdown` completes, then drains without
+    /// losing a byte: the listener is closed at once (new clients are refused), and every open
+    /// connection is served as before until its client ends it, its idle timeout fires, or
+    /// [`ServerConfig::shutdown_grace`] runs out. The ones still open then are cut: each stops
+    /// reading, writes back everything it has read, and closes (a client that does not read
+    /// what it is owed within half a second more is aborted). [`stop_now`](Self::stop_now)
+    /// ends it all at once.
     ///
     /// Runs in the caller's runtime (current-thread or multi-thread); connection tasks are
     /// spawned onto it.
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future) -> io::Result<()> {
-        let (notify_tx, notify_rx) = watch::channel(false);
+        let (cut_tx, cut_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(self.config.max_connections));
         let ctx = ConnectionContext {
             pool: Arc::new(BufferPool::new(
@@ -228,7 +258,7 @@ impl EchoServer {
                 self.stats(),
             )),
             idle_timeout: self.config.idle_timeout,
-            shutdown: notify_rx,
+            cut: cut_rx,
             fast_path: self.config.fast_path,
             splice: self.config.splice,
             #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
@@ -241,6 +271,11 @@ impl EchoServer {
         let drain = Drain {
             grace: self.config.shutdown_grace,
             what: "connections",
+            say: self.say,
+            stop_now: self.stop_now.stopped(),
+            cut: move || {
+                let _ = cut_tx.send(true);
+            },
         };
         let admit = |stream, peer| {
             let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
@@ -255,19 +290,17 @@ impl EchoServer {
                 drop(permit);
             })
         };
-        listener::serve(listener, shutdown, drain, admit, || {
-            let _ = notify_tx.send(true);
-        })
-        .await
+        listener::serve(listener, shutdown, drain, admit).await
     }
 }
 
-/// A server running on its own thread. Stop it with [`shutdown`](Self::shutdown); dropping the
-/// handle stops it too, waiting at most the grace period plus a second.
+/// A server running on its own thread. Stop it with [`shutdown`](Self::shutdown) (the drain)
+/// or [`stop_now`](Self::stop_now); dropping the handle drains it too, waiting at most the
+/// grace period plus a second.
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    stats: Arc<ServerStats>,
+    server: Arc<EchoServer>,
     /// The runtime thread; stopping it is the graceful shutdown.
     background: Background,
 }
@@ -280,14 +313,21 @@ impl ServerHandle {
 
     /// The server's counters.
     pub fn stats(&self) -> Arc<ServerStats> {
-        Arc::clone(&self.stats)
+        self.server.stats()
     }
 
-    /// Stops the server gracefully and waits for it, at most the grace period plus a second.
+    /// Stops the server gracefully and waits for it, at most the grace period plus a second:
+    /// the drain of [`EchoServer::run`], which lets open connections finish.
     ///
     /// It blocks the calling thread but needs nothing from the caller's runtime, so it does not
     /// deadlock when called from inside one.
     pub fn shutdown(mut self) -> Result<(), ServerError> {
+        Ok(self.background.stop_and_wait()?)
+    }
+
+    /// Stops the server at once ([`EchoServer::stop_now`]) and waits for it.
+    pub fn stop_now(mut self) -> Result<(), ServerError> {
+        self.server.stop_now();
         Ok(self.background.stop_and_wait()?)
     }
 }

@@ -21,6 +21,12 @@
 //! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
 //! and are not the proxy's.
 //!
+//! **The cut.** A draining proxy serves its open connections as before; only when the shutdown
+//! grace period runs out is a connection still open cut ([`GraceCut`]): both readers stop reading,
+//! each writer writes what it holds at once (the timing toxics no longer wait), then passes the
+//! FIN on, and the connection lingers on both sockets before it closes, so that nothing the
+//! proxy read from one side is lost on its way to the other.
+//!
 //! The parts, one file each: `pump` (one direction: the reader and the writer joined by a queue, and the byte
 //! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
 //! writer, `latency` and `bandwidth`) with `slicer` (`slice`). Which toxics act on a direction,
@@ -37,10 +43,12 @@ use crate::proxy::chain::FlowPlan;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::chain::Flow;
@@ -56,6 +64,33 @@ pub(crate) struct ConnectionContext {
     pub(crate) upstream: SocketAddr,
     pub(crate) buffer_size: usize,
     pub(crate) connect_timeout: Duration,
+    /// Flips to `true` when the shutdown grace period runs out: connections still open are cut.
+    pub(crate) cut: watch::Receiver<bool>,
+}
+
+/// The end of the shutdown grace period, as one connection sees it, and whether it cut the
+/// connection (rather than the connection ending on its own first).
+pub(super) struct GraceCut {
+    rx: watch::Receiver<bool>,
+    hit: AtomicBool,
+}
+
+impl GraceCut {
+    /// Whether the grace period has run out.
+    pub(super) fn is_cut(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Completes when the grace period runs out (or the proxy is gone).
+    pub(super) async fn cutting(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|cut| *cut).await;
+    }
+
+    /// Notes that a reader stopped because of the cut.
+    pub(super) fn hit(&self) {
+        self.hit.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Proxies `client` to the upstream until the connection ends; records the end in `tally`.
@@ -98,6 +133,10 @@ pub(crate) async fn serve(
         tally.set_upstream_local(addr);
     }
     let [up_plan, down_plan] = plans;
+    let cut = GraceCut {
+        rx: ctx.cut.clone(),
+        hit: AtomicBool::new(false),
+    };
     let reset_after = match (up_plan.reset_after(), down_plan.reset_after()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -112,6 +151,7 @@ pub(crate) async fn serve(
             tally.flow(Flow::Up),
             ctx.buffer_size,
             [ProxyEnd::ClientReset, ProxyEnd::UpstreamReset],
+            &cut,
         );
         let down = pump(
             upstream_read,
@@ -120,6 +160,7 @@ pub(crate) async fn serve(
             tally.flow(Flow::Down),
             ctx.buffer_size,
             [ProxyEnd::UpstreamReset, ProxyEnd::ClientReset],
+            &cut,
         );
         let timer = async {
             match reset_after {
@@ -129,15 +170,26 @@ pub(crate) async fn serve(
         };
         tokio::select! {
             ended = async { tokio::try_join!(up, down) } => match ended {
+                Ok(_) if cut.hit.load(Ordering::Relaxed) => ProxyEnd::ShutdownAborted,
                 Ok(_) => ProxyEnd::Closed,
                 Err(end) => end,
             },
             () = timer => ProxyEnd::ResetToxic,
         }
     };
-    if end != ProxyEnd::Closed {
-        reset(&client);
-        reset(&upstream);
+    match end {
+        ProxyEnd::Closed => {}
+        // Both FINs are out after everything read; let both peers read and close first.
+        ProxyEnd::ShutdownAborted => {
+            tokio::join!(
+                crate::listener::linger(&client),
+                crate::listener::linger(&upstream)
+            );
+        }
+        _ => {
+            reset(&client);
+            reset(&upstream);
+        }
     }
     tally.end = end;
     let record = tally.record();

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::read_side::read_side;
 use super::write_side::write_side;
-use super::MAX_READ;
+use super::{GraceCut, MAX_READ};
 use crate::proxy::chain::FlowPlan;
 use crate::proxy::chain::{ResetAfter, ToxicKind};
 use crate::proxy::stats::{LiveFlow, ProxyEnd};
@@ -69,7 +69,8 @@ impl Budget<'_> {
 }
 
 /// One direction: reads from `src` and writes to `dst` through `plan`'s toxics. `ends` are the
-/// ends a read error and a write error stand for.
+/// ends a read error and a write error stand for. At the `cut` it reads no more, writes what it
+/// holds and passes a FIN on.
 pub(super) async fn pump<R, W>(
     src: R,
     dst: W,
@@ -77,13 +78,14 @@ pub(super) async fn pump<R, W>(
     flow: &LiveFlow,
     buffer_size: usize,
     ends: [ProxyEnd; 2],
+    cut: &GraceCut,
 ) -> Result<(), ProxyEnd>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     if plan.toxics.is_empty() {
-        return plain_copy(src, dst, flow, buffer_size, ends).await;
+        return plain_copy(src, dst, flow, buffer_size, ends, cut).await;
     }
     let budget = Budget {
         cap: buffer_size.max(1) as u64,
@@ -93,7 +95,7 @@ where
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let [read_end, write_end] = ends;
-    let cut = plan
+    let first_cut = plan
         .toxics
         .iter()
         .filter_map(|(t, _)| match t.kind {
@@ -103,8 +105,8 @@ where
             _ => None,
         })
         .min_by_key(|(n, _)| *n);
-    let reader = read_side(src, tx, cut, &budget, read_end);
-    let writer = write_side(dst, rx, plan, &budget, write_end);
+    let reader = read_side(src, tx, first_cut, &budget, read_end, cut);
+    let writer = write_side(dst, rx, plan, &budget, write_end, cut);
     tokio::try_join!(reader, writer).map(|_| ())
 }
 
@@ -119,6 +121,7 @@ async fn plain_copy<R, W>(
     flow: &LiveFlow,
     buffer_size: usize,
     ends: [ProxyEnd; 2],
+    cut: &GraceCut,
 ) -> Result<(), ProxyEnd>
 where
     R: AsyncRead + Unpin,
@@ -126,11 +129,22 @@ where
 {
     let [read_end, write_end] = ends;
     let mut buffer = vec![0u8; buffer_size.clamp(1, MAX_READ)];
+    let cutting = cut.cutting();
+    tokio::pin!(cutting);
     loop {
-        let n = src
-            .read(&mut buffer)
-            .await
-            .map_err(|e| error_end(&e, read_end.clone()))?;
+        // Checked before each read too, so a stream that never pauses is cut as well.
+        let n = if cut.is_cut() {
+            cut.hit();
+            0
+        } else {
+            tokio::select! {
+                read = src.read(&mut buffer) => read.map_err(|e| error_end(&e, read_end.clone()))?,
+                () = &mut cutting => {
+                    cut.hit();
+                    0
+                }
+            }
+        };
         if n == 0 {
             dst.flush()
                 .await

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pump::{error_end, Budget, Cut, Event};
-use super::MAX_READ;
+use super::{GraceCut, MAX_READ};
 use crate::proxy::stats::ProxyEnd;
 
 pub(super) async fn read_side<R: AsyncRead + Unpin>(
@@ -17,6 +17,7 @@ pub(super) async fn read_side<R: AsyncRead + Unpin>(
     cut: Option<(u64, Cut)>,
     budget: &Budget<'_>,
     read_end: ProxyEnd,
+    stop: &GraceCut,
 ) -> Result<(), ProxyEnd> {
     let mut scratch = vec![0u8; budget.cap.min(MAX_READ as u64) as usize];
     let mut passed = 0u64;
@@ -40,11 +41,26 @@ pub(super) async fn read_side<R: AsyncRead + Unpin>(
             // The writer resets the connection once the bytes before the cut are out.
             return std::future::pending().await;
         }
-        let room = budget.room().await.min(scratch.len());
-        let n = src
-            .read(&mut scratch[..room])
-            .await
-            .map_err(|e| error_end(&e, read_end.clone()))?;
+        // At the cut, read no more: what was read is queued; the FIN goes after it.
+        let n = if stop.is_cut() {
+            None
+        } else {
+            let read = async {
+                let room = budget.room().await.min(scratch.len());
+                src.read(&mut scratch[..room]).await
+            };
+            tokio::select! {
+                read = read => Some(read.map_err(|e| error_end(&e, read_end.clone()))?),
+                () = stop.cutting() => None,
+            }
+        };
+        let Some(n) = n else {
+            stop.hit();
+            if fired.is_none() {
+                let _ = tx.send(Event::Eof);
+            }
+            return Ok(());
+        };
         if n == 0 {
             return match fired {
                 // The FIN was passed on when the limit was reached.

@@ -1,7 +1,8 @@
 //! The writer of one direction: shapes what gets through with the timing toxics (`latency`,
 //! `slice` through the [`Slicer`], `bandwidth` through the [`Pacer`], `slow-close`), writes it
 //! to the other socket, gives each written byte back to the budget, and passes the FIN or the
-//! reset on.
+//! reset on. Once the connection is cut, it no longer waits for any of them: what it holds is
+//! owed, and written at once.
 
 use std::io;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 
 use super::pump::{error_end, Budget, Event};
 use super::slicer::Slicer;
+use super::GraceCut;
 use crate::proxy::chain::FlowPlan;
 use crate::proxy::chain::ToxicKind;
 use crate::proxy::seed::ToxicRng;
@@ -30,6 +32,7 @@ pub(super) async fn write_side<W: AsyncWrite + Unpin>(
     plan: FlowPlan,
     budget: &Budget<'_>,
     write_end: ProxyEnd,
+    cut: &GraceCut,
 ) -> Result<(), ProxyEnd> {
     let mut slicers = Vec::new();
     let mut latencies = Vec::new();
@@ -67,7 +70,7 @@ pub(super) async fn write_side<W: AsyncWrite + Unpin>(
                     }
                     deadline = deadline.max(last_deadline);
                     last_deadline = deadline;
-                    wait_until(deadline).await;
+                    wait_until(deadline, cut).await;
                 }
                 let mut pieces = vec![(0..bytes.len(), Duration::ZERO)];
                 for slicer in &mut slicers {
@@ -75,13 +78,13 @@ pub(super) async fn write_side<W: AsyncWrite + Unpin>(
                 }
                 for (range, gap) in pieces {
                     if !gap.is_zero() {
-                        wait_until(last_write + gap).await;
+                        wait_until(last_write + gap, cut).await;
                     }
                     let piece = &bytes[range];
                     match &mut pacer {
                         Some(pacer) => {
                             for part in piece.chunks(pacer.burst) {
-                                pacer.wait(part.len()).await;
+                                pacer.wait(part.len(), cut).await;
                                 dst.write_all(part).await.map_err(fail)?;
                                 budget.give(part.len(), true);
                             }
@@ -96,7 +99,7 @@ pub(super) async fn write_side<W: AsyncWrite + Unpin>(
             }
             Event::Eof => {
                 if !slow_close.is_zero() {
-                    tokio::time::sleep(slow_close).await;
+                    wait_until(Instant::now() + slow_close, cut).await;
                 }
                 dst.flush().await.map_err(fail)?;
                 dst.shutdown().await.map_err(fail)?;
@@ -108,10 +111,21 @@ pub(super) async fn write_side<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Waits until `deadline`. The runtime's timer counts whole milliseconds, so a wait shorter than
-/// one (most slice delays) would become a millisecond or more: those are spun instead, yielding
-/// to the runtime's other tasks on every turn, which costs CPU while they last.
-async fn wait_until(deadline: Instant) {
+/// Waits until `deadline`, or until the connection is cut. The runtime's timer counts whole
+/// milliseconds, so a wait shorter than one (most slice delays) would become a millisecond or
+/// more: those are spun instead, yielding to the runtime's other tasks on every turn, which
+/// costs CPU while they last.
+async fn wait_until(deadline: Instant, cut: &GraceCut) {
+    if cut.is_cut() {
+        return;
+    }
+    tokio::select! {
+        () = wait_until_deadline(deadline) => {}
+        () = cut.cutting() => {}
+    }
+}
+
+async fn wait_until_deadline(deadline: Instant) {
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -143,11 +157,11 @@ impl Pacer {
         }
     }
 
-    async fn wait(&mut self, len: usize) {
+    async fn wait(&mut self, len: usize, cut: &GraceCut) {
         let now = Instant::now();
         let start = match self.next {
             Some(next) if next > now => {
-                wait_until(next).await;
+                wait_until(next, cut).await;
                 next
             }
             // Idle time earns no credit: a burst after a pause is still paced.

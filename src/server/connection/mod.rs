@@ -10,7 +10,9 @@
 //!   connection (`bytes_in - bytes_out`) never exceeds one buffer, [`ServerConfig::buffer_size`].
 //!   While waiting for data the connection holds no buffer at all.
 //! - **Bounded waits.** Every wait, for readability or for a write to make progress, ends at the
-//!   idle deadline (no byte moved either way for the idle timeout) or at shutdown.
+//!   idle deadline (no byte moved either way for the idle timeout); a wait for data also ends
+//!   when the shutdown grace period runs out (the connection is cut). Shutdown itself does not
+//!   end a wait: a draining server keeps serving until the client ends the connection.
 //!
 //! [`ServerConfig::buffer_size`]: super::ServerConfig::buffer_size
 
@@ -29,7 +31,8 @@ use crate::escape::escape_bytes_truncated;
 /// Why a wait ended without its operation completing.
 enum Interrupted {
     Idle,
-    Shutdown,
+    /// The shutdown grace period ran out.
+    Cut,
 }
 
 /// Serves one connection until it ends, and records how it ended in `tally`.
@@ -73,7 +76,7 @@ async fn echo_until_end(
         // Wait for data with no buffer held.
         let readable = wait(
             idle_deadline(last_progress, ctx.idle_timeout),
-            &mut ctx.shutdown,
+            &mut ctx.cut,
             true,
             stream.readable(),
         )
@@ -82,9 +85,7 @@ async fn echo_until_end(
             Ok(Ok(())) => {}
             Ok(Err(e)) => return end_of(&e),
             Err(Interrupted::Idle) => return ConnectionEnd::IdleTimeout,
-            Err(Interrupted::Shutdown) => {
-                return close_write(stream, ConnectionEnd::ServerShutdown).await
-            }
+            Err(Interrupted::Cut) => return cut(stream).await,
         }
 
         let mut buffer = ctx.pool.take();
@@ -124,15 +125,16 @@ async fn echo_until_end(
                     return end;
                 }
             }
-            if *ctx.shutdown.borrow() {
-                return close_write(stream, ConnectionEnd::ServerShutdown).await;
+            // Cut while streaming: what was read is written back; read no more.
+            if *ctx.cut.borrow() {
+                return cut(stream).await;
             }
         }
     }
 }
 
-/// Writes all of `bytes`, continuing every short write. Shutdown does not interrupt it: these
-/// bytes were read, so they are owed; the grace period bounds how long that may take.
+/// Writes all of `bytes`, continuing every short write. Not even the cut interrupts it: these
+/// bytes were read, so they are owed; the cut margin bounds how long that may take.
 async fn write_all(
     stream: &TcpStream,
     mut bytes: &[u8],
@@ -143,7 +145,7 @@ async fn write_all(
     while !bytes.is_empty() {
         let written = wait(
             idle_deadline(*last_progress, ctx.idle_timeout),
-            &mut ctx.shutdown,
+            &mut ctx.cut,
             false,
             write_some(stream, bytes),
         )
@@ -174,16 +176,16 @@ async fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Runs `operation` until it completes, the idle deadline passes, or (when `stop_on_shutdown`)
-/// the server shuts down.
+/// Runs `operation` until it completes, the idle deadline passes, or (when `stop_on_cut`) the
+/// grace period runs out.
 async fn wait<T>(
     deadline: Option<Instant>,
-    shutdown: &mut watch::Receiver<bool>,
-    stop_on_shutdown: bool,
+    cut: &mut watch::Receiver<bool>,
+    stop_on_cut: bool,
     operation: impl Future<Output = T>,
 ) -> Result<T, Interrupted> {
-    if stop_on_shutdown && *shutdown.borrow() {
-        return Err(Interrupted::Shutdown);
+    if stop_on_cut && *cut.borrow() {
+        return Err(Interrupted::Cut);
     }
     let idle = async {
         match deadline {
@@ -191,22 +193,31 @@ async fn wait<T>(
             None => std::future::pending().await,
         }
     };
-    let stopping = async {
-        if !stop_on_shutdown {
+    let cutting = async {
+        if !stop_on_cut {
             return std::future::pending().await;
         }
-        // A closed channel means the server is gone: treat it as shutdown.
-        let _ = shutdown.wait_for(|stop| *stop).await;
+        // A closed channel means the server is gone: treat it as the cut.
+        let _ = cut.wait_for(|cut| *cut).await;
     };
     tokio::select! {
         result = operation => Ok(result),
         () = idle => Err(Interrupted::Idle),
-        () = stopping => Err(Interrupted::Shutdown),
+        () = cutting => Err(Interrupted::Cut),
     }
 }
 
 fn idle_deadline(last_progress: Instant, idle_timeout: Option<Duration>) -> Option<Instant> {
     idle_timeout.map(|idle| last_progress + idle)
+}
+
+/// Ends a connection cut by the grace period, with everything read already written back: the
+/// FIN after the last echoed byte, then a linger, so closing does not reset what is still on
+/// its way to the client.
+async fn cut(stream: &TcpStream) -> ConnectionEnd {
+    let end = close_write(stream, ConnectionEnd::ShutdownAborted).await;
+    crate::listener::linger(stream).await;
+    end
 }
 
 /// Shuts down the write side, so the client sees EOF after the last echoed byte.
