@@ -33,7 +33,7 @@ pub(crate) const LINGER: Duration = Duration::from_millis(300);
 /// where the log lines go, the signal to stop at once, and how to tell connections they are cut.
 pub(crate) struct Drain<'a, C> {
     pub(crate) grace: Duration,
-    /// `connections`, `proxied connections`.
+    /// `connection`, `proxied connection` (an `s` is added for any count but one).
     pub(crate) what: &'a str,
     /// Where the drain's lines go: the CLI prints them; the library logs them.
     pub(crate) say: Option<Say>,
@@ -49,7 +49,7 @@ pub(crate) type Say = fn(fmt::Arguments<'_>);
 
 impl<C: FnOnce()> Drain<'_, C> {
     /// Stops every connection at once (the listener is closed already).
-    pub(crate) async fn stop_at_once<T: 'static>(&self, connections: JoinSet<T>) {
+    pub(crate) async fn stop_at_once<T: 'static>(self, connections: JoinSet<T>) {
         stop_at_once(self.say, self.what, connections).await;
     }
 
@@ -66,11 +66,14 @@ impl<C: FnOnce()> Drain<'_, C> {
         tell(
             say,
             false,
-            format_args!("draining {open} {what} (signal again to stop now)"),
+            format_args!(
+                "draining {} (signal again to stop now)",
+                counted(open, what)
+            ),
         );
         tokio::select! {
             ended = tokio::time::timeout(grace, join_all(&mut connections)) => if ended.is_ok() {
-                let line = format_args!("drained: all {open} {what} ended; 0 cut by the grace period");
+                let line = format_args!("drained: {} ended; 0 cut by the grace period", counted(open, what));
                 return tell(say, false, line);
             },
             () = &mut stop_now => return stop_at_once(say, what, connections).await,
@@ -86,7 +89,7 @@ impl<C: FnOnce()> Drain<'_, C> {
                 } else {
                     format!("{aborted} of them aborted before writing back what they owed")
                 };
-                tell(say, true, format_args!("{left} {what} cut by the {grace:?} grace period; {how}"));
+                tell(say, true, format_args!("{} cut by the {grace:?} grace period; {how}", counted(left, what)));
             }
             () = &mut stop_now => stop_at_once(say, what, connections).await,
         }
@@ -102,13 +105,18 @@ fn tell(say: Option<Say>, cut_some: bool, line: fmt::Arguments<'_>) {
     }
 }
 
+/// `1 connection`, `3 connections`.
+fn counted(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 async fn stop_at_once<T: 'static>(say: Option<Say>, what: &str, mut connections: JoinSet<T>) {
     let cut = connections.len();
     connections.shutdown().await;
     tell(
         say,
         cut > 0,
-        format_args!("stopped at once: {cut} {what} cut"),
+        format_args!("stopped at once: {} cut", counted(cut, what)),
     );
 }
 

@@ -285,7 +285,7 @@ impl Proxy {
         });
         let drain = Drain {
             grace: self.config.shutdown_grace,
-            what: "proxied connections",
+            what: "proxied connection",
             say: self.say,
             stop_now: self.stop_now.stopped(),
             cut: move || {

@@ -270,7 +270,7 @@ impl EchoServer {
         };
         let drain = Drain {
             grace: self.config.shutdown_grace,
-            what: "connections",
+            what: "connection",
             say: self.say,
             stop_now: self.stop_now.stopped(),
             cut: move || {

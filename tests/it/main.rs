@@ -17,6 +17,7 @@ mod check_junit;
 mod check_through;
 mod cli;
 mod client;
+mod drain;
 mod generate_cli;
 mod interop;
 mod own_server;
