@@ -49,7 +49,10 @@ pub enum ProxyEnd {
     ResetToxic,
     /// The upstream could not be reached; the client socket was reset at once.
     UpstreamUnreachable(std::io::ErrorKind),
-    /// The proxy was shut down and the connection did not finish within the grace period.
+    /// Cut by the shutdown: it was still open when the grace period ran out. The proxy stopped
+    /// reading both sides, wrote what it had read from each to the other, passed the FINs on,
+    /// and closed it (or, when even that could not finish within half a second, aborted it).
+    /// Also every connection open when the proxy was told to stop now.
     ShutdownAborted,
     /// Any other I/O error, by kind; both sockets were reset.
     Error(std::io::ErrorKind),
@@ -63,7 +66,7 @@ impl fmt::Display for ProxyEnd {
             ProxyEnd::UpstreamReset => f.write_str("reset by the upstream"),
             ProxyEnd::ResetToxic => f.write_str("reset by a `reset` toxic"),
             ProxyEnd::UpstreamUnreachable(kind) => write!(f, "upstream unreachable: {kind}"),
-            ProxyEnd::ShutdownAborted => f.write_str("aborted after the shutdown grace period"),
+            ProxyEnd::ShutdownAborted => f.write_str("cut by the shutdown"),
             ProxyEnd::Error(kind) => write!(f, "i/o error: {kind}"),
         }
     }
@@ -316,7 +319,7 @@ impl ProxyStats {
 
 /// The counters of one connection, held by its task. Dropping it closes the books: the
 /// connection leaves the live map and enters the ring with its end, also when the task is
-/// aborted at the end of the shutdown grace period (recorded as
+/// aborted (a cut connection that could not finish in time, or a stop now: recorded as
 /// [`ProxyEnd::ShutdownAborted`]).
 #[derive(Debug)]
 pub(crate) struct ConnectionTally {

@@ -44,10 +44,15 @@ pub enum ConnectionEnd {
     /// No byte moved in either direction for the idle timeout (a connection stalled because its
     /// client does not read counts as idle too).
     IdleTimeout,
-    /// The server was shut down; the connection was closed after everything the server had read
-    /// was written back.
+    /// No longer produced: a shutdown used to close a connection that was waiting for data.
+    /// Since the drain became lossless, a connection is served on until its client ends it, and
+    /// one that is still open when the grace period runs out is
+    /// [`ShutdownAborted`](Self::ShutdownAborted). Kept so that matches on it still compile.
     ServerShutdown,
-    /// The server was shut down and the connection did not finish within the grace period.
+    /// Cut by the shutdown: its client had not ended it when the grace period ran out. The
+    /// server stopped reading, wrote back everything it had read, and closed it (or, when even
+    /// that could not finish within half a second, aborted it). Also every connection open when
+    /// the server was told to stop now.
     ShutdownAborted,
     /// The connection limit was reached; the connection was accepted and closed at once.
     Rejected,
@@ -63,9 +68,7 @@ impl fmt::Display for ConnectionEnd {
             ConnectionEnd::ClientClosed => f.write_str("client closed"),
             ConnectionEnd::IdleTimeout => f.write_str("idle timeout"),
             ConnectionEnd::ServerShutdown => f.write_str("server shutdown"),
-            ConnectionEnd::ShutdownAborted => {
-                f.write_str("aborted after the shutdown grace period")
-            }
+            ConnectionEnd::ShutdownAborted => f.write_str("cut by the shutdown"),
             ConnectionEnd::Rejected => f.write_str("rejected: connection limit reached"),
             ConnectionEnd::Reset => f.write_str("reset by peer"),
             ConnectionEnd::Error(kind) => write!(f, "i/o error: {kind}"),
@@ -231,8 +234,9 @@ impl ServerStats {
 /// The counters of one connection, held by its task. Dropping it closes the books: the
 /// connection leaves the live map and enters the ring with its end.
 ///
-/// Because the record is written on drop, a connection task that is aborted (at the end of the
-/// shutdown grace period) is still recorded, as [`ConnectionEnd::ShutdownAborted`].
+/// Because the record is written on drop, a connection task that is aborted (a cut connection
+/// that could not write back what it owed in time, or a stop now) is still recorded, as
+/// [`ConnectionEnd::ShutdownAborted`].
 #[derive(Debug)]
 pub(crate) struct ConnectionTally {
     stats: Arc<ServerStats>,

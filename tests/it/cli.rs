@@ -184,8 +184,8 @@ fn serve_verbose_logs_each_echo_escaped() {
 #[test]
 fn serve_stops_on_sigterm_and_sigint_with_exit_0() {
     for signal in [libc_signal::TERM, libc_signal::INT] {
-        let mut server = ServeProcess::start(&["--listen", "127.0.0.1:0"]);
-        // An open connection must not keep the server from stopping.
+        let mut server = ServeProcess::start(&["--listen", "127.0.0.1:0", "--grace", "200ms"]);
+        // An open connection keeps the server draining for `--grace` at most.
         let _open = std::net::TcpStream::connect(server.addr).unwrap();
         libc_signal::send(server.child.id(), signal);
         assert_eq!(server.wait_exit(), Some(0), "signal {signal}");

@@ -44,13 +44,15 @@ fn proxy_announces_its_address_passes_echoes_and_stops_on_sigterm() {
             &upstream,
             "--seed",
             "7",
+            "--grace",
+            "200ms",
             "up:slice=1..4",
             "down:latency=1ms",
         ],
     );
     let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
     assert_eq!(echo_through(proxy.addr, &payload), payload);
-    // An open connection must not keep the proxy from stopping.
+    // An open connection keeps the proxy draining for `--grace` at most.
     let _open = TcpStream::connect(proxy.addr).unwrap();
     sigterm(proxy.child.id());
     assert_eq!(proxy.wait_exit(), Some(0));
