@@ -165,6 +165,9 @@ pub(crate) fn output_tail_text(output: Option<&str>) -> Option<String> {
 fn builtin_server() -> Result<ServerHandle, Failure> {
     EchoServer::spawn(ServerConfig {
         worker_threads: Some(1),
+        // When a run ends, a connection of a failed case may still be open (a stall): the
+        // verdict is known, so its drain need not hold the exit up for the default grace.
+        shutdown_grace: std::time::Duration::from_millis(100),
         ..ServerConfig::ephemeral()
     })
     .map_err(Failure::environment)
