@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::case::bounds::{
     LenClass, SizeClass, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES, SIZE_CLASSES,
 };
-use crate::case::{Case, CaseBounds, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
+use crate::case::{
+    Case, CaseBounds, ConnectionCase, Conversation, ConversationKind, Payload, ReadPlan, WritePlan,
+};
 
 /// Writes the bytes that `arbitrary` decodes into given values: each method mirrors one read
 /// of the decoders in `crate::case`, in the same order.
@@ -72,9 +74,16 @@ impl Encoder<'_> {
 
     fn conversation(&mut self, conversation: &Conversation) {
         let b = self.bounds;
-        self.pick(&CONVERSATION_WEIGHTS, &conversation.kind());
+        // An abort is drawn for the whole case, from a stream (see `encode_case`).
+        let kind = match conversation.kind() {
+            ConversationKind::Abort => ConversationKind::Stream,
+            kind => kind,
+        };
+        self.pick(&CONVERSATION_WEIGHTS, &kind);
         match conversation {
-            Conversation::Stream { payload } | Conversation::Close { payload } => {
+            Conversation::Stream { payload }
+            | Conversation::Close { payload }
+            | Conversation::Abort { payload, .. } => {
                 self.payload(payload, b.max_payload_len);
             }
             Conversation::Interactive { messages } => {
@@ -182,6 +191,35 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
     );
     for conn in &case.connections {
         e.connection(conn);
+    }
+    let abort = case.connections.iter().enumerate().find_map(|(i, c)| match c.conversation {
+        Conversation::Abort { after, .. } => Some((i, after)),
+        _ => None,
+    });
+    // The hold and the abort are drawn last; a case with neither ends here, as the seeds
+    // written before them did.
+    if case.hold.is_none() && abort.is_none() {
+        return e.out;
+    }
+    if case.connections.len() > 1 {
+        match case.hold {
+            // `draw_hold` picks `outer % (n - 1)`, then `outer + 1 + inner % (n - 1 - outer)`.
+            Some(h) => {
+                e.int(0, 99, 99);
+                e.int(0, 255, h.outer as u64);
+                e.int(0, 255, (h.inner - h.outer - 1) as u64);
+            }
+            None => e.out.extend_from_slice(&[0, 0, 0]),
+        }
+    }
+    match abort {
+        // `draw_abort` resets after `1 + pick % (len - 1)` bytes.
+        Some((i, after)) => {
+            e.int(0, 99, 99);
+            e.int(0, 255, i as u64);
+            e.int(0, u64::from(u32::MAX), after as u64 - 1);
+        }
+        None => {}
     }
     e.out
 }
