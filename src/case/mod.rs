@@ -170,6 +170,16 @@ impl Case {
             .sum()
     }
 
+    /// Total bytes of echo the case reads back: [`Case::total_len`], less what aborts leave
+    /// unread.
+    pub fn echo_len(&self) -> u64 {
+        self.connections
+            .iter()
+            .flat_map(|c| c.conversation.echo_lens())
+            .map(|n| n as u64)
+            .sum()
+    }
+
     /// The connection named `name`.
     pub fn connection(&self, name: &str) -> Option<&ConnectionCase> {
         self.connections.iter().find(|c| c.name == name)
