@@ -40,7 +40,11 @@ pub fn case_strategy(bounds: &CaseBounds) -> BoxedStrategy<Case> {
     let hold = (0..100u32, any::<usize>(), any::<usize>());
     // Shrinks toward no abort (roll 0) and a reset after the first byte (pick 0).
     let abort = (0..100u32, any::<usize>(), 0..=u32::MAX);
-    (vec(connection_strategy(&b), 1..=b.max_connections), hold, abort)
+    (
+        vec(connection_strategy(&b), 1..=b.max_connections),
+        hold,
+        abort,
+    )
         .prop_map(move |(mut connections, (roll, outer, inner), abort)| {
             for (i, conn) in connections.iter_mut().enumerate() {
                 conn.name = format!("c{i}");
@@ -85,9 +89,11 @@ pub fn conversation_strategy(bounds: &CaseBounds) -> BoxedStrategy<Conversation>
         let s = match kind {
             // Abort is not in the table: one is drawn for the whole case, from a stream or a
             // close (`CaseBounds::draw_abort`).
-            ConversationKind::Stream | ConversationKind::Abort => payload_strategy(b.max_payload_len, &b)
-                .prop_map(|payload| Conversation::Stream { payload })
-                .boxed(),
+            ConversationKind::Stream | ConversationKind::Abort => {
+                payload_strategy(b.max_payload_len, &b)
+                    .prop_map(|payload| Conversation::Stream { payload })
+                    .boxed()
+            }
             ConversationKind::Close => payload_strategy(b.max_payload_len, &b)
                 .prop_map(|payload| Conversation::Close { payload })
                 .boxed(),

@@ -57,7 +57,12 @@ impl Case {
         let roll = u.int_in_range(0..=99u32)?;
         let pick_conn = u.int_in_range(0..=255u8)?;
         let pick_after = u.int_in_range(0..=u32::MAX)?;
-        b.draw_abort(&mut connections, roll, pick_conn.into(), pick_after as usize);
+        b.draw_abort(
+            &mut connections,
+            roll,
+            pick_conn.into(),
+            pick_after as usize,
+        );
         Ok(Self {
             connections,
             pause_scale: b.pause_scale,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Case, ConnectionCase, Conversation, Hold, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_NAME_LEN,
-    MAX_PAUSE, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
+    Case, ConnectionCase, Conversation, Hold, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES,
+    MAX_NAME_LEN, MAX_PAUSE, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
 
 /// Why a case breaks a hard limit; see [`Case::validate`].

@@ -181,8 +181,15 @@ pub async fn play_script(
         let stream = open::open(&decl.write, index, addr, options)
             .await
             .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
-        let (conn, writer) =
-            Conn::start(index, decl, stream, script, started, (held.clone(), resets.clone()), options);
+        let (conn, writer) = Conn::start(
+            index,
+            decl,
+            stream,
+            script,
+            started,
+            (held.clone(), resets.clone()),
+            options,
+        );
         conns.push(Some(conn));
         writers.push(writer);
     }

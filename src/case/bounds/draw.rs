@@ -66,7 +66,9 @@ impl CaseBounds {
                     if payload.len() >= 2
             )
         };
-        let Some(i) = (0..n).map(|k| (pick_conn % n + k) % n).find(|&i| eligible(&connections[i]))
+        let Some(i) = (0..n)
+            .map(|k| (pick_conn % n + k) % n)
+            .find(|&i| eligible(&connections[i]))
         else {
             return;
         };

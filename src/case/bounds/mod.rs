@@ -24,8 +24,8 @@ mod fit;
 
 pub use check::{BoundsViolation, Side};
 pub(crate) use draw::{
-    LenClass, ABORT_PERCENT, SizeClass, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES, NO_PAUSES_PERCENT,
-    SIZE_CLASSES,
+    LenClass, SizeClass, ABORT_PERCENT, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES,
+    NO_PAUSES_PERCENT, SIZE_CLASSES,
 };
 
 /// What generated cases may contain. Bounds are for generation only: a case outside them (a

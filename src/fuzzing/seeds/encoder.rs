@@ -192,10 +192,14 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
     for conn in &case.connections {
         e.connection(conn);
     }
-    let abort = case.connections.iter().enumerate().find_map(|(i, c)| match c.conversation {
-        Conversation::Abort { after, .. } => Some((i, after)),
-        _ => None,
-    });
+    let abort = case
+        .connections
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| match c.conversation {
+            Conversation::Abort { after, .. } => Some((i, after)),
+            _ => None,
+        });
     // The hold and the abort are drawn last; a case with neither ends here, as the seeds
     // written before them did.
     if case.hold.is_none() && abort.is_none() {

@@ -64,8 +64,12 @@ impl Conn<'_> {
                     .and_then(Result::ok);
             }
         }
-        drop(reader);
-        drop(half);
+        // Dropped alone, a write half shuts its side down first: a FIN before the RST, which
+        // a server may take for an ordinary end. Put back together, the stream just closes.
+        match half {
+            Some(writer) => drop(reader.reunite(writer)),
+            None => drop(reader),
+        }
         crate::sync::lock(&self.resets.0).push(ResetAt {
             name: self.name.clone(),
             received: self.received,
