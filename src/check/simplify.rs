@@ -303,6 +303,36 @@ mod tests {
             .any(|c| c.connections[0].write.chunks == vec![7]));
     }
 
+    /// An abort simplifies to a close of the same bytes, resets sooner, and keeps its reset
+    /// before the end of a shortened payload; every candidate is a valid case.
+    #[test]
+    fn an_abort_simplifies_to_a_close_or_an_earlier_reset() {
+        let case = Case::single(Conversation::Abort {
+            payload: Payload::generated(1000, 2),
+            after: 600,
+        });
+        let candidates = candidates(&case, "c0");
+        let conversations: Vec<&Conversation> = candidates
+            .iter()
+            .map(|c| &c.connections[0].conversation)
+            .collect();
+        assert!(conversations.contains(&&Conversation::Close {
+            payload: Payload::generated(1000, 2)
+        }));
+        for after in [1, 300] {
+            assert!(conversations.contains(&&Conversation::Abort {
+                payload: Payload::generated(1000, 2),
+                after
+            }));
+        }
+        // Cut to 500 bytes, the reset comes before its last byte.
+        assert!(conversations.contains(&&Conversation::Abort {
+            payload: Payload::generated(500, 2),
+            after: 499
+        }));
+        assert!(candidates.iter().all(|c| c.validate().is_ok()));
+    }
+
     #[test]
     fn literalize_keeps_the_bytes() {
         let mut case = Case::single(Conversation::Stream {

@@ -216,14 +216,11 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
             None => e.out.extend_from_slice(&[0, 0, 0]),
         }
     }
-    match abort {
-        // `draw_abort` resets after `1 + pick % (len - 1)` bytes.
-        Some((i, after)) => {
-            e.int(0, 99, 99);
-            e.int(0, 255, i as u64);
-            e.int(0, u64::from(u32::MAX), after as u64 - 1);
-        }
-        None => {}
+    // `draw_abort` resets after `1 + pick % (len - 1)` bytes.
+    if let Some((i, after)) = abort {
+        e.int(0, 99, 99);
+        e.int(0, 255, i as u64);
+        e.int(0, u64::from(u32::MAX), after as u64 - 1);
     }
     e.out
 }
@@ -231,7 +228,48 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Hold;
     use crate::fuzzing::{decode, lifecycle_bounds, roundtrip_bounds, seeds, FuzzTarget};
+
+    /// The abort is drawn after every other choice: its bytes come last, and an input without
+    /// them (every input written before aborts existed) decodes to the case without the abort.
+    #[test]
+    fn an_abort_is_the_last_choice_of_an_input() {
+        let bounds = lifecycle_bounds();
+        let stream = |text: &[u8]| Conversation::Stream {
+            payload: Payload::Literal(text.to_vec()),
+        };
+        let mut case = Case {
+            connections: vec![
+                ConnectionCase::new("c0", stream(b"held open")),
+                ConnectionCase::new("c1", stream(b"inner")),
+                ConnectionCase::new("c2", stream(b"all of it")),
+            ],
+            pause_scale: bounds.pause_scale,
+            hold: Some(Hold { outer: 0, inner: 1 }),
+        };
+        for conn in &mut case.connections {
+            conn.write.chunks = vec![bounds.max_chunk_len];
+            conn.read.sizes = vec![bounds.max_chunk_len];
+        }
+        let plain = encode_case(&case, &bounds);
+        case.connections[2].conversation = Conversation::Abort {
+            payload: Payload::Literal(b"all of it".to_vec()),
+            after: 4,
+        };
+        let aborting = encode_case(&case, &bounds);
+        assert_eq!(
+            decode(FuzzTarget::RoundtripLifecycle, &aborting),
+            Some(case.clone())
+        );
+        assert!(aborting.starts_with(&plain), "the abort's bytes come last");
+        let mut without = case;
+        without.connections[2].conversation = stream(b"all of it");
+        assert_eq!(
+            decode(FuzzTarget::RoundtripLifecycle, &plain),
+            Some(without)
+        );
+    }
 
     #[test]
     fn the_seeds_decode_to_the_cases_they_were_made_from() {
