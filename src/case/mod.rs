@@ -23,6 +23,10 @@
 //!   first message, then the inner one plays its whole conversation while the outer's echo waits
 //!   unread, then the outer goes on. A server that cannot serve two connections at once fails
 //!   such a case every time, not only when timing is unlucky.
+//! - A connection may give up mid-stream ([`Conversation::Abort`]): it resets (an RST, with
+//!   `SO_LINGER` 0) once part of its echo has come back, while the others play on. The server
+//!   must survive it: the other connections complete exactly, and the player checks that a new
+//!   connection is still served after the case.
 //! - Every pause is multiplied by the case's [`PauseScale`] when played. Fuzz builds scale pauses
 //!   down, and the scale is part of the case so that a replay sleeps what the fuzzer slept.
 //!

@@ -39,9 +39,7 @@ impl CaseBounds {
             && connections[inner].conversation.total_len() > 0;
         sends.then_some(Hold { outer, inner })
     }
-}
 
-impl CaseBounds {
     /// Turns one connection into an [`Abort`](Conversation::Abort) when a `roll` of 0 to 99
     /// lands in the top `abort_percent` (so a roll of 0, what an exhausted fuzz input gives,
     /// never aborts): the first stream or close of two bytes or more from connection
@@ -156,7 +154,9 @@ impl SizeClass {
     }
 }
 
-/// Conversation kinds with weights, simplest first.
+/// Conversation kinds with weights, simplest first. [`ConversationKind::Abort`] is not among
+/// them: an abort is drawn once per case, last, from a stream or a close
+/// ([`CaseBounds::draw_abort`]), so that fuzz inputs made before aborts keep their meaning.
 pub(crate) const CONVERSATION_WEIGHTS: [(u32, ConversationKind); 3] = [
     (40, ConversationKind::Stream),
     (35, ConversationKind::Interactive),
