@@ -35,6 +35,8 @@
 //! | `limit-64k` | a fixed 64 KiB per-connection budget: after echoing 65,536 bytes it closes the socket with input unread | the stream stops at byte 65,536 at the latest, then a reset or an early EOF, depending on timing (a reset may also discard echoed bytes the client had not read yet) |
 //! | `crlf` | "text mode": every `\n` is echoed as `\r\n` | extra bytes (a mismatch at the first `\n`) |
 //! | `serial` | the tutorial's loop: accept one connection, echo it correctly until its EOF, only then accept the next; connections never make progress at the same time | a connection that plays while an earlier one is held open (sent, echo unread, not half-closed) stalls, every time; the report names both |
+//! | `die-on-reset` | a `read` or `write` that fails because the client reset (or the pipe broke) ends the whole process, exit code 141, as a C server killed by SIGPIPE does | after a client resets mid-stream, the server is dead: the next connection is refused (`not-served-after-reset`, or `server-died` under `--spawn`) |
+//! | `reset-cuts-all` | a client's reset makes it shut down every open connection ("the network is gone, drop everyone") | connections in flight when another client resets are cut: an early EOF or a reset (`cut-after-reset`) |
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -108,6 +110,16 @@ const MODES: &[(Mode, &str, &str)] = &[
         "serial",
         "serve one connection at a time, each until its EOF, in accept order",
     ),
+    (
+        Mode::DieOnReset,
+        "die-on-reset",
+        "exit (code 141, as on SIGPIPE) when a client resets a connection",
+    ),
+    (
+        Mode::ResetCutsAll,
+        "reset-cuts-all",
+        "shut down every open connection when a client resets one",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +137,8 @@ enum Mode {
     Limit64k,
     Crlf,
     Serial,
+    DieOnReset,
+    ResetCutsAll,
 }
 
 const USAGE: &str = "usage: faulty_echo --mode MODE [--listen ADDR]";
@@ -275,6 +289,8 @@ fn serve(mode: Mode, listener: &TcpListener) {
         Mode::CrossTalk => echo_cross_talk,
         Mode::Limit64k => |conn, _| echo_limit_64k(conn),
         Mode::Crlf => |conn, _| echo_crlf(conn),
+        Mode::DieOnReset => |conn, _| echo_die_on_reset(conn),
+        Mode::ResetCutsAll => echo_reset_cuts_all,
     };
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     loop {
@@ -558,4 +574,45 @@ fn echo_crlf(mut conn: TcpStream) -> io::Result<()> {
         conn.write_all(&out)?;
     }
     conn.shutdown(Shutdown::Write)
+}
+
+/// Whether an error means the client reset the connection (or it broke under a write).
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// The bug: a C server that never ignored SIGPIPE dies on its first write to a reset
+/// connection, and takes every other client with it. Rust ignores SIGPIPE, so the write fails
+/// with `BrokenPipe` (or a read with `ConnectionReset`); this exits as that server would.
+fn echo_die_on_reset(conn: TcpStream) -> io::Result<()> {
+    match echo_correct(conn) {
+        Err(e) if is_reset(&e) => std::process::exit(141),
+        other => other,
+    }
+}
+
+/// The open connections of `reset-cuts-all`, by id: handles to shut down.
+static OPEN: Mutex<Vec<(u64, TcpStream)>> = Mutex::new(Vec::new());
+
+/// The bug: a reset on one connection is taken for a broken network, and every open connection
+/// is shut down, both ways.
+fn echo_reset_cuts_all(conn: TcpStream, id: u64) -> io::Result<()> {
+    let open = || OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Ok(handle) = conn.try_clone() {
+        open().push((id, handle));
+    }
+    let result = echo_correct(conn);
+    let mut all = open();
+    all.retain(|(other, _)| *other != id);
+    if matches!(&result, Err(e) if is_reset(e)) {
+        for (_, other) in all.iter() {
+            let _ = other.shutdown(Shutdown::Both);
+        }
+    }
+    result
 }

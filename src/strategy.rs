@@ -38,13 +38,22 @@ pub fn case_strategy(bounds: &CaseBounds) -> BoxedStrategy<Case> {
     let b = bounds.normalized();
     let scale = b.pause_scale;
     let hold = (0..100u32, any::<usize>(), any::<usize>());
-    (vec(connection_strategy(&b), 1..=b.max_connections), hold)
-        .prop_map(move |(mut connections, (roll, outer, inner))| {
+    // Shrinks toward no abort (roll 0) and a reset after the first byte (pick 0).
+    let abort = (0..100u32, any::<usize>(), 0..=u32::MAX);
+    (
+        vec(connection_strategy(&b), 1..=b.max_connections),
+        hold,
+        abort,
+    )
+        .prop_map(move |(mut connections, (roll, outer, inner), abort)| {
             for (i, conn) in connections.iter_mut().enumerate() {
                 conn.name = format!("c{i}");
             }
+            let hold = b.draw_hold(&connections, roll, outer, inner);
+            let (roll, pick_conn, pick_after) = abort;
+            b.draw_abort(&mut connections, roll, pick_conn, pick_after as usize);
             Case {
-                hold: b.draw_hold(&connections, roll, outer, inner),
+                hold,
                 connections,
                 pause_scale: scale,
             }
@@ -78,9 +87,13 @@ pub fn conversation_strategy(bounds: &CaseBounds) -> BoxedStrategy<Conversation>
     let b = bounds.normalized();
     let options = CONVERSATION_WEIGHTS.iter().map(|&(weight, kind)| {
         let s = match kind {
-            ConversationKind::Stream => payload_strategy(b.max_payload_len, &b)
-                .prop_map(|payload| Conversation::Stream { payload })
-                .boxed(),
+            // Abort is not in the table: one is drawn for the whole case, from a stream or a
+            // close (`CaseBounds::draw_abort`).
+            ConversationKind::Stream | ConversationKind::Abort => {
+                payload_strategy(b.max_payload_len, &b)
+                    .prop_map(|payload| Conversation::Stream { payload })
+                    .boxed()
+            }
             ConversationKind::Close => payload_strategy(b.max_payload_len, &b)
                 .prop_map(|payload| Conversation::Close { payload })
                 .boxed(),

@@ -129,7 +129,25 @@ const BUGS: &[Bug] = &[
         mode: "crlf",
         kinds: &["mismatch"],
     },
+    // The process exits when a client resets: under `--spawn` the harness sees it dead
+    // (server-died); a target it cannot watch refuses the new connection after the case.
+    Bug {
+        mode: "die-on-reset",
+        kinds: &["server-died", "not-served-after-reset"],
+    },
+    // A client's reset shuts down every other connection: one in flight is cut after it, or
+    // the new connection opened right after the case is (when the server is quicker to take
+    // it than to handle the reset), so it is not served.
+    Bug {
+        mode: "reset-cuts-all",
+        kinds: &["cut-after-reset", "not-served-after-reset"],
+    },
 ];
+
+/// The modes whose saved case must reset a connection. Not `die-on-reset`: a `close` with
+/// echo unread is a reset too, and the campaign reports a dead server at the case that found
+/// it dead, which may be the next one (not shrunk: a dead server tells nothing more).
+const NEEDS_RESET: &[&str] = &["reset-cuts-all"];
 
 fn bug(mode: &str) -> &'static Bug {
     BUGS.iter()
@@ -243,6 +261,13 @@ impl Run {
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => problems.push(format!("the saved file does not parse: {e}")),
+                Err(e) => problems.push(e),
+            }
+        }
+        if NEEDS_RESET.contains(&bug.mode) {
+            match self.saved_scenario() {
+                Ok(text) if text.lines().any(|l| l.trim_end().ends_with("reset")) => {}
+                Ok(_) => problems.push("the saved case resets no connection".to_string()),
                 Err(e) => problems.push(e),
             }
         }
@@ -485,6 +510,16 @@ fn limit_64k_is_caught() {
 #[test]
 fn crlf_is_caught() {
     caught_quickly("crlf");
+}
+
+#[test]
+fn die_on_reset_is_caught() {
+    caught_quickly("die-on-reset");
+}
+
+#[test]
+fn reset_cuts_all_is_caught() {
+    caught_quickly("reset-cuts-all");
 }
 
 /// The modes whose saved case, the issue says, has one connection and at most 64 payload bytes.

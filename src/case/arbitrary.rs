@@ -39,7 +39,7 @@ impl Case {
     ) -> arbitrary::Result<Self> {
         let b = bounds.normalized();
         let count = u.int_in_range(1..=b.max_connections)?;
-        let connections: Vec<ConnectionCase> = (0..count)
+        let mut connections: Vec<ConnectionCase> = (0..count)
             .map(|i| ConnectionCase::arbitrary_with(u, &b, format!("c{i}")))
             .collect::<arbitrary::Result<_>>()?;
         // Drawn last, so that inputs written before holds existed decode to the same
@@ -52,6 +52,17 @@ impl Case {
         } else {
             None
         };
+        // Drawn after the hold, for the same reason: an input that ends before it decodes as
+        // it did before aborts existed.
+        let roll = u.int_in_range(0..=99u32)?;
+        let pick_conn = u.int_in_range(0..=255u8)?;
+        let pick_after = u.int_in_range(0..=u32::MAX)?;
+        b.draw_abort(
+            &mut connections,
+            roll,
+            pick_conn.into(),
+            pick_after as usize,
+        );
         Ok(Self {
             connections,
             pause_scale: b.pause_scale,
@@ -90,7 +101,9 @@ impl Conversation {
     ) -> arbitrary::Result<Self> {
         let b = bounds.normalized();
         Ok(match pick(u, &CONVERSATION_WEIGHTS)? {
-            ConversationKind::Stream => Self::Stream {
+            // Abort is not in the table: one is drawn for the whole case, from a stream or a
+            // close (`CaseBounds::draw_abort`).
+            ConversationKind::Stream | ConversationKind::Abort => Self::Stream {
                 payload: Payload::arbitrary_with(u, b.max_payload_len, &b)?,
             },
             ConversationKind::Close => Self::Close {

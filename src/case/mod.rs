@@ -23,6 +23,10 @@
 //!   first message, then the inner one plays its whole conversation while the outer's echo waits
 //!   unread, then the outer goes on. A server that cannot serve two connections at once fails
 //!   such a case every time, not only when timing is unlucky.
+//! - A connection may give up mid-stream ([`Conversation::Abort`]): it resets (an RST, with
+//!   `SO_LINGER` 0) once part of its echo has come back, while the others play on. The server
+//!   must survive it: the other connections complete exactly, and the player checks that a new
+//!   connection is still served after the case.
 //! - Every pause is multiplied by the case's [`PauseScale`] when played. Fuzz builds scale pauses
 //!   down, and the scale is part of the case so that a replay sleeps what the fuzzer slept.
 //!
@@ -117,6 +121,19 @@ pub enum Conversation {
         /// The bytes sent.
         payload: Payload,
     },
+    /// A client that gives up mid-stream: send the payload (cut by the write plan, never
+    /// half-closing) while reading its echo; once the first `after` bytes of the echo have come
+    /// back intact, reset the connection (close with `SO_LINGER` 0: an RST, unread echo and
+    /// unwritten payload discarded). `0 < after < payload.len()`, so the server is still owed
+    /// echo, or still writing it, when the reset comes. Whatever the server does with the
+    /// reset, the case's other connections must complete exactly and a new connection must be
+    /// served afterwards.
+    Abort {
+        /// The bytes the client means to send; what is not written by the reset never is.
+        payload: Payload,
+        /// Bytes of the echo read and checked before the reset.
+        after: usize,
+    },
 }
 
 /// The kinds of [`Conversation`], for coverage checks and reports.
@@ -128,11 +145,14 @@ pub enum ConversationKind {
     Interactive,
     /// [`Conversation::Close`].
     Close,
+    /// [`Conversation::Abort`].
+    Abort,
 }
 
 impl ConversationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ConversationKind; 3] = [Self::Stream, Self::Interactive, Self::Close];
+    pub const ALL: [ConversationKind; 4] =
+        [Self::Stream, Self::Interactive, Self::Close, Self::Abort];
 }
 
 impl Case {
@@ -145,7 +165,8 @@ impl Case {
         }
     }
 
-    /// Total bytes sent by all connections (and so expected back).
+    /// Total bytes sent by all connections (an abort's whole payload, though the reset may cut
+    /// it short).
     pub fn total_len(&self) -> u64 {
         self.connections
             .iter()
@@ -153,9 +174,26 @@ impl Case {
             .sum()
     }
 
+    /// Total bytes of echo the case reads back: [`Case::total_len`], less what aborts leave
+    /// unread.
+    pub fn echo_len(&self) -> u64 {
+        self.connections
+            .iter()
+            .flat_map(|c| c.conversation.echo_lens())
+            .map(|n| n as u64)
+            .sum()
+    }
+
     /// The connection named `name`.
     pub fn connection(&self, name: &str) -> Option<&ConnectionCase> {
         self.connections.iter().find(|c| c.name == name)
+    }
+
+    /// Whether a connection of the case ends with a reset ([`Conversation::Abort`]).
+    pub fn resets(&self) -> bool {
+        self.connections
+            .iter()
+            .any(|c| c.conversation.kind() == ConversationKind::Abort)
     }
 }
 
@@ -184,9 +222,8 @@ impl ConnectionCase {
     pub fn read_count(&self) -> u64 {
         let plan = &self.read;
         self.conversation
-            .payloads()
-            .iter()
-            .map(|p| cycle_count(&plan.sizes, p.len()))
+            .echo_lens()
+            .map(|len| cycle_count(&plan.sizes, len))
             .sum()
     }
 
@@ -195,9 +232,10 @@ impl ConnectionCase {
         let payloads = self.conversation.payloads();
         let total: u128 = payloads
             .iter()
-            .map(|p| {
+            .zip(self.conversation.echo_lens())
+            .map(|(p, echo)| {
                 cycle_pause_nanos(&self.write.chunks, &self.write.pauses, p.len())
-                    + cycle_pause_nanos(&self.read.sizes, &self.read.pauses, p.len())
+                    + cycle_pause_nanos(&self.read.sizes, &self.read.pauses, echo)
             })
             .sum();
         nanos_to_duration(total)
@@ -211,15 +249,29 @@ impl Conversation {
             Self::Stream { .. } => ConversationKind::Stream,
             Self::Interactive { .. } => ConversationKind::Interactive,
             Self::Close { .. } => ConversationKind::Close,
+            Self::Abort { .. } => ConversationKind::Abort,
         }
     }
 
-    /// The payloads sent, in order: one for a stream or a close, one per round otherwise.
+    /// The payloads sent, in order: one for a stream, a close or an abort, one per round
+    /// otherwise.
     pub fn payloads(&self) -> &[Payload] {
         match self {
-            Self::Stream { payload } | Self::Close { payload } => std::slice::from_ref(payload),
+            Self::Stream { payload } | Self::Close { payload } | Self::Abort { payload, .. } => {
+                std::slice::from_ref(payload)
+            }
             Self::Interactive { messages } => messages,
         }
+    }
+
+    /// How many bytes of echo each payload's expectation reads, in order: all of it, but for
+    /// an abort, which reads `after` bytes (at most its payload) and resets.
+    pub fn echo_lens(&self) -> impl Iterator<Item = usize> + '_ {
+        let cut = match self {
+            Self::Abort { after, .. } => *after,
+            _ => usize::MAX,
+        };
+        self.payloads().iter().map(move |p| p.len().min(cut))
     }
 
     /// Total bytes sent.

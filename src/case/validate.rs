@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Case, ConnectionCase, Hold, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES, MAX_NAME_LEN,
-    MAX_PAUSE, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
+    Case, ConnectionCase, Conversation, Hold, MAX_CHUNK_LEN, MAX_CONNECTIONS, MAX_CONNECTION_BYTES,
+    MAX_NAME_LEN, MAX_PAUSE, MAX_PLAN_ENTRIES, MAX_ROUNDS, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER,
 };
 
 /// Why a case breaks a hard limit; see [`Case::validate`].
@@ -59,6 +59,21 @@ pub enum InvalidCase {
         connection: String,
         /// How many rounds it has.
         rounds: usize,
+    },
+    /// An abort that resets before any echo came back (`after` 0) or once all of it did
+    /// (`after` at least the payload's length): it would not reset mid-stream.
+    #[error(
+        "connection {connection}: an abort after {after} of {len} echoed bytes; it must reset \
+         mid-stream, after 1 to {} bytes",
+        len.saturating_sub(1)
+    )]
+    InvalidAbort {
+        /// The connection.
+        connection: String,
+        /// Bytes of echo read before the reset.
+        after: usize,
+        /// Bytes of its payload.
+        len: usize,
     },
     /// More than [`MAX_CONNECTION_BYTES`] sent on one connection.
     #[error("connection {connection}: sends {len} bytes, at most {MAX_CONNECTION_BYTES} allowed")]
@@ -136,6 +151,15 @@ impl ConnectionCase {
                 rounds,
             });
         }
+        if let Conversation::Abort { payload, after } = &self.conversation {
+            if *after == 0 || *after >= payload.len() {
+                return Err(InvalidCase::InvalidAbort {
+                    connection: self.name.clone(),
+                    after: *after,
+                    len: payload.len(),
+                });
+            }
+        }
         let len = self.conversation.total_len();
         if len > MAX_CONNECTION_BYTES {
             return Err(InvalidCase::TooManyBytes {
@@ -181,7 +205,7 @@ fn check_cycle(what: &str, sizes: &[usize], pauses: &[Duration]) -> Result<(), S
 }
 #[cfg(test)]
 mod tests {
-    use super::super::{Conversation, Payload};
+    use super::super::Payload;
     use super::*;
 
     #[test]
@@ -246,5 +270,29 @@ mod tests {
             c.validate(),
             Err(InvalidCase::TooManyRounds { .. })
         ));
+    }
+
+    #[test]
+    fn an_abort_must_reset_mid_stream() {
+        let abort = |after| {
+            Case::single(Conversation::Abort {
+                payload: Payload::Literal(b"abc".to_vec()),
+                after,
+            })
+        };
+        assert_eq!(abort(1).validate(), Ok(()));
+        assert_eq!(abort(2).validate(), Ok(()));
+        for after in [0, 3, 4] {
+            let err = abort(after).validate().unwrap_err();
+            assert_eq!(
+                err,
+                InvalidCase::InvalidAbort {
+                    connection: "c0".into(),
+                    after,
+                    len: 3
+                }
+            );
+            assert!(err.to_string().contains("after 1 to 2 bytes"), "{err}");
+        }
     }
 }

@@ -41,8 +41,15 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
         change(&mut simpler.connections[index]).then_some(simpler)
     };
     // 2. The same bytes as one stream with a half-close: a server that loses bytes then shows
-    //    it by closing early instead of leaving a reader waiting.
+    //    it by closing early instead of leaving a reader waiting. An abort may be no part of
+    //    the bug (a close of the same bytes), or need less of its echo read before the reset.
     out.extend(with(&|c| into_stream(&mut c.conversation)));
+    out.extend(with(&|c| abort_into_close(&mut c.conversation)));
+    if let Conversation::Abort { after, .. } = &case.connections[index].conversation {
+        for to in [1, after / 2] {
+            out.extend(with(&|c| reset_sooner(&mut c.conversation, to)));
+        }
+    }
     // 3. Fewer rounds.
     out.extend(with(&|c| drop_round(&mut c.conversation, true)));
     out.extend(with(&|c| drop_round(&mut c.conversation, false)));
@@ -114,9 +121,9 @@ fn without_connection(case: &Case, i: usize) -> Case {
 pub(crate) fn literalize(case: &mut Case, max_len: usize) {
     for conn in &mut case.connections {
         let payloads: &mut [Payload] = match &mut conn.conversation {
-            Conversation::Stream { payload } | Conversation::Close { payload } => {
-                std::slice::from_mut(payload)
-            }
+            Conversation::Stream { payload }
+            | Conversation::Close { payload }
+            | Conversation::Abort { payload, .. } => std::slice::from_mut(payload),
             Conversation::Interactive { messages } => messages,
         };
         for payload in payloads {
@@ -130,7 +137,7 @@ pub(crate) fn literalize(case: &mut Case, max_len: usize) {
 fn into_stream(conversation: &mut Conversation) -> bool {
     let payload = match conversation {
         Conversation::Stream { .. } => return false,
-        Conversation::Close { payload } => payload.clone(),
+        Conversation::Close { payload } | Conversation::Abort { payload, .. } => payload.clone(),
         Conversation::Interactive { messages } => match messages.as_slice() {
             [only] => only.clone(),
             _ => {
@@ -160,33 +167,68 @@ fn drop_round(conversation: &mut Conversation, first: bool) -> bool {
     }
 }
 
+/// The `index`th payload of `conversation`, to change.
+fn payload_mut(conversation: &mut Conversation, index: usize) -> Option<&mut Payload> {
+    match conversation {
+        Conversation::Stream { payload }
+        | Conversation::Close { payload }
+        | Conversation::Abort { payload, .. } => Some(payload),
+        Conversation::Interactive { messages } => messages.get_mut(index),
+    }
+}
+
+/// Keeps an abort's reset within its (changed) payload: before its last byte. A payload too
+/// short for that leaves an abort that does not validate, which `candidates` drops.
+fn refit_abort(conversation: &mut Conversation) {
+    if let Conversation::Abort { payload, after } = conversation {
+        *after = (*after).min(payload.len().saturating_sub(1));
+    }
+}
+
 fn truncate(conversation: &mut Conversation, index: usize, len: usize) -> bool {
-    let payload = match conversation {
-        Conversation::Stream { payload } | Conversation::Close { payload } => payload,
-        Conversation::Interactive { messages } => match messages.get_mut(index) {
-            Some(message) => message,
-            None => return false,
-        },
+    let Some(payload) = payload_mut(conversation, index) else {
+        return false;
     };
     *payload = match payload {
         Payload::Literal(bytes) => Payload::Literal(bytes[..len.min(bytes.len())].to_vec()),
         Payload::Generated { seed, .. } => Payload::Generated { len, seed: *seed },
     };
+    refit_abort(conversation);
     true
 }
 
 fn drop_prefix(conversation: &mut Conversation, index: usize, skip: usize) -> bool {
-    let payload = match conversation {
-        Conversation::Stream { payload } | Conversation::Close { payload } => payload,
-        Conversation::Interactive { messages } => match messages.get_mut(index) {
-            Some(message) => message,
-            None => return false,
-        },
+    let Some(payload) = payload_mut(conversation, index) else {
+        return false;
     };
     let bytes = payload.bytes();
     let rest = bytes.get(skip..).unwrap_or_default().to_vec();
     *payload = Payload::Literal(rest);
+    refit_abort(conversation);
     true
+}
+
+/// An abort that resets after fewer bytes of echo (`after` becomes `to`, if that is fewer).
+fn reset_sooner(conversation: &mut Conversation, to: usize) -> bool {
+    match conversation {
+        Conversation::Abort { after, .. } if to >= 1 && to < *after => {
+            *after = to;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// An abort as a close of the same payload: the whole echo read, then an ordinary close.
+fn abort_into_close(conversation: &mut Conversation) -> bool {
+    match conversation {
+        Conversation::Abort { payload, .. } => {
+            let payload = std::mem::replace(payload, Payload::Literal(Vec::new()));
+            *conversation = Conversation::Close { payload };
+            true
+        }
+        _ => false,
+    }
 }
 
 fn split_in_two(write: &mut WritePlan, half: usize) -> bool {
@@ -259,6 +301,36 @@ mod tests {
         assert!(candidates
             .iter()
             .any(|c| c.connections[0].write.chunks == vec![7]));
+    }
+
+    /// An abort simplifies to a close of the same bytes, resets sooner, and keeps its reset
+    /// before the end of a shortened payload; every candidate is a valid case.
+    #[test]
+    fn an_abort_simplifies_to_a_close_or_an_earlier_reset() {
+        let case = Case::single(Conversation::Abort {
+            payload: Payload::generated(1000, 2),
+            after: 600,
+        });
+        let candidates = candidates(&case, "c0");
+        let conversations: Vec<&Conversation> = candidates
+            .iter()
+            .map(|c| &c.connections[0].conversation)
+            .collect();
+        assert!(conversations.contains(&&Conversation::Close {
+            payload: Payload::generated(1000, 2)
+        }));
+        for after in [1, 300] {
+            assert!(conversations.contains(&&Conversation::Abort {
+                payload: Payload::generated(1000, 2),
+                after
+            }));
+        }
+        // Cut to 500 bytes, the reset comes before its last byte.
+        assert!(conversations.contains(&&Conversation::Abort {
+            payload: Payload::generated(500, 2),
+            after: 499
+        }));
+        assert!(candidates.iter().all(|c| c.validate().is_ok()));
     }
 
     #[test]

@@ -70,10 +70,11 @@ impl Harness {
                 let clean = match record.end {
                     Some(ConnectionEnd::ClientClosed) => true,
                     // A client that closes with unread bytes in flight may see its close become
-                    // a reset on the way.
-                    Some(ConnectionEnd::Reset) => {
-                        conn.conversation.kind() == crate::case::ConversationKind::Close
-                    }
+                    // a reset on the way; one that aborts resets on purpose.
+                    Some(ConnectionEnd::Reset) => matches!(
+                        conn.conversation.kind(),
+                        crate::case::ConversationKind::Close | crate::case::ConversationKind::Abort
+                    ),
                     _ => false,
                 };
                 if !clean {

@@ -43,7 +43,9 @@ fn rounds_case(data: &[u8]) -> Option<Case> {
     conn.write.send_buffer = None;
     conn.write.recv_buffer = None;
     let messages = match conn.conversation {
-        Conversation::Stream { payload } | Conversation::Close { payload } => vec![payload],
+        Conversation::Stream { payload }
+        | Conversation::Close { payload }
+        | Conversation::Abort { payload, .. } => vec![payload],
         Conversation::Interactive { messages } => messages,
     };
     conn.conversation = Conversation::Interactive { messages };

@@ -18,6 +18,8 @@
 //!   an `expect` step (`expect.rs`); how every wait is bounded (`wait.rs`); which connections
 //!   are held open (`held.rs`).
 //! - `writer.rs`: a connection's writer, a future of its own.
+//! - `after_reset.rs`: after a script with a `reset`, a new connection must be served; a
+//!   connection cut after another's reset says so.
 //! - `lockstep.rs`: [`Lockstep`], waiting after each chunk until the server has read it, by
 //!   the built-in server's counts or, for any server here, by asking the kernel.
 //! - `progress.rs`: the no-progress clock of a connection.
@@ -31,6 +33,7 @@
 //!   them, and mismatch evidence (`kind.rs`); the step that failed (`step.rs`); the report
 //!   (`report.rs`).
 
+mod after_reset;
 mod crossing;
 mod divergence;
 mod lane;

@@ -13,6 +13,10 @@
 //! [`play_script_confirmed`] holds the one confirmation rule: a failure whose only evidence is
 //! time is played again, the same script with the same lanes and cross-connection order, at
 //! four times the timeouts, and counts only if it fails again.
+//!
+//! A script that resets a connection is checked for one thing more (`after_reset`): a new
+//! connection must still be served afterwards, and a connection cut after another's reset is
+//! reported as such.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,9 +26,9 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::divergence::{Divergence, DivergenceKind};
-use super::lane::{self, Conn, HeldOpen, LaneFailure};
+use super::lane::{self, Conn, HeldOpen, LaneFailure, Resets};
 use super::lockstep::Lockstep;
-use super::{crossing, open};
+use super::{after_reset, crossing, open};
 use crate::case::Case;
 pub use crate::proxy::ProxyInFront;
 use crate::script::{LaneId, Script};
@@ -172,12 +176,20 @@ pub async fn play_script(
     let mut conns = Vec::with_capacity(script.connections.len());
     let mut writers = Vec::with_capacity(script.connections.len());
     let held = HeldOpen::new(script.connections.len());
+    let resets = Resets::default();
     for (index, decl) in script.connections.iter().enumerate() {
         let stream = open::open(&decl.write, index, addr, options)
             .await
             .map_err(|kind| Divergence::on_connect(&decl.name, kind, script.sent_by(&decl.name)))?;
-        let (conn, writer) =
-            Conn::start(index, decl, stream, script, started, held.clone(), options);
+        let (conn, writer) = Conn::start(
+            index,
+            decl,
+            stream,
+            script,
+            started,
+            (held.clone(), resets.clone()),
+            options,
+        );
         conns.push(Some(conn));
         writers.push(writer);
     }
@@ -235,12 +247,17 @@ pub async fn play_script(
         let sent: Vec<_> = all.iter().flat_map(Conn::sent_segments).collect();
         let best = failures
             .into_iter()
-            .map(|f| divergence(script, &all, f, &sent))
+            .map(|mut f| {
+                let name = &all[f.conn].name;
+                after_reset::blame_reset(&mut f, name, &resets);
+                divergence(script, &all, f, &sent)
+            })
             .min_by_key(evidence_rank);
         if let Some(best) = best {
             return Err(best);
         }
     }
+    after_reset::check_served(script, &all, &resets, addr, options).await?;
     Ok(Outcome {
         connections: all.iter().map(Conn::outcome).collect(),
         elapsed: started.elapsed(),

@@ -43,16 +43,45 @@ pub(super) struct WriterState {
     pub failure: Option<DivergenceKind>,
 }
 
-/// Writes what `queue` asks, in order, until the queue closes or a `Close` takes the half.
+/// Asks a writer for its write half at once, whatever it is doing: the `reset` step, which
+/// must not wait for queued sends (a client that gives up does not finish them first).
+pub(super) type ResetRequest = oneshot::Sender<oneshot::Sender<OwnedWriteHalf>>;
+
+/// Writes what `queue` asks, in order, until the queue closes or a `Close` takes the half; a
+/// request on `reset` takes the half at once, dropping what is being written.
+#[allow(clippy::too_many_arguments)] // The parts of one writer, each used once.
 pub(super) async fn write_side(
     mut writer: OwnedWriteHalf,
+    plan: WritePlan,
+    scale: PauseScale,
+    queue: mpsc::UnboundedReceiver<Command<'_>>,
+    state: watch::Sender<WriterState>,
+    progress: Arc<Progress>,
+    lockstep: Option<Probe>,
+    reset: oneshot::Receiver<oneshot::Sender<OwnedWriteHalf>>,
+) {
+    let commands = run(&mut writer, plan, scale, queue, state, progress, lockstep);
+    let back = tokio::select! {
+        biased;
+        Ok(back) = reset => Some(back),
+        back = commands => back,
+    };
+    if let Some(back) = back {
+        let _ = back.send(writer);
+    }
+}
+
+/// Does the commands of `queue` in order; returns who asked for the half with `Close`, if
+/// anyone did before the queue closed or a write failed.
+async fn run(
+    writer: &mut OwnedWriteHalf,
     plan: WritePlan,
     scale: PauseScale,
     mut queue: mpsc::UnboundedReceiver<Command<'_>>,
     state: watch::Sender<WriterState>,
     progress: Arc<Progress>,
     mut lockstep: Option<Probe>,
-) {
+) -> Option<oneshot::Sender<OwnedWriteHalf>> {
     let mut buffer = vec![0u8; IO_UNIT];
     while let Some(command) = queue.recv().await {
         let result = match command {
@@ -64,25 +93,23 @@ pub(super) async fn write_side(
                     progress: &progress,
                     lockstep: &mut lockstep,
                 };
-                sink.send(&mut writer, payload, repeat, &mut buffer).await
+                sink.send(writer, payload, repeat, &mut buffer).await
             }
             Command::Shutdown => writer
                 .shutdown()
                 .await
                 .map_err(|e| DivergenceKind::from_io(&e, "half-closing")),
-            Command::Close(back) => {
-                let _ = back.send(writer);
-                return;
-            }
+            Command::Close(back) => return Some(back),
         };
         match result {
             Ok(()) => state.send_modify(|s| s.done += 1),
             Err(kind) => {
                 state.send_modify(|s| s.failure = Some(kind));
-                return;
+                return None;
             }
         }
     }
+    None
 }
 
 /// Where a send's bytes go, and what it reports.

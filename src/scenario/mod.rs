@@ -85,7 +85,7 @@
 //!   that must replay every time.
 //! - **`connection NAME`** opens a connection block, which runs to the next `connection`, the
 //!   first top-level step, or the end of the file. Names are `[A-Za-z_][A-Za-z0-9_-]*`, at most
-//!   32 bytes, unique, and none of `send`, `expect`, `shutdown`, `close`. All connections are
+//!   32 bytes, unique, and none of `send`, `expect`, `shutdown`, `close`, `reset`. All connections are
 //!   opened, in file order, before any step runs, and are held open together.
 //! - **Settings**, inside a block before its first step, each at most once; an omitted one
 //!   takes the default in parentheses:
@@ -118,6 +118,12 @@
 //!   - `shutdown write` half-closes once everything sent is written (at most once, and no
 //!     `send` after it); `close` closes without half-closing, and nothing may follow it on that
 //!     connection;
+//!   - `reset` resets the connection at once — `SO_LINGER` 0 then close, so the server gets an
+//!     RST — with whatever is still queued for the writer never written and any unread echo
+//!     discarded; it may come with bytes owed either way, and nothing may follow it on that
+//!     connection. After a file that resets a connection, the player opens one more connection
+//!     and checks a short echo on it: a server that died, stopped accepting, or stopped
+//!     answering after a client's reset fails with `not-served-after-reset`;
 //!   - `sleep DURATION` waits (scaled by `pause-scale`) while the writers go on writing. It
 //!     names no connection: an indented `sleep` after a block's first step is that block's; any
 //!     other `sleep` is a top-level step of the shared lane.
@@ -138,9 +144,10 @@
 //!
 //! # What `check` writes
 //! A generated [`Case`] is the subset of the language in which every connection has a block
-//! holding one of three conversations — a stream (`send P`, `shutdown write`, `expect echo`,
+//! holding one of four conversations — a stream (`send P`, `shutdown write`, `expect echo`,
 //! `expect eof`), interactive rounds (`send M`, `expect echo`, repeated, then `shutdown
-//! write`, `expect eof`), or a close (`send P`, `expect echo`, `close`) — except the two
+//! write`, `expect eof`), a close (`send P`, `expect echo`, `close`), or an abort (`send P`,
+//! `expect bytes` the first bytes of P, `reset`) — except the two
 //! connections of a [`Hold`](crate::case::Hold), whose steps are top-level. The printer
 //! writes a block with every setting (so a reader never has to know the defaults) and a
 //! connection without steps of its own with only the settings that differ from the default;

@@ -184,6 +184,7 @@ impl fmt::Display for StepText<'_> {
             }
             Step::ShutdownWrite { .. } => f.write_str("shutdown write"),
             Step::Close { .. } => f.write_str("close"),
+            Step::Reset { .. } => f.write_str("reset"),
             Step::Sleep(d) => write!(f, "sleep {}", duration(*d)),
         }
     }

@@ -1,10 +1,11 @@
-//! A generated [`Case`] as a [`Script`], and back: the one place that knows what the three
+//! A generated [`Case`] as a [`Script`], and back: the one place that knows what the four
 //! conversations of a case are as steps.
 //!
 //! Each connection of a case becomes a connection with its own lane — so all of them play at
 //! the same time — holding one of three step sequences: a stream (`send P`, `shutdown write`,
 //! `expect echo`, `expect eof`), interactive rounds (`send M`, `expect echo`, repeated, then
-//! `shutdown write`, `expect eof`), or a close (`send P`, `expect echo`, `close`). A case's
+//! `shutdown write`, `expect eof`), a close (`send P`, `expect echo`, `close`), or an abort
+//! (`send P`, `expect bytes` the first `after` bytes of P, `reset`). A case's
 //! [`Hold`] puts its two connections in the shared lane instead: the outer's first send, the
 //! inner's whole conversation, then the rest of the outer's.
 
@@ -18,7 +19,7 @@ impl Script {
         Script::from(case.clone())
     }
 
-    /// The case this script is, when it is one: every connection's steps one of the three
+    /// The case this script is, when it is one: every connection's steps one of the four
     /// conversations, and the shared lane empty or a hold. `None` for anything else.
     pub fn to_case(&self) -> Option<Case> {
         let hold = match self.steps.first() {
@@ -134,6 +135,14 @@ fn conversation_steps(name: &str, conversation: Conversation) -> Vec<Step> {
             expect(Expectation::Echo),
             Step::Close { connection: name() },
         ],
+        Conversation::Abort { payload, after } => {
+            let echoed = prefix(&payload, after);
+            vec![
+                send(payload),
+                expect(Expectation::Bytes(echoed)),
+                Step::Reset { connection: name() },
+            ]
+        }
         Conversation::Interactive { messages } => {
             let mut steps = Vec::with_capacity(messages.len() * 2 + 2);
             for m in messages {
@@ -147,6 +156,15 @@ fn conversation_steps(name: &str, conversation: Conversation) -> Vec<Step> {
     }
 }
 
+/// The first `len` bytes of `payload` (all of it if shorter), as a payload of the same kind: a
+/// generated payload's prefix is the generator's stream for the same seed, cut shorter.
+fn prefix(payload: &Payload, len: usize) -> Payload {
+    match payload {
+        Payload::Literal(bytes) => Payload::Literal(bytes[..len.min(bytes.len())].to_vec()),
+        Payload::Generated { len: all, seed } => Payload::generated(len.min(*all), *seed),
+    }
+}
+
 /// The conversation whose steps these are, if any.
 fn conversation_of(steps: &[Step]) -> Option<Conversation> {
     #[derive(PartialEq)]
@@ -156,6 +174,8 @@ fn conversation_of(steps: &[Step]) -> Option<Conversation> {
         Echo,
         Eof,
         Close,
+        Bytes(&'a Payload),
+        Reset,
     }
     let words: Vec<Word<'_>> = steps
         .iter()
@@ -174,7 +194,13 @@ fn conversation_of(steps: &[Step]) -> Option<Conversation> {
                 within: None,
                 ..
             } => Some(Word::Eof),
+            Step::Expect {
+                expectation: Expectation::Bytes(p),
+                within: None,
+                ..
+            } => Some(Word::Bytes(p)),
             Step::Close { .. } => Some(Word::Close),
+            Step::Reset { .. } => Some(Word::Reset),
             _ => None,
         })
         .collect::<Option<_>>()?;
@@ -185,6 +211,14 @@ fn conversation_of(steps: &[Step]) -> Option<Conversation> {
         [Word::Send(p), Word::Echo, Word::Close] => Some(Conversation::Close {
             payload: (*p).clone(),
         }),
+        [Word::Send(p), Word::Bytes(echoed), Word::Reset]
+            if prefix(p, echoed.len()) == **echoed =>
+        {
+            Some(Conversation::Abort {
+                payload: (*p).clone(),
+                after: echoed.len(),
+            })
+        }
         [rounds @ .., Word::Shutdown, Word::Eof] if rounds.len() % 2 == 0 => {
             let messages = rounds
                 .chunks(2)

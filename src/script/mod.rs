@@ -31,7 +31,7 @@ pub const MAX_REPEAT: u32 = MAX_ROUNDS as u32;
 
 /// Words that start a step; no connection may be named so, or `NAME send …` would be
 /// ambiguous.
-pub const STEP_WORDS: [&str; 4] = ["send", "expect", "shutdown", "close"];
+pub const STEP_WORDS: [&str; 5] = ["send", "expect", "shutdown", "close", "reset"];
 
 /// A test as steps: connections, each with its own lane of steps, and the shared lane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,15 @@ pub enum Step {
     },
     /// Wait this long (scaled by the pause scale); writers keep writing meanwhile.
     Sleep(Duration),
+    /// Reset the connection at once: close it with `SO_LINGER` 0, so the kernel sends an RST
+    /// and discards whatever is unread or unwritten. Sends handed to the writer and not yet
+    /// written never are: a client that gives up does not finish its sends first. Nothing may
+    /// follow it on the connection. After a script that resets a connection, the player checks
+    /// that the server still serves a new connection.
+    Reset {
+        /// The connection's name.
+        connection: String,
+    },
 }
 
 /// What an [`Step::Expect`] waits for.
@@ -164,7 +173,8 @@ impl Step {
             Step::Send { connection, .. }
             | Step::Expect { connection, .. }
             | Step::ShutdownWrite { connection }
-            | Step::Close { connection } => Some(connection),
+            | Step::Close { connection }
+            | Step::Reset { connection } => Some(connection),
             Step::Sleep(_) => None,
         }
     }
@@ -209,6 +219,14 @@ impl Script {
             .flat_map(|c| c.steps.iter())
             .chain(self.steps.iter())
             .filter(move |s| s.connection() == Some(name))
+    }
+
+    /// The connections that some step resets, in declaration order.
+    pub fn resets(&self) -> impl Iterator<Item = &str> + '_ {
+        self.connections
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|name| self.steps_of(name).any(|s| matches!(s, Step::Reset { .. })))
     }
 
     /// Total bytes of every send of connection `name` (repetitions included).

@@ -99,7 +99,8 @@ impl StaticState {
                 }
                 self.shut = true;
             }
-            Step::Close { .. } => self.closed = true,
+            // A reset may come at any time, with bytes owed either way: that is its point.
+            Step::Close { .. } | Step::Reset { .. } => self.closed = true,
             Step::Sleep(_) => {}
             Step::Expect {
                 expectation,

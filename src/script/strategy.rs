@@ -37,6 +37,7 @@ enum Wish {
     Eof,
     Shutdown,
     Close,
+    Reset,
     Sleep(u64),
 }
 
@@ -53,6 +54,7 @@ pub fn script_strategy(bounds: &CaseBounds, max_steps: usize) -> BoxedStrategy<S
         1 => Just(Wish::Eof),
         1 => Just(Wish::Shutdown),
         1 => Just(Wish::Close),
+        1 => Just(Wish::Reset),
         1 => (0..2_000u64).prop_map(Wish::Sleep),
     ];
     let within = proptest::option::of((0..60_000u64).prop_map(std::time::Duration::from_millis));
@@ -107,6 +109,9 @@ pub fn script_strategy(bounds: &CaseBounds, max_steps: usize) -> BoxedStrategy<S
                         connection: connection.clone(),
                     },
                     Wish::Close => Step::Close {
+                        connection: connection.clone(),
+                    },
+                    Wish::Reset => Step::Reset {
                         connection: connection.clone(),
                     },
                     Wish::Sleep(ms) => Step::Sleep(std::time::Duration::from_micros(ms * 7)),

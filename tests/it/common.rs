@@ -82,8 +82,16 @@ impl ServeProcess {
     /// Starts `echo-harness COMMAND` with `args` (any command that announces
     /// `listening on ADDR`, such as `serve` or `proxy`) and waits for that line.
     pub fn start_command(command: &str, args: &[&str]) -> ServeProcess {
-        let mut child = Command::new(bin_path())
-            .arg(command)
+        let args: Vec<&str> = std::iter::once(command)
+            .chain(args.iter().copied())
+            .collect();
+        ServeProcess::start_program(&bin_path(), &args)
+    }
+
+    /// Starts `program` with `args` (a server that announces `listening on ADDR`, such as
+    /// `examples/faulty_echo`) and waits for that line.
+    pub fn start_program(program: &std::path::Path, args: &[&str]) -> ServeProcess {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod abort;
 mod artifact_cli;
 mod bench_cli;
 mod broken_proxy;

@@ -6,7 +6,13 @@
 use std::ops::RangeInclusive;
 
 use super::CaseBounds;
-use crate::case::{ConnectionCase, ConversationKind, Hold};
+use crate::case::{ConnectionCase, Conversation, ConversationKind, Hold};
+
+/// The default [`CaseBounds::abort_percent`]. One case in four rolls an abort (about one in
+/// five gets one: the connection it lands on needs two bytes or more to reset between), so a
+/// server that falls over when a client resets is met within the first 20 cases or so of a
+/// `check`, while three cases in four play every connection to its end as before.
+pub(crate) const ABORT_PERCENT: u32 = 25;
 
 impl CaseBounds {
     /// The hold a generator draws for `connections`, from a `roll` of 0 to 99 and two picks:
@@ -32,6 +38,44 @@ impl CaseBounds {
         let sends = !connections[outer].conversation.payloads().is_empty()
             && connections[inner].conversation.total_len() > 0;
         sends.then_some(Hold { outer, inner })
+    }
+
+    /// Turns one connection into an [`Abort`](Conversation::Abort) when a `roll` of 0 to 99
+    /// lands in the top `abort_percent` (so a roll of 0, what an exhausted fuzz input gives,
+    /// never aborts): the first stream or close of two bytes or more from connection
+    /// `pick_conn % n` on, which resets after `1 + pick_after % (len - 1)` echoed bytes (so a
+    /// pick of 0 resets after the first byte). Drawn after the hold, which it leaves as it is:
+    /// the aborted connection still sends first.
+    pub(crate) fn draw_abort(
+        &self,
+        connections: &mut [ConnectionCase],
+        roll: u32,
+        pick_conn: usize,
+        pick_after: usize,
+    ) {
+        let n = connections.len();
+        if n == 0 || roll + self.abort_percent.min(100) < 100 {
+            return;
+        }
+        let eligible = |c: &ConnectionCase| {
+            matches!(
+                &c.conversation,
+                Conversation::Stream { payload } | Conversation::Close { payload }
+                    if payload.len() >= 2
+            )
+        };
+        let Some(i) = (0..n)
+            .map(|k| (pick_conn % n + k) % n)
+            .find(|&i| eligible(&connections[i]))
+        else {
+            return;
+        };
+        let conversation = &mut connections[i].conversation;
+        if let Conversation::Stream { payload } | Conversation::Close { payload } = conversation {
+            let payload = std::mem::replace(payload, crate::case::Payload::Literal(Vec::new()));
+            let after = 1 + pick_after % (payload.len() - 1);
+            *conversation = Conversation::Abort { payload, after };
+        }
     }
 }
 
@@ -110,7 +154,9 @@ impl SizeClass {
     }
 }
 
-/// Conversation kinds with weights, simplest first.
+/// Conversation kinds with weights, simplest first. [`ConversationKind::Abort`] is not among
+/// them: an abort is drawn once per case, last, from a stream or a close
+/// ([`CaseBounds::draw_abort`]), so that fuzz inputs made before aborts keep their meaning.
 pub(crate) const CONVERSATION_WEIGHTS: [(u32, ConversationKind); 3] = [
     (40, ConversationKind::Stream),
     (35, ConversationKind::Interactive),

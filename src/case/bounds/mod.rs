@@ -24,8 +24,8 @@ mod fit;
 
 pub use check::{BoundsViolation, Side};
 pub(crate) use draw::{
-    LenClass, SizeClass, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES, NO_PAUSES_PERCENT,
-    SIZE_CLASSES,
+    LenClass, SizeClass, ABORT_PERCENT, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES,
+    NO_PAUSES_PERCENT, SIZE_CLASSES,
 };
 
 /// What generated cases may contain. Bounds are for generation only: a case outside them (a
@@ -73,12 +73,17 @@ pub struct CaseBounds {
     /// Of the cases with two connections or more, the share in percent that hold one
     /// connection open while another plays ([`Hold`](super::Hold)).
     pub hold_percent: u32,
+    /// The share of cases, in percent, in which one connection (a stream or a close of two
+    /// bytes or more) is turned into an [`Abort`](super::Conversation::Abort): it resets
+    /// mid-stream while the others play on.
+    pub abort_percent: u32,
 }
 
 impl Default for CaseBounds {
     /// The bounds of `check`: up to 4 connections; payloads up to 4 MiB (more than 1 MiB on
     /// about one connection in twenty, one case in ten); chunks up to 64 KiB; pauses up to 2 ms
-    /// each and 25 ms per connection; socket buffers from 2 KiB to 256 KiB; pauses as written.
+    /// each and 25 ms per connection; socket buffers from 2 KiB to 256 KiB; pauses as written;
+    /// a connection that resets mid-stream in about one case in five.
     fn default() -> Self {
         Self {
             max_connections: 4,
@@ -94,6 +99,7 @@ impl Default for CaseBounds {
             max_socket_buffer: 256 * 1024,
             pause_scale: PauseScale::ONE,
             hold_percent: 50,
+            abort_percent: ABORT_PERCENT,
         }
     }
 }
@@ -118,12 +124,19 @@ impl CaseBounds {
             max_socket_buffer: 64 * 1024,
             pause_scale: PauseScale::new(1, 100).unwrap_or(PauseScale::ONE),
             hold_percent: 50,
+            abort_percent: ABORT_PERCENT,
         }
     }
 
     /// Sets [`CaseBounds::hold_percent`] (0 to 100).
     pub fn hold_percent(mut self, percent: u32) -> Self {
         self.hold_percent = percent.min(100);
+        self
+    }
+
+    /// Sets [`CaseBounds::abort_percent`] (0 to 100; 0 generates no aborts).
+    pub fn abort_percent(mut self, percent: u32) -> Self {
+        self.abort_percent = percent.min(100);
         self
     }
 
@@ -216,6 +229,7 @@ impl CaseBounds {
             max_socket_buffer: self.max_socket_buffer.clamp(min_buf, MAX_SOCKET_BUFFER),
             pause_scale: self.pause_scale,
             hold_percent: self.hold_percent.min(100),
+            abort_percent: self.abort_percent.min(100),
         }
     }
 

@@ -78,6 +78,7 @@ fn short(step: &Step, state: &mut StaticState) -> String {
         Step::Expect { .. } => format!("expect echo of {echoed} bytes"),
         Step::ShutdownWrite { .. } => "shutdown write".to_string(),
         Step::Close { .. } => "close".to_string(),
+        Step::Reset { .. } => "reset".to_string(),
         Step::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
     }
 }

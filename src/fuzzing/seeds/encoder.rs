@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::case::bounds::{
     LenClass, SizeClass, BUFFER_WEIGHTS, CONVERSATION_WEIGHTS, LEN_CLASSES, SIZE_CLASSES,
 };
-use crate::case::{Case, CaseBounds, ConnectionCase, Conversation, Payload, ReadPlan, WritePlan};
+use crate::case::{
+    Case, CaseBounds, ConnectionCase, Conversation, ConversationKind, Payload, ReadPlan, WritePlan,
+};
 
 /// Writes the bytes that `arbitrary` decodes into given values: each method mirrors one read
 /// of the decoders in `crate::case`, in the same order.
@@ -72,9 +74,16 @@ impl Encoder<'_> {
 
     fn conversation(&mut self, conversation: &Conversation) {
         let b = self.bounds;
-        self.pick(&CONVERSATION_WEIGHTS, &conversation.kind());
+        // An abort is drawn for the whole case, from a stream (see `encode_case`).
+        let kind = match conversation.kind() {
+            ConversationKind::Abort => ConversationKind::Stream,
+            kind => kind,
+        };
+        self.pick(&CONVERSATION_WEIGHTS, &kind);
         match conversation {
-            Conversation::Stream { payload } | Conversation::Close { payload } => {
+            Conversation::Stream { payload }
+            | Conversation::Close { payload }
+            | Conversation::Abort { payload, .. } => {
                 self.payload(payload, b.max_payload_len);
             }
             Conversation::Interactive { messages } => {
@@ -183,13 +192,84 @@ pub fn encode_case(case: &Case, bounds: &CaseBounds) -> Vec<u8> {
     for conn in &case.connections {
         e.connection(conn);
     }
+    let abort = case
+        .connections
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| match c.conversation {
+            Conversation::Abort { after, .. } => Some((i, after)),
+            _ => None,
+        });
+    // The hold and the abort are drawn last; a case with neither ends here, as the seeds
+    // written before them did.
+    if case.hold.is_none() && abort.is_none() {
+        return e.out;
+    }
+    if case.connections.len() > 1 {
+        match case.hold {
+            // `draw_hold` picks `outer % (n - 1)`, then `outer + 1 + inner % (n - 1 - outer)`.
+            Some(h) => {
+                e.int(0, 99, 99);
+                e.int(0, 255, h.outer as u64);
+                e.int(0, 255, (h.inner - h.outer - 1) as u64);
+            }
+            None => e.out.extend_from_slice(&[0, 0, 0]),
+        }
+    }
+    // `draw_abort` resets after `1 + pick % (len - 1)` bytes.
+    if let Some((i, after)) = abort {
+        e.int(0, 99, 99);
+        e.int(0, 255, i as u64);
+        e.int(0, u64::from(u32::MAX), after as u64 - 1);
+    }
     e.out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Hold;
     use crate::fuzzing::{decode, lifecycle_bounds, roundtrip_bounds, seeds, FuzzTarget};
+
+    /// The abort is drawn after every other choice: its bytes come last, and an input without
+    /// them (every input written before aborts existed) decodes to the case without the abort.
+    #[test]
+    fn an_abort_is_the_last_choice_of_an_input() {
+        let bounds = lifecycle_bounds();
+        let stream = |text: &[u8]| Conversation::Stream {
+            payload: Payload::Literal(text.to_vec()),
+        };
+        let mut case = Case {
+            connections: vec![
+                ConnectionCase::new("c0", stream(b"held open")),
+                ConnectionCase::new("c1", stream(b"inner")),
+                ConnectionCase::new("c2", stream(b"all of it")),
+            ],
+            pause_scale: bounds.pause_scale,
+            hold: Some(Hold { outer: 0, inner: 1 }),
+        };
+        for conn in &mut case.connections {
+            conn.write.chunks = vec![bounds.max_chunk_len];
+            conn.read.sizes = vec![bounds.max_chunk_len];
+        }
+        let plain = encode_case(&case, &bounds);
+        case.connections[2].conversation = Conversation::Abort {
+            payload: Payload::Literal(b"all of it".to_vec()),
+            after: 4,
+        };
+        let aborting = encode_case(&case, &bounds);
+        assert_eq!(
+            decode(FuzzTarget::RoundtripLifecycle, &aborting),
+            Some(case.clone())
+        );
+        assert!(aborting.starts_with(&plain), "the abort's bytes come last");
+        let mut without = case;
+        without.connections[2].conversation = stream(b"all of it");
+        assert_eq!(
+            decode(FuzzTarget::RoundtripLifecycle, &plain),
+            Some(without)
+        );
+    }
 
     #[test]
     fn the_seeds_decode_to_the_cases_they_were_made_from() {

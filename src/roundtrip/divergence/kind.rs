@@ -83,6 +83,27 @@ pub enum DivergenceKind {
         /// Its message.
         message: String,
     },
+    /// Every connection of the script played to its end, one of them with a `reset`, and then
+    /// a new connection was not served: the server died, stopped accepting, or stopped
+    /// answering once a client reset. The divergence names the connection that was reset.
+    NotServedAfterReset {
+        /// The connection that was reset (the first, when several were).
+        reset: String,
+        /// Bytes of its echo it had read when it reset.
+        at: u64,
+        /// What the new connection met: refused, cut, or no echo.
+        cause: Box<DivergenceKind>,
+    },
+    /// A connection was cut (an early EOF or a reset) after another connection of the case
+    /// had reset its own: the server may have let one client's reset take down others.
+    CutAfterReset {
+        /// The connection that was reset before.
+        reset: String,
+        /// Bytes of its echo it had read when it reset.
+        at: u64,
+        /// What this connection met.
+        cause: Box<DivergenceKind>,
+    },
 }
 
 /// The bytes around a mismatch.
@@ -102,7 +123,7 @@ pub struct MismatchEvidence {
 impl DivergenceKind {
     /// A stable identifier: `mismatch`, `early-eof`, `extra-bytes`, `no-eof`, `stalled`,
     /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `not-run`,
-    /// `io-error`.
+    /// `io-error`, `not-served-after-reset`, `cut-after-reset`.
     pub fn name(&self) -> &'static str {
         match self {
             DivergenceKind::Mismatch { .. } => "mismatch",
@@ -117,6 +138,8 @@ impl DivergenceKind {
             DivergenceKind::ServerDied { .. } => "server-died",
             DivergenceKind::NotRun { .. } => "not-run",
             DivergenceKind::Io { .. } => "io-error",
+            DivergenceKind::NotServedAfterReset { .. } => "not-served-after-reset",
+            DivergenceKind::CutAfterReset { .. } => "cut-after-reset",
         }
     }
 
@@ -124,13 +147,17 @@ impl DivergenceKind {
     /// could be a slow machine, so it is played again at four times the timeout before it
     /// counts.
     pub fn is_timing_only(&self) -> bool {
-        matches!(
-            self,
-            DivergenceKind::NoEof { .. }
-                | DivergenceKind::Stalled { .. }
-                | DivergenceKind::RoundUnanswered { .. }
-                | DivergenceKind::ConnectTimeout { .. }
-        )
+        match self {
+            DivergenceKind::NotServedAfterReset { cause, .. }
+            | DivergenceKind::CutAfterReset { cause, .. } => cause.is_timing_only(),
+            _ => matches!(
+                self,
+                DivergenceKind::NoEof { .. }
+                    | DivergenceKind::Stalled { .. }
+                    | DivergenceKind::RoundUnanswered { .. }
+                    | DivergenceKind::ConnectTimeout { .. }
+            ),
+        }
     }
 }
 

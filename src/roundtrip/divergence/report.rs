@@ -69,7 +69,40 @@ impl Divergence {
             DivergenceKind::Io { message, .. } => {
                 format!("connection {c}: i/o error: {message}; {progress}")
             }
+            DivergenceKind::NotServedAfterReset { reset, at, cause } => format!(
+                "not served after a reset: connection {reset} was reset after {at} bytes of its echo; then a new connection {}",
+                after_reset(cause)
+            ),
+            DivergenceKind::CutAfterReset { reset, at, cause } => {
+                let inner = Divergence {
+                    kind: (**cause).clone(),
+                    ..self.clone()
+                };
+                format!(
+                    "cut after a reset: connection {reset} was reset after {at} bytes of its echo; then {}",
+                    inner.summary()
+                )
+            }
         }
+    }
+}
+
+/// What the new connection after a reset met, as the end of a sentence.
+fn after_reset(cause: &DivergenceKind) -> String {
+    match cause {
+        DivergenceKind::Refused => "was refused: the server stopped accepting (or died)".into(),
+        DivergenceKind::ConnectTimeout { waited } => format!(
+            "was not accepted within {}",
+            humantime::format_duration(*waited)
+        ),
+        DivergenceKind::EarlyEof => "was closed before its echo came back".into(),
+        DivergenceKind::Reset { .. } => "was reset before its echo came back".into(),
+        DivergenceKind::Stalled { waited } => format!(
+            "got no echo: nothing moved for {}",
+            humantime::format_duration(*waited)
+        ),
+        DivergenceKind::Io { message, .. } => format!("failed: {message}"),
+        other => format!("failed: {}", other.name()),
     }
 }
 

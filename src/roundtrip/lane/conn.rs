@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::held::HeldOpen;
+use super::reset::Resets;
 use super::wait::{guard, Interrupted};
 use crate::case::{Payload, ReadPlan};
 use crate::roundtrip::divergence::DivergenceKind;
@@ -20,7 +21,7 @@ use crate::roundtrip::open;
 use crate::roundtrip::player::{ConnectionOutcome, PlayOptions};
 use crate::roundtrip::progress::Progress;
 use crate::roundtrip::sent::SentLog;
-use crate::roundtrip::writer::{self, Command, WriterState, IO_UNIT};
+use crate::roundtrip::writer::{self, Command, ResetRequest, WriterState, IO_UNIT};
 use crate::script::{Script, ScriptConnection, Step};
 
 /// A connection being played, on the reading side; its writer runs as a future of its own.
@@ -40,6 +41,10 @@ pub(crate) struct Conn<'a> {
     /// Whether each connection of the play is held open, shared by all of them: a failing
     /// step names the others that are.
     pub(super) held: HeldOpen,
+    /// Takes the writer's half at once, for a `reset`; `None` once used.
+    pub(super) reset_writer: Option<ResetRequest>,
+    /// The play's resets, shared by all of its connections.
+    pub(super) resets: Resets,
     /// Commands queued so far.
     issued: u64,
     /// `shutdown write` queued.
@@ -59,16 +64,18 @@ pub(crate) struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    /// The connection `decl` (the `index`th of `script`) on `stream`, and its writer.
+    /// The connection `decl` (the `index`th of `script`) on `stream`, and its writer; `shared`
+    /// is what all connections of the play share.
     pub(crate) fn start(
         index: usize,
         decl: &ScriptConnection,
         stream: TcpStream,
         script: &Script,
         started: Instant,
-        held: HeldOpen,
+        shared: (HeldOpen, Resets),
         options: &PlayOptions,
     ) -> (Conn<'a>, impl Future<Output = ()> + 'a) {
+        let (held, resets) = shared;
         let local_addr = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -82,6 +89,7 @@ impl<'a> Conn<'a> {
         let progress = Arc::new(Progress::new());
         let (commands, queue) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(WriterState::default());
+        let (reset_writer, reset_asked) = oneshot::channel();
         let writer = writer::write_side(
             write_half,
             decl.write.clone(),
@@ -90,6 +98,7 @@ impl<'a> Conn<'a> {
             state_tx,
             progress.clone(),
             lockstep,
+            reset_asked,
         );
         let total_sends = script
             .steps_of(&decl.name)
@@ -104,6 +113,8 @@ impl<'a> Conn<'a> {
             state,
             progress,
             held,
+            reset_writer: Some(reset_writer),
+            resets,
             issued: 0,
             shut: false,
             sent: SentLog::default(),

@@ -1,7 +1,8 @@
 //! A lane being played: its steps in order, on the connections it owns. A `send` or
 //! `shutdown write` is handed to the connection's writer ([`super::writer`]); an `expect` reads
 //! by the read plan and checks every byte as it arrives (a generated payload is never
-//! materialised); `close` waits until the writer has written everything, then closes.
+//! materialised); `close` waits until the writer has written everything, then closes; `reset`
+//! resets at once.
 //!
 //! Every wait is bounded (see [`wait`]): a step fails when no byte moved on its connection for
 //! the no-progress timeout, or, with `within D`, when it is not done D after it began.
@@ -11,14 +12,17 @@
 //! - [`expect`]: an `expect` step: reading, checking, and what a failure says.
 //! - [`wait`]: how every wait of a step is bounded.
 //! - [`held`]: which connections the client holds open, shared by all of them.
+//! - [`reset`]: the `reset` step, and the play's record of its resets.
 
 mod conn;
 mod expect;
 mod held;
+mod reset;
 mod wait;
 
 pub(super) use conn::Conn;
 pub(super) use held::HeldOpen;
+pub(super) use reset::Resets;
 
 use tokio::time::Instant;
 
@@ -35,6 +39,9 @@ pub(super) struct LaneFailure {
     pub kind: DivergenceKind,
     pub step: Option<FailedStep>,
     pub held_open: Vec<usize>,
+    /// When it failed: a failure after another connection's reset may be the server's answer
+    /// to that reset.
+    pub when: Instant,
 }
 
 /// Plays the steps of lane `id` on `conns`, in order, then closes them; hands them back.
@@ -74,7 +81,7 @@ impl<'a> Lane<'_, 'a> {
             let closes_next = steps[index + 1..]
                 .iter()
                 .find(|s| s.connection() == Some(name))
-                .is_some_and(|s| matches!(s, Step::Close { .. }));
+                .is_some_and(|s| matches!(s, Step::Close { .. } | Step::Reset { .. }));
             let result = self.step(i, step, closes_next).await;
             self.conns[i].publish();
             if let Err(kind) = result {
@@ -108,6 +115,7 @@ impl<'a> Lane<'_, 'a> {
                 held_open: Vec::new(),
             }),
             held_open: self.conns[i].others_held_open(),
+            when: Instant::now(),
         }
     }
 
@@ -136,6 +144,7 @@ impl<'a> Lane<'_, 'a> {
                 c.queue(Command::Shutdown);
             }
             Step::Close { .. } => c.close(self.options).await?,
+            Step::Reset { .. } => c.reset(self.options).await?,
             Step::Expect {
                 expectation,
                 within,

@@ -211,6 +211,16 @@ impl Session {
                     check_deadline(progress)?;
                 }
                 Step::ShutdownWrite { .. } | Step::Close { .. } | Step::Expect { .. } => break,
+                // An ending too, but one that leaves echo unread: the kept connection would not
+                // be clean for the next case, so it is refused rather than played.
+                Step::Reset { .. } => {
+                    return Err(DivergenceKind::Io {
+                        kind: io::ErrorKind::InvalidInput,
+                        message: "a kept connection cannot play a `reset`; play the case with \
+                                  fresh connections (roundtrip::play)"
+                            .into(),
+                    })
+                }
             }
         }
         self.no_extra_bytes()?;

@@ -18,7 +18,7 @@ use crate::script::STEP_WORDS;
 
 const SETTINGS: &str = "a setting (`nodelay`, `send-buffer`, `recv-buffer`, `write-chunks`, \
                         `write-pauses`, `read-sizes`, `read-pauses`) or a step (`send`, \
-                        `shutdown write`, `expect echo`, `expect eof`, `close`)";
+                        `shutdown write`, `expect echo`, `expect eof`, `close`, `reset`)";
 
 const HEADS: &str = "`connection`, a setting, `sleep`, or a step such as `NAME send …`";
 const KEYWORDS: [&str; 12] = [
@@ -83,7 +83,7 @@ impl<'s> Parser<'s> {
                 self.after_steps(head, "settings right after their `connection`")?;
                 self.setting(head, &mut args)
             }
-            "send" | "shutdown" | "expect" | "close" => self.block_step(head, &mut args),
+            "send" | "shutdown" | "expect" | "close" | "reset" => self.block_step(head, &mut args),
             "sleep" => self.sleep_step(&mut args, indented),
             other if second_is_verb => Err(self.err(
                 K::UnknownConnection,

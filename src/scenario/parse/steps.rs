@@ -1,4 +1,4 @@
-//! Steps: `send`, `expect`, `shutdown write` and `close` on a connection, in its block (its own
+//! Steps: `send`, `expect`, `shutdown write`, `close` and `reset` on a connection, in its block (its own
 //! lane) or top-level as `NAME step` (the shared lane), and `sleep`, which names none. Every
 //! step is checked against what its connection's earlier steps did, so a step the rules refuse
 //! is an error at its line.
@@ -10,7 +10,7 @@ use crate::scenario::error::ParseError;
 use crate::scenario::LaneId;
 use crate::script::{Expectation, Step, StepError, MAX_REPEAT};
 
-const STEPS: &str = "`send`, `expect`, `shutdown write` or `close`";
+const STEPS: &str = "`send`, `expect`, `shutdown write`, `close` or `reset`";
 
 impl<'s> Parser<'s> {
     /// A `sleep DURATION` line: a step of the block being read when it is indented and comes
@@ -44,7 +44,8 @@ impl<'s> Parser<'s> {
         self.lines.push(LaneId::Shared, self.line);
     }
 
-    /// A step of the block being read: `send …`, `expect …`, `shutdown write`, `close`.
+    /// A step of the block being read: `send …`, `expect …`, `shutdown write`, `close`,
+    /// `reset`.
     pub(super) fn block_step(
         &mut self,
         head: &Token<'s>,
@@ -199,6 +200,7 @@ impl<'s> Parser<'s> {
                 Step::ShutdownWrite { connection }
             }
             "close" => Step::Close { connection },
+            "reset" => Step::Reset { connection },
             other => {
                 return Err(self.err(
                     K::UnexpectedToken,

@@ -114,7 +114,7 @@ fn rendered_errors() {
              --> case.scenario:2:12\n  \
              |\n\
              2 | connection é\n  \
-             |            ^ expected letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes, and none of `send`, `expect`, `shutdown`, `close`",
+             |            ^ expected letters, digits, `_` and `-`, starting with a letter or `_`, at most 32 bytes, and none of `send`, `expect`, `shutdown`, `close`, `reset`",
         ),
         (
             format!("{VERSION_LINE}\nconnection a\n  send \"tab\\q\""),

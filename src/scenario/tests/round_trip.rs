@@ -83,11 +83,12 @@ fn every_step_kind_is_drawn_by_the_strategy() {
                 } => "eof",
                 Step::ShutdownWrite { .. } => "shutdown",
                 Step::Close { .. } => "close",
+                Step::Reset { .. } => "reset",
                 Step::Sleep(_) => "sleep",
             });
         }
     }
-    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert_eq!(seen.len(), 11, "{seen:?}");
 }
 
 fn metadata_text() -> impl Strategy<Value = String> {

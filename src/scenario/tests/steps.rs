@@ -114,3 +114,33 @@ fn only_the_three_conversations_are_a_case() {
         );
     }
 }
+
+/// `reset`, in a block and top-level, with bytes owed; nothing may follow it, and it takes no
+/// argument: both errors point at the place.
+#[test]
+fn reset_parses_anywhere_and_ends_its_connection() {
+    let source = v2("connection a\nconnection b\n\
+        a send \"0123456789\"\na expect bytes \"012\"\na reset\nb send \"x\"\nb reset\n");
+    let script = parse(&source).unwrap_or_else(|e| panic!("{e}")).script;
+    assert_eq!(
+        script.steps[2],
+        Step::Reset {
+            connection: "a".into()
+        }
+    );
+    assert_eq!(script.resets().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(script.validate(), Ok(()));
+
+    let after = parse(&v2("connection a\n  send \"x\"\n  reset\n  send \"y\"\n")).unwrap_err();
+    assert_eq!(after.kind(), ParseErrorKind::UnexpectedStep, "{after}");
+    assert_eq!(after.line_col(), (5, 3), "{after}");
+    assert!(after.to_string().contains("already closed"), "{after}");
+
+    let extra = parse(&v2("connection a\n  reset now\n")).unwrap_err();
+    assert_eq!(extra.kind(), ParseErrorKind::TrailingInput, "{extra}");
+    assert_eq!(extra.line_col(), (3, 9), "{extra}");
+
+    // A connection may not be called `reset`: `NAME reset` would be ambiguous.
+    let named = parse(&v2("connection reset\n")).unwrap_err();
+    assert_eq!(named.kind(), ParseErrorKind::InvalidName, "{named}");
+}
