@@ -35,6 +35,8 @@
 //! | `limit-64k` | a fixed 64 KiB per-connection budget: after echoing 65,536 bytes it closes the socket with input unread | the stream stops at byte 65,536 at the latest, then a reset or an early EOF, depending on timing (a reset may also discard echoed bytes the client had not read yet) |
 //! | `crlf` | "text mode": every `\n` is echoed as `\r\n` | extra bytes (a mismatch at the first `\n`) |
 //! | `serial` | the tutorial's loop: accept one connection, echo it correctly until its EOF, only then accept the next; connections never make progress at the same time | a connection that plays while an earlier one is held open (sent, echo unread, not half-closed) stalls, every time; the report names both |
+| `leak-fd` | echoes correctly and shuts down its write side at EOF, but never closes the socket: a descriptor per connection is kept in a global list | every byte and every EOF come back; the process's descriptors grow with every case (`leaked`) |
+| `leak-thread` | echoes correctly and closes, but each connection's thread never ends (it parks forever, holding nothing) | every byte and every EOF come back; the process's threads grow with every case (`leaked`) |
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -108,6 +110,16 @@ const MODES: &[(Mode, &str, &str)] = &[
         "serial",
         "serve one connection at a time, each until its EOF, in accept order",
     ),
+    (
+        Mode::LeakFd,
+        "leak-fd",
+        "echo and shut down correctly, but never close the socket",
+    ),
+    (
+        Mode::LeakThread,
+        "leak-thread",
+        "echo and close correctly, but never end the connection's thread",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +137,8 @@ enum Mode {
     Limit64k,
     Crlf,
     Serial,
+    LeakFd,
+    LeakThread,
 }
 
 const USAGE: &str = "usage: faulty_echo --mode MODE [--listen ADDR]";
@@ -275,6 +289,8 @@ fn serve(mode: Mode, listener: &TcpListener) {
         Mode::CrossTalk => echo_cross_talk,
         Mode::Limit64k => |conn, _| echo_limit_64k(conn),
         Mode::Crlf => |conn, _| echo_crlf(conn),
+        Mode::LeakFd => |conn, _| echo_leak_fd(conn),
+        Mode::LeakThread => |conn, _| echo_leak_thread(conn),
     };
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     loop {
@@ -558,4 +574,43 @@ fn echo_crlf(mut conn: TcpStream) -> io::Result<()> {
         conn.write_all(&out)?;
     }
     conn.shutdown(Shutdown::Write)
+}
+
+/// How many descriptors `leak-fd` keeps, and threads `leak-thread` leaves behind; beyond this a
+/// long campaign gets clean connections, so the process does not run out of either.
+const MAX_LEAKS: u64 = 4096;
+
+/// The sockets `leak-fd` never closes.
+static NEVER_CLOSED: Mutex<Vec<TcpStream>> = Mutex::new(Vec::new());
+
+fn echo_leak_fd(mut conn: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        let n = read_some(&mut conn, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        conn.write_all(&buf[..n])?;
+    }
+    conn.shutdown(Shutdown::Write)?;
+    // The bug: the socket is shut down (the client gets every byte and its EOF) but never
+    // closed, as when a connection object is kept in a registry nobody prunes.
+    let mut kept = NEVER_CLOSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if (kept.len() as u64) < MAX_LEAKS {
+        kept.push(conn);
+    }
+    Ok(())
+}
+
+fn echo_leak_thread(conn: TcpStream) -> io::Result<()> {
+    static LEFT_BEHIND: AtomicU64 = AtomicU64::new(0);
+    let echoed = echo_correct(conn);
+    // The bug: the connection is over and its socket closed, but its thread never ends, as a
+    // worker waiting on a channel whose sender was leaked.
+    if LEFT_BEHIND.fetch_add(1, Ordering::Relaxed) < MAX_LEAKS {
+        loop {
+            thread::park();
+        }
+    }
+    echoed
 }

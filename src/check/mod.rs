@@ -62,6 +62,7 @@
 //! ```
 
 mod campaign;
+mod leaks;
 mod liveness;
 mod play_case;
 mod save;
@@ -112,6 +113,11 @@ pub struct Check {
     shrink_time: Duration,
     server_stats: Option<Arc<ServerStats>>,
     liveness: Option<Liveness>,
+    /// How long the target may take to let go of a case's sockets (and, with `resources`,
+    /// descriptors and threads); `None`: the leak checks are off.
+    leak_bound: Option<Duration>,
+    /// Measures the target process group's descriptors and threads.
+    resources: Option<crate::leaks::ResourceProbe>,
     progress: Option<ProgressHook>,
     /// The proxy and its chain; the seed in it is unused, since every case plays with its own
     /// ([`ProxyInFront::with_seed`] of `proxy_seed(seed, index)`).
@@ -128,13 +134,15 @@ impl std::fmt::Debug for Check {
             .field("bounds", &self.bounds)
             .field("timeout", &self.timeout)
             .field("shrink_time", &self.shrink_time)
+            .field("leak_bound", &self.leak_bound)
             .finish_non_exhaustive()
     }
 }
 
 impl Check {
     /// A campaign against `addr` with the defaults: a random seed, [`DEFAULT_CASES`] cases,
-    /// [`CaseBounds::default`], a 2 s no-progress timeout, 30 s of shrinking at most.
+    /// [`CaseBounds::default`], a 2 s no-progress timeout, 30 s of shrinking at most, leak
+    /// checks with a bound of [`DEFAULT_LEAK_BOUND`](crate::leaks::DEFAULT_LEAK_BOUND).
     pub fn new(addr: SocketAddr) -> Check {
         Check {
             addr,
@@ -146,6 +154,8 @@ impl Check {
             shrink_time: DEFAULT_SHRINK_TIME,
             server_stats: None,
             liveness: None,
+            leak_bound: Some(crate::leaks::DEFAULT_LEAK_BOUND),
+            resources: None,
             progress: None,
             through: None,
         }

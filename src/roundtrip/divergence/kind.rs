@@ -2,6 +2,7 @@
 //! time alone, and the one mapping from I/O errors to them; and [`MismatchEvidence`], the bytes
 //! around a mismatch.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
@@ -83,6 +84,34 @@ pub enum DivergenceKind {
         /// Its message.
         message: String,
     },
+    /// The case closed this connection and the target had not closed its side within the leak
+    /// bound: the client's socket still in FIN_WAIT2 (the server's in CLOSE_WAIT), a socket
+    /// the server still holds.
+    NotClosed {
+        /// The client's side of the connection.
+        client: SocketAddr,
+        /// The server's side.
+        server: SocketAddr,
+        /// The client side's TCP state after the bound (`FIN_WAIT2`).
+        client_state: &'static str,
+        /// The server side's TCP state, when the kernel lists it (`CLOSE_WAIT`).
+        server_state: Option<&'static str>,
+        /// The leak bound.
+        waited: Duration,
+    },
+    /// The target's process group held more descriptors or threads after its cases than
+    /// before, and did not come back to its level within the leak bound: in a campaign, in
+    /// each of `cases` cases in a row; in a replay or a shrink step, after that one case.
+    Leaked {
+        /// Open descriptors over the process group, `(from, to)`, when they grew.
+        descriptors: Option<(u64, u64)>,
+        /// Threads over the process group, `(from, to)`, when they grew.
+        threads: Option<(u64, u64)>,
+        /// Over how many cases.
+        cases: u32,
+        /// The leak bound each case had to come back within.
+        waited: Duration,
+    },
 }
 
 /// The bytes around a mismatch.
@@ -102,7 +131,7 @@ pub struct MismatchEvidence {
 impl DivergenceKind {
     /// A stable identifier: `mismatch`, `early-eof`, `extra-bytes`, `no-eof`, `stalled`,
     /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `not-run`,
-    /// `io-error`.
+    /// `io-error`, `not-closed`, `leaked`.
     pub fn name(&self) -> &'static str {
         match self {
             DivergenceKind::Mismatch { .. } => "mismatch",
@@ -117,6 +146,8 @@ impl DivergenceKind {
             DivergenceKind::ServerDied { .. } => "server-died",
             DivergenceKind::NotRun { .. } => "not-run",
             DivergenceKind::Io { .. } => "io-error",
+            DivergenceKind::NotClosed { .. } => "not-closed",
+            DivergenceKind::Leaked { .. } => "leaked",
         }
     }
 
@@ -130,6 +161,7 @@ impl DivergenceKind {
                 | DivergenceKind::Stalled { .. }
                 | DivergenceKind::RoundUnanswered { .. }
                 | DivergenceKind::ConnectTimeout { .. }
+                | DivergenceKind::NotClosed { .. }
         )
     }
 }

@@ -69,6 +69,42 @@ impl Divergence {
             DivergenceKind::Io { message, .. } => {
                 format!("connection {c}: i/o error: {message}; {progress}")
             }
+            DivergenceKind::NotClosed {
+                client,
+                server,
+                client_state,
+                server_state,
+                waited,
+            } => {
+                let server_side = match server_state {
+                    Some(state) => format!(", the server's side {server} in {state}"),
+                    None => String::new(),
+                };
+                format!(
+                    "connection {c}: not closed by the server: {} after the client closed, its side {client} was still in {client_state}{server_side}",
+                    humantime::format_duration(*waited)
+                )
+            }
+            DivergenceKind::Leaked {
+                descriptors,
+                threads,
+                cases,
+                waited,
+            } => {
+                let grew: Vec<String> = [("descriptors", descriptors), ("threads", threads)]
+                    .into_iter()
+                    .filter_map(|(what, growth)| growth.map(|(from, to)| format!("{what} {from} → {to}")))
+                    .collect();
+                let over = match cases {
+                    1 => "after this case".to_string(),
+                    n => format!("over the last {n} cases"),
+                };
+                format!(
+                    "the server leaked: {} {over}, not back to their level within {} of each case",
+                    grew.join(", "),
+                    humantime::format_duration(*waited)
+                )
+            }
         }
     }
 }
