@@ -35,8 +35,8 @@
 //! | `limit-64k` | a fixed 64 KiB per-connection budget: after echoing 65,536 bytes it closes the socket with input unread | the stream stops at byte 65,536 at the latest, then a reset or an early EOF, depending on timing (a reset may also discard echoed bytes the client had not read yet) |
 //! | `crlf` | "text mode": every `\n` is echoed as `\r\n` | extra bytes (a mismatch at the first `\n`) |
 //! | `serial` | the tutorial's loop: accept one connection, echo it correctly until its EOF, only then accept the next; connections never make progress at the same time | a connection that plays while an earlier one is held open (sent, echo unread, not half-closed) stalls, every time; the report names both |
-| `leak-fd` | echoes correctly and shuts down its write side at EOF, but never closes the socket: a descriptor per connection is kept in a global list | every byte and every EOF come back; the process's descriptors grow with every case (`leaked`) |
-| `leak-thread` | echoes correctly and closes, but each connection's thread never ends (it parks forever, holding nothing) | every byte and every EOF come back; the process's threads grow with every case (`leaked`) |
+//! | `leak-fd` | echoes correctly and shuts down its write side at EOF, but never closes the socket: a descriptor per connection is kept in a global list | every byte and every EOF come back; the process's descriptors grow with every case (`leaked`) |
+//! | `leak-thread` | echoes correctly and closes, but each connection's thread never ends (it parks forever, holding nothing) | every byte and every EOF come back; the process's threads grow with every case (`leaked`) |
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
