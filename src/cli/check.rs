@@ -144,7 +144,10 @@ fn run_campaign(
         Some(bound) => campaign.leak_bound(bound),
         None => campaign.no_leak_checks(),
     };
-    if let Some(probe) = target.resource_probe().filter(|_| args.leaks.bound().is_some()) {
+    if let Some(probe) = target
+        .resource_probe()
+        .filter(|_| args.leaks.bound().is_some())
+    {
         campaign = campaign.resource_probe(probe);
     }
     if let (Some(proxy), Some(chain)) = (&proxy, &chain) {

@@ -167,7 +167,9 @@ impl ServerUnderTest {
         };
         let pgid = target.pid();
         if let Err(why) = leaks::process_group_level(pgid) {
-            tracing::warn!("the leak checks of the spawned server's descriptors and threads are off: {why}");
+            tracing::warn!(
+                "the leak checks of the spawned server's descriptors and threads are off: {why}"
+            );
             return None;
         }
         Some(Arc::new(move || leaks::process_group_level(pgid).ok()))

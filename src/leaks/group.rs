@@ -123,14 +123,26 @@ mod tests {
         let mut leader = sleeper(0);
         let pgid = leader.id();
         let one = process_group_level(pgid).expect("the group of a live sleep");
-        assert_eq!(one, ResourceLevel { descriptors: 3, threads: 1 });
+        assert_eq!(
+            one,
+            ResourceLevel {
+                descriptors: 3,
+                threads: 1
+            }
+        );
         let mut member = sleeper(pgid as i32);
         let two = process_group_level(pgid).unwrap();
         for child in [&mut leader, &mut member] {
             let _ = child.kill();
             let _ = child.wait();
         }
-        assert_eq!(two, ResourceLevel { descriptors: 6, threads: 2 });
+        assert_eq!(
+            two,
+            ResourceLevel {
+                descriptors: 6,
+                threads: 2
+            }
+        );
     }
 
     #[test]

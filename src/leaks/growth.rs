@@ -25,8 +25,16 @@ pub(crate) struct Growth {
 impl Growth {
     /// The divergence of this growth, found after a play that gave `outcome` of `expected`
     /// bytes, each case given `bound` to come back. It names the play's first connection.
-    pub(crate) fn divergence(self, bound: Duration, expected: u64, outcome: &Outcome) -> Divergence {
-        let name = outcome.connections.first().map_or("c0", |c| c.name.as_str());
+    pub(crate) fn divergence(
+        self,
+        bound: Duration,
+        expected: u64,
+        outcome: &Outcome,
+    ) -> Divergence {
+        let name = outcome
+            .connections
+            .first()
+            .map_or("c0", |c| c.name.as_str());
         let sent = outcome.connections.iter().map(|c| c.sent).sum();
         let kind = DivergenceKind::Leaked {
             descriptors: self.descriptors,

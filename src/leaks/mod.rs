@@ -7,7 +7,7 @@
 //!
 //! - `sockets`: every connection the case closed must be closed by the target too, within a
 //!   bound ([`DEFAULT_LEAK_BOUND`]). The player asks the kernel (netlink sock_diag, or
-//!   /proc/net/tcp) about each connection's own four-tuple: a client socket still in FIN_WAIT2
+//!   /proc/net/tcp) about each connection's own four-tuple: a client socket still in FIN_WAIT1/2
 //!   after the bound is one whose peer never closed (the server's side sits in CLOSE_WAIT).
 //!   Linux only, for a target on loopback, not through a proxy of ours (whose sockets those
 //!   would be). It polls: a target that closed at once costs one query per connection.
@@ -60,7 +60,11 @@ impl ResourceLevel {
 pub type ResourceProbe = Arc<dyn Fn() -> Option<ResourceLevel> + Send + Sync>;
 
 /// Says once per process, for each `what`, that a leak check is off and why.
-pub(crate) fn warn_off_once(once: &'static std::sync::Once, what: &str, why: &dyn std::fmt::Display) {
+pub(crate) fn warn_off_once(
+    once: &'static std::sync::Once,
+    what: &str,
+    why: &dyn std::fmt::Display,
+) {
     once.call_once(|| {
         tracing::warn!("{what} are off: {why}");
     });

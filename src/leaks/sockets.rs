@@ -1,10 +1,11 @@
 //! Whether the target closed every connection a case closed: each client socket's own
-//! four-tuple, asked of the kernel until none is left in FIN_WAIT2 or the bound has passed.
+//! four-tuple, asked of the kernel until none is left in FIN_WAIT1/2 or the bound has passed.
 //!
 //! After the client closes (or half-closes and reads the server's FIN), its socket is in
 //! TIME_WAIT or gone once the server has closed too. A client socket still in FIN_WAIT2 is one
 //! whose peer acknowledged our FIN and never sent its own: the server's side is in CLOSE_WAIT,
-//! a socket it still holds. (An orphaned FIN_WAIT2 lives `tcp_fin_timeout`, 60 s by default,
+//! a socket it still holds. FIN_WAIT1 says the same, earlier: a server that has nothing to
+//! send delays the ACK of our FIN (up to 200 ms), where one that closes sends its FIN with it. (An orphaned FIN_WAIT2 lives `tcp_fin_timeout`, 60 s by default,
 //! which the kernel shows as FIN_WAIT2 too: long past any bound.) A socket the server shut
 //! down and never closed (a leaked descriptor after a FIN) is gone from TCP's tables: only the
 //! descriptor count of a spawned target sees that one.
@@ -68,8 +69,13 @@ fn query(local: SocketAddr, remote: SocketAddr) -> Option<Option<crate::sock_dia
     })
 }
 
+/// Whether a client socket in `state` has closed and still waits for its peer's FIN.
+fn waiting_for_fin(state: TcpState) -> bool {
+    matches!(state, TcpState::FinWait1 | TcpState::FinWait2)
+}
+
 /// Waits up to `bound` until no client socket of `clients` (their local addresses, all
-/// connected to `target`) is in FIN_WAIT2; the first one that still is after the bound, with
+/// connected to `target`) is in FIN_WAIT1 or FIN_WAIT2; the first one that still is after the bound, with
 /// the state of the server's side. Polls with growing pauses, so a target that had closed
 /// costs one query per connection.
 pub(crate) async fn await_closed(
@@ -86,21 +92,23 @@ pub(crate) async fn await_closed(
             match query(clients[index], target) {
                 // The kernel cannot be asked: nothing to judge.
                 None => return None,
-                Some(Some(info)) if info.state == TcpState::FinWait2 => still.push(index),
+                Some(Some(info)) if waiting_for_fin(info.state) => still.push((index, info.state)),
                 Some(_) => {}
             }
         }
-        pending = still;
-        let Some(&index) = pending.first() else {
+        pending = still.iter().map(|&(index, _)| index).collect();
+        let Some(&(index, client_state)) = still.first() else {
             return None;
         };
         let now = Instant::now();
         if now >= deadline {
-            let server_state = query(target, clients[index]).flatten().map(|info| info.state);
+            let server_state = query(target, clients[index])
+                .flatten()
+                .map(|info| info.state);
             return Some(NotClosed {
                 index,
                 client: clients[index],
-                client_state: TcpState::FinWait2,
+                client_state,
                 server: target,
                 server_state,
             });

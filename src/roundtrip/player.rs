@@ -52,7 +52,7 @@ pub struct PlayOptions {
     pub lockstep: Option<Lockstep>,
     /// How long the target may take to close its side of each connection once the play has
     /// closed it: after a passing play against a loopback address (on Linux, not through a
-    /// proxy), a client socket still in FIN_WAIT2 after this long is a
+    /// proxy), a client socket still in FIN_WAIT1/2 after this long is a
     /// [`DivergenceKind::NotClosed`], whose only evidence is time. `None`: not checked.
     /// Default [`DEFAULT_LEAK_BOUND`](crate::leaks::DEFAULT_LEAK_BOUND).
     pub leak_bound: Option<Duration>,

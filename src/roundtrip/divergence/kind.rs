@@ -85,14 +85,14 @@ pub enum DivergenceKind {
         message: String,
     },
     /// The case closed this connection and the target had not closed its side within the leak
-    /// bound: the client's socket still in FIN_WAIT2 (the server's in CLOSE_WAIT), a socket
+    /// bound: the client's socket still in FIN_WAIT1/2 (the server's in CLOSE_WAIT), a socket
     /// the server still holds.
     NotClosed {
         /// The client's side of the connection.
         client: SocketAddr,
         /// The server's side.
         server: SocketAddr,
-        /// The client side's TCP state after the bound (`FIN_WAIT2`).
+        /// The client side's TCP state after the bound (`FIN_WAIT2`, or `FIN_WAIT1`).
         client_state: &'static str,
         /// The server side's TCP state, when the kernel lists it (`CLOSE_WAIT`).
         server_state: Option<&'static str>,

@@ -95,15 +95,12 @@ impl Divergence {
                     .into_iter()
                     .filter_map(|(what, growth)| growth.map(|(from, to)| format!("{what} {from} → {to}")))
                     .collect();
+                let waited = humantime::format_duration(*waited);
                 let over = match cases {
-                    1 => "after this case".to_string(),
-                    n => format!("over the last {n} cases"),
+                    1 => format!("after this case, not back to the level from before it within {waited}"),
+                    n => format!("over the last {n} cases, each given {waited} to come back"),
                 };
-                format!(
-                    "the server leaked: {} {over}, not back to their level within {} of each case",
-                    grew.join(", "),
-                    humantime::format_duration(*waited)
-                )
+                format!("the server leaked: {} {over}", grew.join(", "))
             }
         }
     }
@@ -126,6 +123,8 @@ impl fmt::Display for Divergence {
             )?;
         } else if !self.confirmed {
             f.write_str(" (not confirmed: passed when played again at 4x the timeout)")?;
+        } else if matches!(self.kind, DivergenceKind::NotClosed { .. }) {
+            f.write_str(" (confirmed: failed again at 4x the leak bound)")?;
         } else if self.kind.is_timing_only() {
             f.write_str(" (confirmed: failed again at 4x the timeout)")?;
         }
