@@ -3,7 +3,7 @@
 //! and report a target the same way.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use super::{print_line, value, Failure};
@@ -167,9 +167,9 @@ impl ServerUnderTest {
         };
         let pgid = target.pid();
         if let Err(why) = leaks::process_group_level(pgid) {
-            tracing::warn!(
-                "the leak checks of the spawned server's descriptors and threads are off: {why}"
-            );
+            static OFF: Once = Once::new();
+            let what = "the leak checks of the spawned server's descriptors and threads";
+            leaks::warn_off_once(&OFF, what, &why);
             return None;
         }
         Some(Arc::new(move || leaks::process_group_level(pgid).ok()))

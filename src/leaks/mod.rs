@@ -25,7 +25,8 @@ mod group;
 mod growth;
 pub(crate) mod sockets;
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 pub use group::process_group_level;
@@ -59,13 +60,11 @@ impl ResourceLevel {
 /// [`Check`](crate::Check) knows nothing of processes.
 pub type ResourceProbe = Arc<dyn Fn() -> Option<ResourceLevel> + Send + Sync>;
 
-/// Says once per process, for each `what`, that a leak check is off and why.
-pub(crate) fn warn_off_once(
-    once: &'static std::sync::Once,
-    what: &str,
-    why: &dyn std::fmt::Display,
-) {
+/// Says once per process, for each `what`, that a leak check is off and why: a line on stderr
+/// (the CLI's `check` installs no log subscriber) and a tracing warning.
+pub(crate) fn warn_off_once(once: &'static Once, what: &str, why: &dyn fmt::Display) {
     once.call_once(|| {
+        eprintln!("echo-harness: warning: {what} are off: {why}");
         tracing::warn!("{what} are off: {why}");
     });
 }

@@ -83,10 +83,11 @@ pub(crate) async fn await_closed(
     target: SocketAddr,
     bound: Duration,
 ) -> Option<NotClosed> {
-    let deadline = Instant::now() + bound;
+    let started = Instant::now();
+    let deadline = started + bound;
     let mut pending: Vec<usize> = (0..clients.len()).collect();
     let mut pause = FIRST_POLL;
-    loop {
+    for round in 1.. {
         let mut still = Vec::new();
         for &index in &pending {
             match query(clients[index], target) {
@@ -98,6 +99,11 @@ pub(crate) async fn await_closed(
         }
         pending = still.iter().map(|&(index, _)| index).collect();
         let Some(&(index, client_state)) = still.first() else {
+            tracing::trace!(
+                "{} connections closed by the target, seen in {round} rounds of queries, {:?}",
+                clients.len(),
+                started.elapsed()
+            );
             return None;
         };
         let now = Instant::now();
@@ -116,4 +122,5 @@ pub(crate) async fn await_closed(
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(MAX_POLL);
     }
+    unreachable!("the rounds of queries end at the deadline")
 }
