@@ -19,6 +19,7 @@ mod cli;
 mod client;
 mod generate_cli;
 mod interop;
+mod leaks;
 mod own_server;
 mod play_path;
 mod properties;
