@@ -19,6 +19,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! After every case the campaign checks that the target let go ([`crate::leaks`]): every
+//! connection the case closed is closed by the target too within the leak bound (a client
+//! socket left in FIN_WAIT2 is a [`NotClosed`](crate::DivergenceKind::NotClosed), timing
+//! evidence confirmed at 4x the bound), and, given a [`resource_probe`](Check::resource_probe),
+//! the target's descriptors and threads come back to their level; lasting growth is a
+//! [`Leaked`](crate::DivergenceKind::Leaked). [`Check::leak_bound`] sets the bound,
+//! [`Check::no_leak_checks`] turns them off.
+//!
 //! A failing [`Verdict`] saves its minimal case as a scenario file, the one `check --save`
 //! writes ([`Verdict::save`]); copied under a regression folder, it is replayed by
 //! [`scenario::play_path`](crate::scenario::play_path).
