@@ -32,7 +32,7 @@ impl Check {
     /// one made with [`process_group_level`](leaks::process_group_level)): after every case
     /// they must come back to their level within the leak bound, and lasting growth over
     /// [`GROWTH_CASES`](leaks::GROWTH_CASES) cases in a row is a
-    /// [`DivergenceKind::Leaked`].
+    /// [`DivergenceKind::Leaked`](crate::DivergenceKind::Leaked).
     pub fn resource_probe(mut self, probe: ResourceProbe) -> Check {
         self.resources = Some(probe);
         self

@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(linux::pgrp_of("garbage"), None);
     }
 
-    /// A `sleep` with its three standard descriptors on /dev/null, in process group `group`
+    /// A `sleep` with its standard descriptors on /dev/null, in process group `group`
     /// (0: a group of its own).
     fn sleeper(group: i32) -> std::process::Child {
         use std::os::unix::process::CommandExt;
@@ -123,26 +123,20 @@ mod tests {
         let mut leader = sleeper(0);
         let pgid = leader.id();
         let one = process_group_level(pgid).expect("the group of a live sleep");
-        assert_eq!(
-            one,
-            ResourceLevel {
-                descriptors: 3,
-                threads: 1
-            }
-        );
+        // Its three standard descriptors, and whatever it inherited (cargo's jobserver pipes).
+        assert!(one.descriptors >= 3 && one.threads == 1, "{one:?}");
         let mut member = sleeper(pgid as i32);
         let two = process_group_level(pgid).unwrap();
         for child in [&mut leader, &mut member] {
             let _ = child.kill();
             let _ = child.wait();
         }
-        assert_eq!(
-            two,
-            ResourceLevel {
-                descriptors: 6,
-                threads: 2
-            }
-        );
+        // A second, identical process: twice as much.
+        let twice = ResourceLevel {
+            descriptors: 2 * one.descriptors,
+            threads: 2,
+        };
+        assert_eq!(two, twice);
     }
 
     #[test]

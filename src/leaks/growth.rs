@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ResourceLevel, ResourceProbe, GROWTH_CASES};
+use super::{ResourceGrowth, ResourceLevel, ResourceProbe, GROWTH_CASES};
 use crate::roundtrip::{Divergence, DivergenceKind, Outcome};
 
 /// The first pause between two measurements; it doubles up to [`MAX_POLL`].
@@ -14,15 +14,7 @@ const FIRST_POLL: Duration = Duration::from_millis(1);
 /// The longest pause between two measurements.
 const MAX_POLL: Duration = Duration::from_millis(50);
 
-/// What grew: `(from, to)` for each count that did, over `cases` cases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Growth {
-    pub descriptors: Option<(u64, u64)>,
-    pub threads: Option<(u64, u64)>,
-    pub cases: u32,
-}
-
-impl Growth {
+impl ResourceGrowth {
     /// The divergence of this growth, found after a play that gave `outcome` of `expected`
     /// bytes, each case given `bound` to come back. It names the play's first connection.
     pub(crate) fn divergence(
@@ -37,9 +29,7 @@ impl Growth {
             .map_or("c0", |c| c.name.as_str());
         let sent = outcome.connections.iter().map(|c| c.sent).sum();
         let kind = DivergenceKind::Leaked {
-            descriptors: self.descriptors,
-            threads: self.threads,
-            cases: self.cases,
+            growth: Box::new(self),
             waited: bound,
         };
         Divergence::new(name, kind, sent, outcome.bytes_verified(), expected)
@@ -73,10 +63,10 @@ pub(crate) async fn judge_alone(
     probe: &ResourceProbe,
     before: ResourceLevel,
     bound: Duration,
-) -> Option<Growth> {
+) -> Option<ResourceGrowth> {
     let after = settle(probe, before, bound).await?;
     let grew = |from: u64, to: u64| (to > from).then_some((from, to));
-    let growth = Growth {
+    let growth = ResourceGrowth {
         descriptors: grew(before.descriptors, after.descriptors),
         threads: grew(before.threads, after.threads),
         cases: 1,
@@ -148,7 +138,7 @@ impl GrowthWatch {
     }
 
     /// Takes the settled level after a case; the growth, once it is a leak.
-    pub(crate) fn record(&mut self, settled: ResourceLevel) -> Option<Growth> {
+    pub(crate) fn record(&mut self, settled: ResourceLevel) -> Option<ResourceGrowth> {
         self.level = settled;
         self.descriptors.next(settled.descriptors);
         self.threads.next(settled.threads);
@@ -160,7 +150,7 @@ impl GrowthWatch {
             (None, Some(_)) => self.threads.cases,
             (Some(_), Some(_)) => self.descriptors.cases.max(self.threads.cases),
         };
-        Some(Growth {
+        Some(ResourceGrowth {
             descriptors,
             threads,
             cases,
@@ -179,7 +169,7 @@ mod tests {
         }
     }
 
-    fn feed(watch: &mut GrowthWatch, levels: &[(u64, u64)]) -> Vec<Option<Growth>> {
+    fn feed(watch: &mut GrowthWatch, levels: &[(u64, u64)]) -> Vec<Option<ResourceGrowth>> {
         levels
             .iter()
             .map(|&(d, t)| watch.record(level(d, t)))
@@ -193,7 +183,7 @@ mod tests {
         assert_eq!(seen[..2], [None, None]);
         assert_eq!(
             seen[2],
-            Some(Growth {
+            Some(ResourceGrowth {
                 descriptors: Some((7, 11)),
                 threads: None,
                 cases: 3

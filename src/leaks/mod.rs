@@ -55,6 +55,18 @@ impl ResourceLevel {
     }
 }
 
+/// What grew in a process group: `(from, to)` for each count that did, over `cases` cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceGrowth {
+    /// Open descriptors, when they grew.
+    pub descriptors: Option<(u64, u64)>,
+    /// Threads, when they grew.
+    pub threads: Option<(u64, u64)>,
+    /// Over how many cases: in a campaign the cases in a row that each grew; 1 for a case
+    /// judged alone (a shrink step, a replay).
+    pub cases: u32,
+}
+
 /// Measures the target's [`ResourceLevel`] now; `None` when it cannot (the process is gone).
 /// The CLI makes one for a spawned process group ([`process_group_level`]); the library's
 /// [`Check`](crate::Check) knows nothing of processes.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use super::divergence::{Divergence, DivergenceKind};
+use super::divergence::{Divergence, DivergenceKind, OpenSockets};
 use super::lane::{self, Conn, HeldOpen, LaneFailure};
 use super::lockstep::Lockstep;
 use super::{crossing, open};
@@ -201,10 +201,12 @@ async fn not_closed(
     };
     let conn = &outcome.connections[open.index];
     let kind = DivergenceKind::NotClosed {
-        client: open.client,
-        server: open.server,
-        client_state: open.client_state.name(),
-        server_state: open.server_state.map(|s| s.name()),
+        sockets: Box::new(OpenSockets {
+            client: open.client,
+            client_state: open.client_state.name(),
+            server: open.server,
+            server_state: open.server_state.map(|s| s.name()),
+        }),
         waited: bound,
     };
     Err(Divergence::new(

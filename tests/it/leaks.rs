@@ -15,7 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_harness::case::{Case, Conversation, Payload};
-use echo_harness::leaks::{ResourceLevel, ResourceProbe};
+use echo_harness::leaks::{ResourceGrowth, ResourceLevel, ResourceProbe};
+use echo_harness::roundtrip::OpenSockets;
 use echo_harness::{check, Check, DivergenceKind, PlayOptions};
 
 use super::common;
@@ -97,16 +98,15 @@ fn a_socket_the_server_never_closes_is_not_closed() {
         divergence.confirmed,
         "confirmed at 4x the bound: {divergence}"
     );
-    let DivergenceKind::NotClosed {
+    let DivergenceKind::NotClosed { sockets, waited } = &divergence.kind else {
+        unreachable!()
+    };
+    let OpenSockets {
         client,
         server,
         server_state,
-        waited,
         ..
-    } = &divergence.kind
-    else {
-        unreachable!()
-    };
+    } = sockets.as_ref();
     assert_eq!(*server, addr);
     assert_eq!(*waited, bound * 4, "the confirming play's bound");
     assert_eq!(*server_state, Some("CLOSE_WAIT"));
@@ -173,22 +173,21 @@ fn lasting_growth_is_a_leak_found_in_the_eighth_case_and_shrunk_alone() {
     // Every case opens at least one connection: the level grows in every case, and the eighth
     // in a row is where growth becomes a leak.
     assert_eq!(failure.case_index, 7, "{verdict}");
-    let DivergenceKind::Leaked {
+    let DivergenceKind::Leaked { growth, .. } = &failure.original_divergence.kind else {
+        panic!("{:?}", failure.original_divergence.kind)
+    };
+    let ResourceGrowth {
         descriptors: Some((from, to)),
         threads: None,
         cases: 8,
-        ..
-    } = failure.original_divergence.kind
+    } = **growth
     else {
-        panic!("{:?}", failure.original_divergence.kind)
+        panic!("{growth:?}")
     };
     assert!(to - from >= 8, "{from} -> {to}");
     // Each shrink step is judged alone: one case, its level after against before.
     assert!(
-        matches!(
-            failure.divergence.kind,
-            DivergenceKind::Leaked { cases: 1, .. }
-        ),
+        matches!(&failure.divergence.kind, DivergenceKind::Leaked { growth, .. } if growth.cases == 1),
         "{verdict}"
     );
     assert!(

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::leaks::ResourceGrowth;
+
 /// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
 /// saved files and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +90,9 @@ pub enum DivergenceKind {
     /// bound: the client's socket still in FIN_WAIT1/2 (the server's in CLOSE_WAIT), a socket
     /// the server still holds.
     NotClosed {
-        /// The client's side of the connection.
-        client: SocketAddr,
-        /// The server's side.
-        server: SocketAddr,
-        /// The client side's TCP state after the bound (`FIN_WAIT2`, or `FIN_WAIT1`).
-        client_state: &'static str,
-        /// The server side's TCP state, when the kernel lists it (`CLOSE_WAIT`).
-        server_state: Option<&'static str>,
+        /// The connection's two sides and their states (boxed: rarely read, and it keeps
+        /// `Result<_, Divergence>` small).
+        sockets: Box<OpenSockets>,
         /// The leak bound.
         waited: Duration,
     },
@@ -103,15 +100,26 @@ pub enum DivergenceKind {
     /// before, and did not come back to its level within the leak bound: in a campaign, in
     /// each of `cases` cases in a row; in a replay or a shrink step, after that one case.
     Leaked {
-        /// Open descriptors over the process group, `(from, to)`, when they grew.
-        descriptors: Option<(u64, u64)>,
-        /// Threads over the process group, `(from, to)`, when they grew.
-        threads: Option<(u64, u64)>,
-        /// Over how many cases.
-        cases: u32,
+        /// What grew, from what to what, over how many cases (boxed, as above).
+        growth: Box<ResourceGrowth>,
         /// The leak bound each case had to come back within.
         waited: Duration,
     },
+}
+
+/// The two sides of a connection the target did not close ([`DivergenceKind::NotClosed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSockets {
+    /// The client's side of the connection.
+    pub client: SocketAddr,
+    /// Its TCP state after the bound: `FIN_WAIT2` (or `FIN_WAIT1`), closed and waiting for the
+    /// server's FIN.
+    pub client_state: &'static str,
+    /// The server's side.
+    pub server: SocketAddr,
+    /// Its TCP state, when the kernel lists it: `CLOSE_WAIT`, the end of the stream read and
+    /// the socket still open.
+    pub server_state: Option<&'static str>,
 }
 
 /// The bytes around a mismatch.

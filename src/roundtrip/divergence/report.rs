@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Divergence, DivergenceKind, MismatchEvidence};
+use super::{Divergence, DivergenceKind, MismatchEvidence, OpenSockets};
 use crate::hexdump::hexdump;
 use crate::script::LaneId;
 
@@ -69,13 +69,13 @@ impl Divergence {
             DivergenceKind::Io { message, .. } => {
                 format!("connection {c}: i/o error: {message}; {progress}")
             }
-            DivergenceKind::NotClosed {
-                client,
-                server,
-                client_state,
-                server_state,
-                waited,
-            } => {
+            DivergenceKind::NotClosed { sockets, waited } => {
+                let OpenSockets {
+                    client,
+                    client_state,
+                    server,
+                    server_state,
+                } = sockets.as_ref();
                 let server_side = match server_state {
                     Some(state) => format!(", the server's side {server} in {state}"),
                     None => String::new(),
@@ -85,18 +85,13 @@ impl Divergence {
                     humantime::format_duration(*waited)
                 )
             }
-            DivergenceKind::Leaked {
-                descriptors,
-                threads,
-                cases,
-                waited,
-            } => {
-                let grew: Vec<String> = [("descriptors", descriptors), ("threads", threads)]
+            DivergenceKind::Leaked { growth, waited } => {
+                let grew: Vec<String> = [("descriptors", growth.descriptors), ("threads", growth.threads)]
                     .into_iter()
-                    .filter_map(|(what, growth)| growth.map(|(from, to)| format!("{what} {from} → {to}")))
+                    .filter_map(|(what, grew)| grew.map(|(from, to)| format!("{what} {from} → {to}")))
                     .collect();
                 let waited = humantime::format_duration(*waited);
-                let over = match cases {
+                let over = match growth.cases {
                     1 => format!("after this case, not back to the level from before it within {waited}"),
                     n => format!("over the last {n} cases, each given {waited} to come back"),
                 };
