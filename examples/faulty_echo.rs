@@ -37,6 +37,8 @@
 //! | `serial` | the tutorial's loop: accept one connection, echo it correctly until its EOF, only then accept the next; connections never make progress at the same time | a connection that plays while an earlier one is held open (sent, echo unread, not half-closed) stalls, every time; the report names both |
 //! | `die-on-reset` | a `read` or `write` that fails because the client reset (or the pipe broke) ends the whole process, exit code 141, as a C server killed by SIGPIPE does | after a client resets mid-stream, the server is dead: the next connection is refused (`not-served-after-reset`, or `server-died` under `--spawn`) |
 //! | `reset-cuts-all` | a client's reset makes it shut down every open connection ("the network is gone, drop everyone") | connections in flight when another client resets are cut: an early EOF or a reset (`cut-after-reset`) |
+//! | `leak-fd` | echoes correctly and shuts down its write side at EOF, but never closes the socket: a descriptor per connection is kept in a global list | every byte and every EOF come back; the process's descriptors grow with every case (`leaked`) |
+//! | `leak-thread` | echoes correctly and closes, but each connection's thread never ends (it parks forever, holding nothing) | every byte and every EOF come back; the process's threads grow with every case (`leaked`) |
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -120,6 +122,16 @@ const MODES: &[(Mode, &str, &str)] = &[
         "reset-cuts-all",
         "shut down every open connection when a client resets one",
     ),
+    (
+        Mode::LeakFd,
+        "leak-fd",
+        "echo and shut down correctly, but never close the socket",
+    ),
+    (
+        Mode::LeakThread,
+        "leak-thread",
+        "echo and close correctly, but never end the connection's thread",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +151,8 @@ enum Mode {
     Serial,
     DieOnReset,
     ResetCutsAll,
+    LeakFd,
+    LeakThread,
 }
 
 const USAGE: &str = "usage: faulty_echo --mode MODE [--listen ADDR]";
@@ -291,6 +305,8 @@ fn serve(mode: Mode, listener: &TcpListener) {
         Mode::Crlf => |conn, _| echo_crlf(conn),
         Mode::DieOnReset => |conn, _| echo_die_on_reset(conn),
         Mode::ResetCutsAll => echo_reset_cuts_all,
+        Mode::LeakFd => |conn, _| echo_leak_fd(conn),
+        Mode::LeakThread => |conn, _| echo_leak_thread(conn),
     };
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     loop {
@@ -615,4 +631,43 @@ fn echo_reset_cuts_all(conn: TcpStream, id: u64) -> io::Result<()> {
         }
     }
     result
+}
+
+/// How many descriptors `leak-fd` keeps, and threads `leak-thread` leaves behind; beyond this a
+/// long campaign gets clean connections, so the process does not run out of either.
+const MAX_LEAKS: u64 = 4096;
+
+/// The sockets `leak-fd` never closes.
+static NEVER_CLOSED: Mutex<Vec<TcpStream>> = Mutex::new(Vec::new());
+
+fn echo_leak_fd(mut conn: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        let n = read_some(&mut conn, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        conn.write_all(&buf[..n])?;
+    }
+    conn.shutdown(Shutdown::Write)?;
+    // The bug: the socket is shut down (the client gets every byte and its EOF) but never
+    // closed, as when a connection object is kept in a registry nobody prunes.
+    let mut kept = NEVER_CLOSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if (kept.len() as u64) < MAX_LEAKS {
+        kept.push(conn);
+    }
+    Ok(())
+}
+
+fn echo_leak_thread(conn: TcpStream) -> io::Result<()> {
+    static LEFT_BEHIND: AtomicU64 = AtomicU64::new(0);
+    let echoed = echo_correct(conn);
+    // The bug: the connection is over and its socket closed, but its thread never ends, as a
+    // worker waiting on a channel whose sender was leaked.
+    if LEFT_BEHIND.fetch_add(1, Ordering::Relaxed) < MAX_LEAKS {
+        loop {
+            thread::park();
+        }
+    }
+    echoed
 }

@@ -30,6 +30,9 @@
 //! - [`check`]: the seeded campaign with shrinking, [`Check`] and its [`Verdict`] (which saves
 //!   its minimal case); and [`play_case`](check::play_case), one case for a user's own
 //!   `proptest!`, with the [`PlayOptions`] of the player.
+//! - [`leaks`]: whether the target let go after a case — every connection closed on its side
+//!   too (the case's own four-tuples, asked of the kernel), and a spawned process group's
+//!   descriptors and threads back to their level, lasting growth judged over several cases.
 //! - [`fuzzing`]: the bodies of the fuzz targets under `fuzz/`, their decoders and seeds, and
 //!   the replay of their crash files (`reproduce`, `artifact_to_scenario`).
 //! - [`strategy`]: proptest strategies for cases (the `arbitrary` impls live in `case`).
@@ -101,6 +104,7 @@ pub mod exit_code;
 pub mod fuzzing;
 pub mod generator;
 pub mod hexdump;
+pub mod leaks;
 pub(crate) mod listener;
 pub mod proxy;
 pub mod roundtrip;

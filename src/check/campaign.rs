@@ -1,12 +1,12 @@
 //! The campaign loop: draw the seed's cases in order, play each (confirming a timing-only
-//! failure), stop at the case count or the duration, and on the first failure blame a dead
+//! failure, watching the target's process group for lasting growth), stop at the case count or the duration, and on the first failure blame a dead
 //! server and shrink the case.
 
 use std::time::Instant;
 
 use super::seed::{proxy_seed, CaseSequence};
 use super::{Check, Verdict, DEFAULT_CASES};
-use crate::roundtrip::{self, PlayOptions};
+use crate::roundtrip::PlayOptions;
 use crate::runtime;
 
 impl Check {
@@ -53,8 +53,10 @@ impl Check {
             timeout: self.timeout,
             connect_timeout: self.timeout,
             server_stats: self.server_stats.clone(),
+            leak_bound: self.leak_bound,
             ..PlayOptions::default()
         };
+        let mut watch = self.start_watch();
         let mut sequence = CaseSequence::new(seed, &self.bounds);
         let mut verdict = Verdict::new(seed, self.addr);
         for index in 0..max_cases {
@@ -68,7 +70,7 @@ impl Check {
             if let Some(in_front) = &self.through {
                 options.through = Some(in_front.with_seed(proxy_seed(seed, index)));
             }
-            match roundtrip::play_confirmed(&case, self.addr, &options).await {
+            match self.play_watched(&case, &options, &mut watch).await {
                 Ok(outcome) => {
                     verdict.record_pass(&outcome);
                     if let Some(hook) = &self.progress {

@@ -19,6 +19,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! After every case the campaign checks that the target let go ([`crate::leaks`]): every
+//! connection the case closed is closed by the target too within the leak bound (a client
+//! socket left in FIN_WAIT2 is a [`NotClosed`](crate::DivergenceKind::NotClosed), timing
+//! evidence confirmed at 4x the bound), and, given a [`resource_probe`](Check::resource_probe),
+//! the target's descriptors and threads come back to their level; lasting growth is a
+//! [`Leaked`](crate::DivergenceKind::Leaked). [`Check::leak_bound`] sets the bound,
+//! [`Check::no_leak_checks`] turns them off.
+//!
 //! A failing [`Verdict`] saves its minimal case as a scenario file, the one `check --save`
 //! writes ([`Verdict::save`]); copied under a regression folder, it is replayed by
 //! [`scenario::play_path`](crate::scenario::play_path).
@@ -62,6 +70,7 @@
 //! ```
 
 mod campaign;
+mod leaks;
 mod liveness;
 mod play_case;
 mod save;
@@ -112,6 +121,11 @@ pub struct Check {
     shrink_time: Duration,
     server_stats: Option<Arc<ServerStats>>,
     liveness: Option<Liveness>,
+    /// How long the target may take to let go of a case's sockets (and, with `resources`,
+    /// descriptors and threads); `None`: the leak checks are off.
+    leak_bound: Option<Duration>,
+    /// Measures the target process group's descriptors and threads.
+    resources: Option<crate::leaks::ResourceProbe>,
     progress: Option<ProgressHook>,
     /// The proxy and its chain; the seed in it is unused, since every case plays with its own
     /// ([`ProxyInFront::with_seed`] of `proxy_seed(seed, index)`).
@@ -128,13 +142,15 @@ impl std::fmt::Debug for Check {
             .field("bounds", &self.bounds)
             .field("timeout", &self.timeout)
             .field("shrink_time", &self.shrink_time)
+            .field("leak_bound", &self.leak_bound)
             .finish_non_exhaustive()
     }
 }
 
 impl Check {
     /// A campaign against `addr` with the defaults: a random seed, [`DEFAULT_CASES`] cases,
-    /// [`CaseBounds::default`], a 2 s no-progress timeout, 30 s of shrinking at most.
+    /// [`CaseBounds::default`], a 2 s no-progress timeout, 30 s of shrinking at most, leak
+    /// checks with a bound of [`DEFAULT_LEAK_BOUND`](crate::leaks::DEFAULT_LEAK_BOUND).
     pub fn new(addr: SocketAddr) -> Check {
         Check {
             addr,
@@ -146,6 +162,8 @@ impl Check {
             shrink_time: DEFAULT_SHRINK_TIME,
             server_stats: None,
             liveness: None,
+            leak_bound: Some(crate::leaks::DEFAULT_LEAK_BOUND),
+            resources: None,
             progress: None,
             through: None,
         }

@@ -9,7 +9,7 @@ use proptest::strategy::ValueTree;
 
 use super::{simplify, Check, CheckFailure};
 use crate::case::Case;
-use crate::roundtrip::{self, Divergence, DivergenceKind, PlayOptions};
+use crate::roundtrip::{Divergence, DivergenceKind, PlayOptions};
 
 /// The no-progress timeout while shrinking a failure whose only evidence is time.
 const SHRINK_TIMEOUT: Duration = Duration::from_millis(300);
@@ -49,8 +49,12 @@ impl Check {
         // minimal case is confirmed with the full timeout, and 4x, at the end).
         let shrink_options = PlayOptions {
             timeout: options.timeout.min(SHRINK_TIMEOUT),
+            leak_bound: options.leak_bound.map(|b| b.min(SHRINK_TIMEOUT)),
             ..options.clone()
         };
+        // Lasting growth was judged over many cases; a candidate is judged alone, its level
+        // after against its level before.
+        let alone = matches!(divergence.kind, DivergenceKind::Leaked { .. });
         let mut minimal = (original.clone(), divergence.clone());
         let mut steps = 0u32;
         let mut hit_bound = false;
@@ -66,7 +70,10 @@ impl Check {
                 }
                 steps += 1;
                 let candidate = tree.current();
-                let failed = match roundtrip::play(&candidate, self.addr, &shrink_options).await {
+                let failed = match self
+                    .play_alone(&candidate, &shrink_options, alone, false)
+                    .await
+                {
                     Err(d) if same_class(&d) => Some(d),
                     _ => None,
                 };
@@ -95,7 +102,10 @@ impl Check {
                         break 'candidates;
                     }
                     steps += 1;
-                    match roundtrip::play(&candidate, self.addr, &shrink_options).await {
+                    match self
+                        .play_alone(&candidate, &shrink_options, alone, false)
+                        .await
+                    {
                         Err(d) if same_class(&d) => {
                             minimal = (candidate, d);
                             improved = true;
@@ -110,7 +120,7 @@ impl Check {
         simplify::literalize(&mut minimal.0, LITERAL_LIMIT);
         // Confirm the minimal case the way the campaign judges any case.
         if minimal.0 != original {
-            match roundtrip::play_confirmed(&minimal.0, self.addr, options).await {
+            match self.play_alone(&minimal.0, options, alone, true).await {
                 // It may fail another way than during shrinking (a truncating server can stall
                 // a reader or close early, by timing); a confirmed failure is a failure.
                 Err(d)

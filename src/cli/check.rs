@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::junit::CheckJunit;
-use super::target::{output_tail_text, ServerUnderTest, TargetArgs};
+use super::target::{output_tail_text, LeakArgs, ServerUnderTest, TargetArgs};
 use super::{print_line, signal, value, Failure};
 use crate::case::CaseBounds;
 use crate::proxy::{Proxy, ProxyConfig, ToxicChain};
@@ -73,6 +73,9 @@ pub(crate) struct CheckArgs {
     /// created exits 2 before anything runs.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    leaks: LeakArgs,
 }
 
 pub(crate) fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
@@ -136,6 +139,16 @@ fn run_campaign(
     }
     if let Some(liveness) = target.liveness() {
         campaign = campaign.liveness(liveness);
+    }
+    campaign = match args.leaks.bound() {
+        Some(bound) => campaign.leak_bound(bound),
+        None => campaign.no_leak_checks(),
+    };
+    if let Some(probe) = target
+        .resource_probe()
+        .filter(|_| args.leaks.bound().is_some())
+    {
+        campaign = campaign.resource_probe(probe);
     }
     if let (Some(proxy), Some(chain)) = (&proxy, &chain) {
         campaign = campaign.through(Arc::clone(proxy), chain.clone());

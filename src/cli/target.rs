@@ -3,10 +3,12 @@
 //! and report a target the same way.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use super::{print_line, value, Failure};
 use crate::check::Liveness;
+use crate::leaks::{self, ResourceProbe};
 use crate::spawn::{SpawnOptions, SpawnedTarget, DEFAULT_READY_PATTERN};
 use crate::{EchoServer, ServerConfig, ServerHandle, ServerStats};
 
@@ -27,6 +29,27 @@ pub(crate) struct TargetArgs {
     /// With --spawn: the regex whose first group is the spawned server's address.
     #[arg(long, value_name = "REGEX", default_value = DEFAULT_READY_PATTERN, requires = "spawn", global = true)]
     pub(crate) ready: String,
+}
+
+/// The leak checks' flags, shared by `check`, `run` and `replay`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LeakArgs {
+    /// How long the target may take to let go after a case: to close its side of every
+    /// connection the case closed (on Linux, for a loopback target), and with --spawn for its
+    /// process group's descriptors and threads to come back to their level.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = value::duration)]
+    leak_bound: Duration,
+
+    /// Do not check that the target let go (sockets left open, descriptors, threads).
+    #[arg(long, conflicts_with = "leak_bound")]
+    no_leak_checks: bool,
+}
+
+impl LeakArgs {
+    /// The bound, or `None` when the checks are off.
+    pub(crate) fn bound(&self) -> Option<Duration> {
+        (!self.no_leak_checks).then_some(self.leak_bound)
+    }
 }
 
 /// What a command tests, kept alive for the whole run: dropping it stops the built-in server
@@ -133,6 +156,23 @@ impl ServerUnderTest {
             }
             _ => None,
         }
+    }
+
+    /// Measures a spawned server's process group (descriptors and threads). `None` for other
+    /// targets; for a spawned one whose /proc cannot be read, `None` and a warning that the
+    /// checks of its descriptors and threads are off.
+    pub(crate) fn resource_probe(&self) -> Option<ResourceProbe> {
+        let ServerUnderTest::Spawned { target, .. } = self else {
+            return None;
+        };
+        let pgid = target.pid();
+        if let Err(why) = leaks::process_group_level(pgid) {
+            static OFF: Once = Once::new();
+            let what = "the leak checks of the spawned server's descriptors and threads";
+            leaks::warn_off_once(&OFF, what, &why);
+            return None;
+        }
+        Some(Arc::new(move || leaks::process_group_level(pgid).ok()))
     }
 
     /// The last 64 KiB of a spawned server's output, for a failure's report.

@@ -45,7 +45,7 @@ pub(crate) mod sent;
 mod session;
 mod writer;
 
-pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence};
+pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence, OpenSockets};
 pub use lockstep::Lockstep;
 pub use player::{
     play, play_confirmed, play_script, play_script_confirmed, ConnectionOutcome, Outcome,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use super::divergence::{Divergence, DivergenceKind};
+use super::divergence::{Divergence, DivergenceKind, OpenSockets};
 use super::lane::{self, Conn, HeldOpen, LaneFailure, Resets};
 use super::lockstep::Lockstep;
 use super::{after_reset, crossing, open};
@@ -54,6 +54,12 @@ pub struct PlayOptions {
     /// so the server's reads are the plan's chunks (see [`Lockstep`]). Where the kernel cannot
     /// be asked (not Linux), [`Lockstep::Kernel`] plays without it and logs a warning.
     pub lockstep: Option<Lockstep>,
+    /// How long the target may take to close its side of each connection once the play has
+    /// closed it: after a passing play against a loopback address (on Linux, not through a
+    /// proxy), a client socket still in FIN_WAIT1/2 after this long is a
+    /// [`DivergenceKind::NotClosed`], whose only evidence is time. `None`: not checked.
+    /// Default [`DEFAULT_LEAK_BOUND`](crate::leaks::DEFAULT_LEAK_BOUND).
+    pub leak_bound: Option<Duration>,
 }
 
 impl Default for PlayOptions {
@@ -64,17 +70,19 @@ impl Default for PlayOptions {
             server_stats: None,
             through: None,
             lockstep: None,
+            leak_bound: Some(crate::leaks::DEFAULT_LEAK_BOUND),
         }
     }
 }
 
 impl PlayOptions {
-    /// The same options with both timeouts four times longer: the second play of a failure
-    /// whose only evidence is time.
+    /// The same options with both timeouts and the leak bound four times longer: the second
+    /// play of a failure whose only evidence is time.
     pub(crate) fn slower(&self) -> PlayOptions {
         PlayOptions {
             timeout: self.timeout * 4,
             connect_timeout: self.connect_timeout * 4,
+            leak_bound: self.leak_bound.map(|bound| bound * 4),
             ..self.clone()
         }
     }
@@ -165,8 +173,57 @@ pub async fn play_script_confirmed(
     }
 }
 
-/// Plays `script` against `addr` once.
+/// Plays `script` against `addr` once; after a passing play, checks that the target closed
+/// every connection within [`PlayOptions::leak_bound`].
 pub async fn play_script(
+    script: &Script,
+    addr: SocketAddr,
+    options: &PlayOptions,
+) -> Result<Outcome, Divergence> {
+    // Every socket of the play is closed (dropped) by the time `play_sockets` returns.
+    let outcome = play_sockets(script, addr, options).await?;
+    match options.leak_bound {
+        // Through a proxy the sockets are the proxy's, not the target's; off loopback the
+        // target's side is another machine's.
+        Some(bound) if options.through.is_none() && addr.ip().is_loopback() => {
+            not_closed(script, addr, outcome, bound).await
+        }
+        _ => Ok(outcome),
+    }
+}
+
+/// `outcome`, unless the target left one of its connections open for longer than `bound`.
+async fn not_closed(
+    script: &Script,
+    addr: SocketAddr,
+    outcome: Outcome,
+    bound: Duration,
+) -> Result<Outcome, Divergence> {
+    let clients: Vec<SocketAddr> = outcome.connections.iter().map(|c| c.local_addr).collect();
+    let Some(open) = crate::leaks::sockets::await_closed(&clients, addr, bound).await else {
+        return Ok(outcome);
+    };
+    let conn = &outcome.connections[open.index];
+    let kind = DivergenceKind::NotClosed {
+        sockets: Box::new(OpenSockets {
+            client: open.client,
+            client_state: open.client_state.name(),
+            server: open.server,
+            server_state: open.server_state.map(|s| s.name()),
+        }),
+        waited: bound,
+    };
+    Err(Divergence::new(
+        &conn.name,
+        kind,
+        conn.sent,
+        conn.received,
+        script.sent_by(&conn.name),
+    ))
+}
+
+/// Plays `script` against `addr` once, every socket closed when it returns.
+async fn play_sockets(
     script: &Script,
     addr: SocketAddr,
     options: &PlayOptions,

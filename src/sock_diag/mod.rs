@@ -42,6 +42,26 @@ pub(crate) enum TcpState {
     Other(u8),
 }
 
+impl TcpState {
+    /// The state's name as `ss` and netstat print it: `FIN_WAIT2`, `CLOSE_WAIT`, ...
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TcpState::Established => "ESTABLISHED",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::Listen => "LISTEN",
+            TcpState::Closing => "CLOSING",
+            TcpState::Other(_) => "UNKNOWN",
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl TcpState {
     /// The state the kernel numbers `number` (include/net/tcp_states.h).

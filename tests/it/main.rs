@@ -21,6 +21,7 @@ mod client;
 mod drain;
 mod generate_cli;
 mod interop;
+mod leaks;
 mod own_server;
 mod play_path;
 mod properties;

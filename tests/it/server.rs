@@ -341,7 +341,12 @@ fn shutdown_aborts_a_connection_that_cannot_finish_within_the_grace_period() {
 
 #[test]
 fn dropping_the_handle_stops_the_server_within_a_bounded_time() {
-    let server = spawn(ServerConfig::ephemeral());
+    // A dropped handle drains like `shutdown()`: the idle connection below is served until the
+    // grace period ends (it could still send), then cut; the drop's bound is grace + 1 s.
+    let server = spawn(ServerConfig {
+        shutdown_grace: Duration::from_secs(1),
+        ..ServerConfig::ephemeral()
+    });
     let addr = server.local_addr();
     let _open = connect(addr);
     let started = Instant::now();

@@ -69,7 +69,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let target = ServerUnderTest::start(&args.target)?;
-    let options = play_options(&target, args.play.timeout);
+    let options = play_options(&target, &args.play);
     let (mut passed, mut failed) = (0usize, 0usize);
     for (index, (path, file)) in scenarios.iter().enumerate() {
         let Some(result) = play(&target, file, &options)? else {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::check::blame_dead_server;
-use crate::cli::target::ServerUnderTest;
+use crate::cli::target::{LeakArgs, ServerUnderTest};
 use crate::cli::{signal, value, Failure};
+use crate::leaks;
 use crate::roundtrip::{Divergence, DivergenceKind, Outcome, PlayOptions};
 use crate::scenario::{self, ScenarioFile, Through};
 
@@ -32,6 +33,9 @@ pub(super) struct PlayArgs {
     /// With --through: the seed of the proxy's generators.
     #[arg(long, value_name = "N", default_value_t = 0, requires = "through")]
     through_seed: u64,
+
+    #[command(flatten)]
+    pub(super) leaks: LeakArgs,
 }
 
 impl PlayArgs {
@@ -67,18 +71,20 @@ pub(super) fn load(path: &Path) -> Result<ScenarioFile, String> {
     })
 }
 
-pub(super) fn play_options(target: &ServerUnderTest, timeout: Duration) -> PlayOptions {
+pub(super) fn play_options(target: &ServerUnderTest, args: &PlayArgs) -> PlayOptions {
     PlayOptions {
-        timeout,
-        connect_timeout: timeout,
+        timeout: args.timeout,
+        connect_timeout: args.timeout,
         server_stats: target.server_stats(),
+        leak_bound: args.leaks.bound(),
         ..PlayOptions::default()
     }
 }
 
 /// Plays a file's case or script once (confirming a timing-only failure), through the proxy
 /// of its `through` line when it has one (started for this file, stopped after it); `None`
-/// when interrupted.
+/// when interrupted. With the leak checks on, a spawned target's process group must come back
+/// to its level from before the play within the bound (the one case judged alone).
 #[allow(clippy::type_complexity)]
 pub(super) fn play(
     target: &ServerUnderTest,
@@ -88,11 +94,21 @@ pub(super) fn play(
     let runtime = crate::runtime::build(Some(1))
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
-    let played = runtime.block_on(signal::unless_interrupted(scenario::play_file(
-        file,
-        target.addr(),
-        options,
-    )));
+    let probe = options.leak_bound.and_then(|_| target.resource_probe());
+    let played = runtime.block_on(signal::unless_interrupted(async {
+        let before = probe.as_ref().and_then(|probe| probe());
+        let mut played = scenario::play_file(file, target.addr(), options).await;
+        if let (Ok(Ok(outcome)), Some(probe), Some(before), Some(bound)) =
+            (&played, &probe, before, options.leak_bound)
+        {
+            if let Some(growth) = leaks::judge_alone(probe, before, bound).await {
+                // A passing play got back every byte it expected.
+                let expected = outcome.bytes_verified();
+                played = Ok(Err(growth.divergence(bound, expected, outcome)));
+            }
+        }
+        played
+    }));
     let result = match played {
         None => None,
         Some(Ok(result)) => Some(result),

@@ -72,7 +72,7 @@ fn replay_file(args: &ReplayArgs, file: &ScenarioFile) -> Result<ExitCode, Failu
         (None, None) => {}
     }
     let file = &with_through(file.clone(), &through);
-    let options = play_options(&target, args.play.timeout);
+    let options = play_options(&target, &args.play);
     let Some(result) = play(&target, file, &options)? else {
         eprintln!("echo-harness: interrupted");
         return Ok(ExitCode::Interrupted);

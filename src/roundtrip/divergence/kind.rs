@@ -2,7 +2,10 @@
 //! time alone, and the one mapping from I/O errors to them; and [`MismatchEvidence`], the bytes
 //! around a mismatch.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+pub use crate::leaks::ResourceGrowth;
 
 /// The kinds of divergence. [`DivergenceKind::name`] gives each a stable identifier for JSON,
 /// saved files and tests.
@@ -104,6 +107,40 @@ pub enum DivergenceKind {
         /// What this connection met.
         cause: Box<DivergenceKind>,
     },
+    /// The case closed this connection and the target had not closed its side within the leak
+    /// bound: the client's socket still in FIN_WAIT1/2 (the server's in CLOSE_WAIT), a socket
+    /// the server still holds.
+    NotClosed {
+        /// The connection's two sides and their states (boxed: rarely read, and it keeps
+        /// `Result<_, Divergence>` small).
+        sockets: Box<OpenSockets>,
+        /// The leak bound.
+        waited: Duration,
+    },
+    /// The target's process group held more descriptors or threads after its cases than
+    /// before, and did not come back to its level within the leak bound: in a campaign, in
+    /// each of `cases` cases in a row; in a replay or a shrink step, after that one case.
+    Leaked {
+        /// What grew, from what to what, over how many cases (boxed, as above).
+        growth: Box<ResourceGrowth>,
+        /// The leak bound each case had to come back within.
+        waited: Duration,
+    },
+}
+
+/// The two sides of a connection the target did not close ([`DivergenceKind::NotClosed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSockets {
+    /// The client's side of the connection.
+    pub client: SocketAddr,
+    /// Its TCP state after the bound: `FIN_WAIT2` (or `FIN_WAIT1`), closed and waiting for the
+    /// server's FIN.
+    pub client_state: &'static str,
+    /// The server's side.
+    pub server: SocketAddr,
+    /// Its TCP state, when the kernel lists it: `CLOSE_WAIT`, the end of the stream read and
+    /// the socket still open.
+    pub server_state: Option<&'static str>,
 }
 
 /// The bytes around a mismatch.
@@ -123,7 +160,7 @@ pub struct MismatchEvidence {
 impl DivergenceKind {
     /// A stable identifier: `mismatch`, `early-eof`, `extra-bytes`, `no-eof`, `stalled`,
     /// `round-unanswered`, `reset`, `refused`, `connect-timeout`, `server-died`, `not-run`,
-    /// `io-error`, `not-served-after-reset`, `cut-after-reset`.
+    /// `io-error`, `not-served-after-reset`, `cut-after-reset`, `not-closed`, `leaked`.
     pub fn name(&self) -> &'static str {
         match self {
             DivergenceKind::Mismatch { .. } => "mismatch",
@@ -140,6 +177,8 @@ impl DivergenceKind {
             DivergenceKind::Io { .. } => "io-error",
             DivergenceKind::NotServedAfterReset { .. } => "not-served-after-reset",
             DivergenceKind::CutAfterReset { .. } => "cut-after-reset",
+            DivergenceKind::NotClosed { .. } => "not-closed",
+            DivergenceKind::Leaked { .. } => "leaked",
         }
     }
 
@@ -156,6 +195,7 @@ impl DivergenceKind {
                     | DivergenceKind::Stalled { .. }
                     | DivergenceKind::RoundUnanswered { .. }
                     | DivergenceKind::ConnectTimeout { .. }
+                    | DivergenceKind::NotClosed { .. }
             ),
         }
     }

@@ -16,7 +16,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
-pub use kind::{DivergenceKind, MismatchEvidence};
+pub use kind::{DivergenceKind, MismatchEvidence, OpenSockets};
 pub use step::FailedStep;
 
 /// What went wrong on one connection of a case.

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Divergence, DivergenceKind, MismatchEvidence};
+use super::{Divergence, DivergenceKind, MismatchEvidence, OpenSockets};
 use crate::hexdump::hexdump;
 use crate::script::LaneId;
 
@@ -83,6 +83,34 @@ impl Divergence {
                     inner.summary()
                 )
             }
+            DivergenceKind::NotClosed { sockets, waited } => {
+                let OpenSockets {
+                    client,
+                    client_state,
+                    server,
+                    server_state,
+                } = sockets.as_ref();
+                let server_side = match server_state {
+                    Some(state) => format!(", the server's side {server} in {state}"),
+                    None => String::new(),
+                };
+                format!(
+                    "connection {c}: not closed by the server: {} after the client closed, its side {client} was still in {client_state}{server_side}",
+                    humantime::format_duration(*waited)
+                )
+            }
+            DivergenceKind::Leaked { growth, waited } => {
+                let grew: Vec<String> = [("descriptors", growth.descriptors), ("threads", growth.threads)]
+                    .into_iter()
+                    .filter_map(|(what, grew)| grew.map(|(from, to)| format!("{what} {from} → {to}")))
+                    .collect();
+                let waited = humantime::format_duration(*waited);
+                let over = match growth.cases {
+                    1 => format!("after this case, not back to the level from before it within {waited}"),
+                    n => format!("over the last {n} cases, each given {waited} to come back"),
+                };
+                format!("the server leaked: {} {over}", grew.join(", "))
+            }
         }
     }
 }
@@ -123,6 +151,8 @@ impl fmt::Display for Divergence {
             )?;
         } else if !self.confirmed {
             f.write_str(" (not confirmed: passed when played again at 4x the timeout)")?;
+        } else if matches!(self.kind, DivergenceKind::NotClosed { .. }) {
+            f.write_str(" (confirmed: failed again at 4x the leak bound)")?;
         } else if self.kind.is_timing_only() {
             f.write_str(" (confirmed: failed again at 4x the timeout)")?;
         }

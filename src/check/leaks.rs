@@ -1,0 +1,98 @@
+//! The campaign's side of the leak checks: the builder methods ([`Check::leak_bound`],
+//! [`Check::no_leak_checks`], [`Check::resource_probe`]), and playing a case with the target's
+//! process group watched — across the campaign for lasting growth, or one case alone while
+//! shrinking. The sockets of each case are checked by the player itself
+//! ([`PlayOptions::leak_bound`](crate::PlayOptions::leak_bound)); what is judged, and how, is
+//! in [`crate::leaks`].
+
+use std::time::Duration;
+
+use super::Check;
+use crate::case::Case;
+use crate::leaks::{self, GrowthWatch, ResourceProbe};
+use crate::roundtrip::{self, Divergence, Outcome, PlayOptions};
+
+impl Check {
+    /// How long the target may take to let go of what a case used (default
+    /// [`DEFAULT_LEAK_BOUND`](leaks::DEFAULT_LEAK_BOUND)): to close its side of every
+    /// connection the case closed, and, with a [`resource_probe`](Check::resource_probe), for
+    /// its descriptors and threads to come back to their level from before the case.
+    pub fn leak_bound(mut self, bound: Duration) -> Check {
+        self.leak_bound = Some(bound);
+        self
+    }
+
+    /// Turns the leak checks off: neither sockets left open nor growth is looked for.
+    pub fn no_leak_checks(mut self) -> Check {
+        self.leak_bound = None;
+        self
+    }
+
+    /// Measures the target process group's descriptors and threads (the CLI's `--spawn` gives
+    /// one made with [`process_group_level`](leaks::process_group_level)): after every case
+    /// they must come back to their level within the leak bound, and lasting growth over
+    /// [`GROWTH_CASES`](leaks::GROWTH_CASES) cases in a row is a
+    /// [`DivergenceKind::Leaked`](crate::DivergenceKind::Leaked).
+    pub fn resource_probe(mut self, probe: ResourceProbe) -> Check {
+        self.resources = Some(probe);
+        self
+    }
+
+    /// The probe and the bound, when the process group is to be watched.
+    fn watched(&self) -> Option<(&ResourceProbe, Duration)> {
+        Some((self.resources.as_ref()?, self.leak_bound?))
+    }
+
+    /// A campaign's watch, from the level measured now, before its first case.
+    pub(super) fn start_watch(&self) -> Option<GrowthWatch> {
+        let (probe, _) = self.watched()?;
+        probe().map(GrowthWatch::new)
+    }
+
+    /// Plays a campaign's case (confirming a timing-only failure), then judges the settled
+    /// level of the process group against the cases before it.
+    pub(super) async fn play_watched(
+        &self,
+        case: &Case,
+        options: &PlayOptions,
+        watch: &mut Option<GrowthWatch>,
+    ) -> Result<Outcome, Divergence> {
+        let outcome = roundtrip::play_confirmed(case, self.addr, options).await?;
+        let (Some((probe, bound)), Some(w)) = (self.watched(), watch.as_mut()) else {
+            return Ok(outcome);
+        };
+        let Some(settled) = leaks::settle(probe, w.level, bound).await else {
+            return Ok(outcome);
+        };
+        match w.record(settled) {
+            Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
+            None => Ok(outcome),
+        }
+    }
+
+    /// Plays one case, confirming a timing-only failure when `confirmed`; when `alone`, the
+    /// process group's level after it (settled) is judged against its level before: a shrink
+    /// step of a leak.
+    pub(super) async fn play_alone(
+        &self,
+        case: &Case,
+        options: &PlayOptions,
+        alone: bool,
+        confirmed: bool,
+    ) -> Result<Outcome, Divergence> {
+        let watched = self.watched().filter(|_| alone);
+        let before = watched.and_then(|(probe, _)| probe());
+        let outcome = if confirmed {
+            roundtrip::play_confirmed(case, self.addr, options).await?
+        } else {
+            roundtrip::play(case, self.addr, options).await?
+        };
+        let (Some((probe, bound)), Some(before)) = (watched, before) else {
+            return Ok(outcome);
+        };
+        match leaks::judge_alone(probe, before, bound).await {
+            Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
+            None => Ok(outcome),
+        }
+    }
+}
