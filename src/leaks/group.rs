@@ -108,14 +108,24 @@ mod tests {
     fn sleeper(group: i32) -> std::process::Child {
         use std::os::unix::process::CommandExt;
         use std::process::{Command, Stdio};
-        Command::new("sleep")
+        let child = Command::new("sleep")
             .arg("30")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(group)
             .spawn()
-            .expect("start sleep")
+            .expect("start sleep");
+        // `spawn` can return before the child has exec'd, while it still holds a copy of every
+        // descriptor of this (multi-threaded) test process: wait, bounded, until it is `sleep`.
+        let comm = format!("/proc/{}/comm", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        child
     }
 
     #[test]
