@@ -22,10 +22,14 @@
 //! and are not the proxy's.
 //!
 //! **The cut.** A draining proxy serves its open connections as before; only when the shutdown
-//! grace period runs out is a connection still open cut ([`GraceCut`]): both readers stop reading,
-//! each writer writes what it holds at once (the timing toxics no longer wait), then passes the
-//! FIN on, and the connection lingers on both sockets before it closes, so that nothing the
-//! proxy read from one side is lost on its way to the other.
+//! grace period runs out is a connection still open cut ([`GraceCut`]): the proxy stops reading
+//! from the client, each writer writes what it holds at once (the timing toxics no longer wait),
+//! the FIN goes upstream after the bytes owed, and the upstream's answer keeps flowing to the
+//! client until the upstream closes too; then the connection lingers on both sockets before it
+//! closes. Nothing the proxy read from one side is lost on its way to the other. The upstream
+//! side is not cut: its answer to bytes already delivered is owed to the client as well, and an
+//! upstream that cannot send would stop reading what the proxy still has to deliver (an echo
+//! server behind a full socket), so that delivery would never end.
 //!
 //! The parts, one file each: `pump` (one direction: the reader and the writer joined by a queue, and the byte
 //! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
@@ -73,10 +77,13 @@ pub(crate) struct ConnectionContext {
 pub(super) struct GraceCut {
     rx: watch::Receiver<bool>,
     hit: AtomicBool,
+    /// Whether this direction's reader stops at the cut: the client's does, the upstream's
+    /// reads on until the upstream closes.
+    stops_reading: bool,
 }
 
 impl GraceCut {
-    /// Whether the grace period has run out.
+    /// Whether the grace period has run out: writers then stop waiting on timing toxics.
     pub(super) fn is_cut(&self) -> bool {
         *self.rx.borrow()
     }
@@ -85,6 +92,20 @@ impl GraceCut {
     pub(super) async fn cutting(&self) {
         let mut rx = self.rx.clone();
         let _ = rx.wait_for(|cut| *cut).await;
+    }
+
+    /// Whether this direction's reader must read no more.
+    pub(super) fn stops_reader(&self) -> bool {
+        self.stops_reading && self.is_cut()
+    }
+
+    /// Completes when this direction's reader must read no more; never for the upstream's.
+    pub(super) async fn stopping_reader(&self) {
+        if self.stops_reading {
+            self.cutting().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Notes that a reader stopped because of the cut.
@@ -136,6 +157,12 @@ pub(crate) async fn serve(
     let cut = GraceCut {
         rx: ctx.cut.clone(),
         hit: AtomicBool::new(false),
+        stops_reading: true,
+    };
+    let upstream_cut = GraceCut {
+        rx: ctx.cut.clone(),
+        hit: AtomicBool::new(false),
+        stops_reading: false,
     };
     let reset_after = match (up_plan.reset_after(), down_plan.reset_after()) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -160,7 +187,7 @@ pub(crate) async fn serve(
             tally.flow(Flow::Down),
             ctx.buffer_size,
             [ProxyEnd::UpstreamReset, ProxyEnd::ClientReset],
-            &cut,
+            &upstream_cut,
         );
         let timer = async {
             match reset_after {

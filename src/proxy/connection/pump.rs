@@ -129,11 +129,11 @@ where
 {
     let [read_end, write_end] = ends;
     let mut buffer = vec![0u8; buffer_size.clamp(1, MAX_READ)];
-    let cutting = cut.cutting();
+    let cutting = cut.stopping_reader();
     tokio::pin!(cutting);
     loop {
         // Checked before each read too, so a stream that never pauses is cut as well.
-        let n = if cut.is_cut() {
+        let n = if cut.stops_reader() {
             cut.hit();
             0
         } else {

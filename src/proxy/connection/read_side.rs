@@ -41,8 +41,8 @@ pub(super) async fn read_side<R: AsyncRead + Unpin>(
             // The writer resets the connection once the bytes before the cut are out.
             return std::future::pending().await;
         }
-        // At the cut, read no more: what was read is queued; the FIN goes after it.
-        let n = if stop.is_cut() {
+        // At the cut, read no more from the client: what was read is queued; the FIN goes after it.
+        let n = if stop.stops_reader() {
             None
         } else {
             let read = async {
@@ -51,7 +51,7 @@ pub(super) async fn read_side<R: AsyncRead + Unpin>(
             };
             tokio::select! {
                 read = read => Some(read.map_err(|e| error_end(&e, read_end.clone()))?),
-                () = stop.cutting() => None,
+                () = stop.stopping_reader() => None,
             }
         };
         let Some(n) = n else {
