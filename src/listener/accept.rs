@@ -65,11 +65,49 @@ where
             },
         }
     }
-    // Closing the listening socket (not just no longer accepting) makes new clients see a
-    // refused connection rather than one accepted into a backlog nobody serves.
-    drop(listener);
+    // Connections the kernel completed before the stop but nobody accepted yet are open
+    // connections to their clients, who may have sent already: closing the listener would
+    // reset them. Take them into the drain first.
+    for (stream, peer) in accept_backlog(listener) {
+        if let Some(task) = admit(stream, peer) {
+            connections.spawn(task);
+        }
+    }
     drain.run(connections).await;
     Ok(())
+}
+
+/// The most connections taken from the backlog at the stop: the kernel's own bound on a backlog
+/// (`net.core.somaxconn`'s default since Linux 5.4), so the loop ends even if clients keep coming.
+const MAX_BACKLOG: usize = 4096;
+
+/// Accepts, without waiting, every connection already in `listener`'s backlog (asking the
+/// socket itself, not the runtime's record of its readiness, which may lag), then closes the
+/// listening socket: new clients see a refused connection rather than one accepted into a
+/// backlog nobody serves.
+fn accept_backlog(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut accepted = Vec::new();
+    // `into_std` keeps the socket non-blocking, so `accept` says WouldBlock on an empty backlog.
+    let Ok(listener) = listener.into_std() else {
+        return accepted;
+    };
+    for _ in 0..MAX_BACKLOG {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let registered = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream));
+                match registered {
+                    Ok(stream) => accepted.push((stream, peer)),
+                    Err(e) => tracing::warn!("cannot serve a connection from {peer}: {e}"),
+                }
+            }
+            Err(e) if is_per_connection_error(&e) => {}
+            // WouldBlock: the backlog is empty. Anything else: the listener is done for.
+            Err(_) => break,
+        }
+    }
+    accepted
 }
 
 /// Errors of `accept` that concern only the connection being accepted, not the listener.
