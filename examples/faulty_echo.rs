@@ -640,21 +640,16 @@ const MAX_LEAKS: u64 = 4096;
 /// The sockets `leak-fd` never closes.
 static NEVER_CLOSED: Mutex<Vec<TcpStream>> = Mutex::new(Vec::new());
 
-fn echo_leak_fd(mut conn: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; READ_SIZE];
-    loop {
-        let n = read_some(&mut conn, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        conn.write_all(&buf[..n])?;
-    }
-    conn.shutdown(Shutdown::Write)?;
+fn echo_leak_fd(conn: TcpStream) -> io::Result<()> {
+    // A second descriptor of the same socket: the echo (and its shutdown) goes through the first,
+    // which is closed, while this one keeps the socket open.
+    let kept = conn.try_clone()?;
+    echo_correct(conn)?;
     // The bug: the socket is shut down (the client gets every byte and its EOF) but never
     // closed, as when a connection object is kept in a registry nobody prunes.
-    let mut kept = NEVER_CLOSED.lock().unwrap_or_else(PoisonError::into_inner);
-    if (kept.len() as u64) < MAX_LEAKS {
-        kept.push(conn);
+    let mut never_closed = NEVER_CLOSED.lock().unwrap_or_else(PoisonError::into_inner);
+    if (never_closed.len() as u64) < MAX_LEAKS {
+        never_closed.push(kept);
     }
     Ok(())
 }
