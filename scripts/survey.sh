@@ -42,6 +42,7 @@ trap 'rm -rf "$conf"' EXIT
 # `{upstream}` and `{addr}` are check's placeholders; $conf is expanded here, so programs
 # that read a configuration file write it there first, from `sh -c`. A CMD of the form
 # `@ADDR CMD` listens on a fixed ADDR: it is started here, and checked with --target.
+# shellcheck disable=SC2016 # expanded by the `sh -c` of each command, not here
 split='u={upstream}; h=${u%:*}; p=${u##*:}'
 programs=(
   # Echo servers.
