@@ -8,9 +8,13 @@
 //!   wakes the connection again, so nothing is lost. A write is tried at once; only a short one
 //!   waits for writability.
 //! - **No timer or channel work per message.** The idle deadline is one `Sleep` per connection,
-//!   armed once and moved only when it fires early (progress just stores an `Instant`); the
-//!   cut at the end of the shutdown grace period is one future per connection, polled only
-//!   while the connection waits for data, and one flag read per burst and per write.
+//!   armed once and moved only when it fires early (progress sets a flag; the clock is read
+//!   once per wait, and never without an idle timeout); the cut at the end of the shutdown
+//!   grace period is one future per connection. Both are polled through a [`Gate`] only when
+//!   they woke, and the cut is one atomic load per burst (the channel's version, no lock).
+//! - **No shared state per small message.** A message is read into the thread's scratch buffer
+//!   ([`scratch`](super::scratch)) and written back before the task waits again; only what a
+//!   full socket does not take at once moves into a pooled buffer.
 //! - **Whole segments for streams.** Once a read fills the whole buffer the connection is
 //!   streaming, and it reads (and so writes) a whole number of TCP segments at a time: with
 //!   NODELAY, a 64 KiB write on loopback would go out as a full segment and a 53-byte one.
@@ -35,12 +39,17 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::time::Duration;
 
+use std::task::Poll;
+
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
 use tokio::time::{Instant, Sleep};
 
 use super::context::{end_of, ConnectionContext};
+use super::gate::Gate;
 use super::pipes::LentPipe;
+use super::pool::PooledBuffer;
+use super::scratch::{with_scratch, SCRATCH_MAX};
 use super::stats::{ConnectionEnd, ConnectionTally};
 use crate::listener::drain::LINGER;
 
@@ -80,9 +89,12 @@ pub(crate) async fn serve(
         tally,
         clock: Clock {
             sleep,
+            gate: Gate::default(),
             idle,
             last_progress: Instant::now(),
+            moved: false,
         },
+        cut_gate: Gate::default(),
         bulk: false,
         chunk: None,
     };
@@ -101,13 +113,28 @@ enum Interrupted {
 /// only when it fires before the real deadline.
 struct Clock<'a> {
     sleep: Pin<&'a mut Sleep>,
+    /// Polls the sleep only when it fired (or was moved).
+    gate: Gate,
     idle: Option<Duration>,
     last_progress: Instant,
+    /// A byte moved since `last_progress` was stamped.
+    moved: bool,
 }
 
 impl Clock<'_> {
+    /// Records that a byte moved. The time is read only when the connection next waits
+    /// ([`stamp`](Self::stamp)): nothing moves between the two, so the deadline is the same
+    /// within the few microseconds of the burst, for one clock read per wait instead of two
+    /// per message.
     fn progress(&mut self) {
-        self.last_progress = Instant::now();
+        self.moved = true;
+    }
+
+    /// Before a wait: the time of the last progress, if a byte moved since the last stamp.
+    fn stamp(&mut self) {
+        if std::mem::take(&mut self.moved) && self.idle.is_some() {
+            self.last_progress = Instant::now();
+        }
     }
 
     /// Whether the connection has really been idle for the timeout; if not, the sleep is moved
@@ -119,6 +146,8 @@ impl Clock<'_> {
             return true;
         }
         self.sleep.as_mut().reset(deadline);
+        // Moved without waking: the next wait must poll it to watch the new deadline.
+        self.gate.open();
         false
     }
 }
@@ -127,6 +156,8 @@ struct Conn<'a> {
     fd: &'a AsyncFd<TcpStream>,
     tally: &'a ConnectionTally,
     clock: Clock<'a>,
+    /// Polls the cut only when it woke.
+    cut_gate: Gate,
     /// The connection is streaming: its bursts go through a pipe.
     bulk: bool,
     /// Once the connection streams: how much to read (or splice) at a time, a whole number of
@@ -161,12 +192,38 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Reads into a pooled buffer and writes each read back, until the socket is drained.
+    /// Reads and writes each read back, until the socket is drained: through the thread's
+    /// scratch buffer while the connection is not streaming, else into a pooled buffer.
     async fn buffer_burst(
         &mut self,
         mut guard: AsyncFdReadyGuard<'a, TcpStream>,
         ctx: &ConnectionContext,
     ) -> Result<Burst, ConnectionEnd> {
+        let size = ctx.pool.buffer_size();
+        if self.chunk.is_none() && size <= SCRATCH_MAX {
+            let (n, left) = match self.echo_through_scratch(&mut guard, ctx, size)? {
+                Scratch::Eof => return Ok(Burst::Eof),
+                Scratch::Drained => return Ok(Burst::More),
+                Scratch::Echoed(n, left) => (n, left),
+            };
+            if let Some((buffer, len)) = left {
+                self.write_all(&buffer[..len]).await?;
+            }
+            if is_cut(ctx) {
+                return Ok(Burst::Cut);
+            }
+            if n < size {
+                // A short read drained the socket (see below).
+                guard.clear_ready();
+                return Ok(Burst::More);
+            }
+            // A full read: the client is streaming; go on with a pooled buffer.
+            self.bulk = ctx.splice;
+            self.chunk = Some(whole_segments(size, self.fd.get_ref()));
+            if self.bulk {
+                return Ok(Burst::More);
+            }
+        }
         let mut buffer = ctx.pool.take();
         loop {
             let want = self.chunk.unwrap_or(buffer.len()).min(buffer.len());
@@ -182,7 +239,7 @@ impl<'a> Conn<'a> {
             self.clock.progress();
             self.write_all(&buffer[..n]).await?;
             // Cut while streaming: what was read is written back; read no more.
-            if *ctx.cut.borrow() {
+            if is_cut(ctx) {
                 return Ok(Burst::Cut);
             }
             if n < want {
@@ -197,6 +254,52 @@ impl<'a> Conn<'a> {
                 self.chunk = Some(whole_segments(buffer.len(), self.fd.get_ref()));
             }
         }
+    }
+
+    /// One read into the thread's scratch buffer, written back at once as far as the socket
+    /// takes it; what it does not take moves into a pooled buffer, returned with its length for
+    /// the caller to write back (awaiting, which the scratch buffer must not be held across).
+    fn echo_through_scratch(
+        &mut self,
+        guard: &mut AsyncFdReadyGuard<'a, TcpStream>,
+        ctx: &ConnectionContext,
+        size: usize,
+    ) -> Result<Scratch, ConnectionEnd> {
+        let socket = self.fd.get_ref();
+        with_scratch(size, |scratch| {
+            let n = loop {
+                match guard.try_io(|fd| fd.get_ref().read(scratch)) {
+                    Ok(Ok(0)) => return Ok(Scratch::Eof),
+                    Ok(Ok(n)) => break n,
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(Err(e)) => return Err(end_of(&e)),
+                    // EAGAIN: the readiness is cleared; the burst is over.
+                    Err(_would_block) => return Ok(Scratch::Drained),
+                }
+            };
+            self.tally.read(n);
+            self.clock.progress();
+            let mut done = 0;
+            while done < n {
+                match (&*socket).write(&scratch[done..n]) {
+                    Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
+                    Ok(written) => {
+                        self.tally.wrote(written);
+                        self.clock.progress();
+                        done += written;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(end_of(&e)),
+                }
+            }
+            let left = (done < n).then(|| {
+                let mut buffer = ctx.pool.take();
+                buffer[..n - done].copy_from_slice(&scratch[done..n]);
+                (buffer, n - done)
+            });
+            Ok(Scratch::Echoed(n, left))
+        })
     }
 
     /// Moves the burst socket → pipe → socket with splice(2), one buffer's worth at a time.
@@ -227,7 +330,7 @@ impl<'a> Conn<'a> {
             }
             first = false;
             self.drain(&mut pipe).await?;
-            if *ctx.cut.borrow() {
+            if is_cut(ctx) {
                 return Ok(Burst::Cut);
             }
         }
@@ -305,29 +408,42 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Waits for `interest` until the idle deadline, or (with `cutting`) the cut.
+    /// Waits for `interest` until the idle deadline, or (with `cutting`) the cut. The socket's
+    /// readiness is polled through its dedicated waker slot (`poll_*_ready`, as tokio's own
+    /// streams do), the deadline and the cut only when they woke ([`Gate`]).
     async fn wait(
         &mut self,
         interest: Interest,
         mut cutting: Option<Pin<&mut impl Future<Output = ()>>>,
     ) -> Result<AsyncFdReadyGuard<'a, TcpStream>, Interrupted> {
+        self.clock.stamp();
         let fd: &'a AsyncFd<TcpStream> = self.fd;
-        loop {
-            let idle = self.clock.idle.is_some();
-            let stop = cutting.is_some();
-            tokio::select! {
-                biased;
-                ready = fd.ready(interest) => return ready.map_err(Interrupted::Io),
-                () = self.clock.sleep.as_mut(), if idle => {
-                    if self.clock.expired() {
-                        return Err(Interrupted::Idle);
+        let readable = interest.is_readable();
+        let (clock, cut_gate) = (&mut self.clock, &mut self.cut_gate);
+        std::future::poll_fn(|cx| {
+            let ready = if readable {
+                fd.poll_read_ready(cx)
+            } else {
+                fd.poll_write_ready(cx)
+            };
+            if let Poll::Ready(ready) = ready {
+                return Poll::Ready(ready.map_err(Interrupted::Io));
+            }
+            if clock.idle.is_some() {
+                while clock.gate.poll(clock.sleep.as_mut(), cx).is_ready() {
+                    if clock.expired() {
+                        return Poll::Ready(Err(Interrupted::Idle));
                     }
                 }
-                () = async { cutting.as_mut().expect("checked").as_mut().await }, if stop => {
-                    return Err(Interrupted::Cut);
+            }
+            if let Some(cutting) = cutting.as_mut() {
+                if cut_gate.poll(cutting.as_mut(), cx).is_ready() {
+                    return Poll::Ready(Err(Interrupted::Cut));
                 }
             }
-        }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Ends a connection cut by the grace period, with everything read already written back:
@@ -374,6 +490,23 @@ fn whole_segments(buffer: usize, socket: &TcpStream) -> usize {
         Ok(mss) if mss > 0 && (mss as usize) <= buffer => buffer / mss as usize * mss as usize,
         _ => buffer,
     }
+}
+
+/// Whether the shutdown grace period ran out: the cut channel's version moved (its one send is
+/// `true`). An atomic load, where `borrow()` would take the channel's lock, shared by every
+/// connection, once per burst.
+fn is_cut(ctx: &ConnectionContext) -> bool {
+    matches!(ctx.cut.has_changed(), Ok(true))
+}
+
+/// What one read through the scratch buffer came to.
+enum Scratch {
+    /// The client half-closed (or closed).
+    Eof,
+    /// Nothing to read: the readiness was stale and is cleared.
+    Drained,
+    /// `n` bytes read and written back, but for what the pooled buffer holds, if any.
+    Echoed(usize, Option<(PooledBuffer, usize)>),
 }
 
 /// How a burst ended.
