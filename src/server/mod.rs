@@ -21,12 +21,8 @@ mod context;
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 mod fast;
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-mod gate;
-#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 mod pipes;
 mod pool;
-#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-mod scratch;
 mod stats;
 
 pub use stats::{ConnectionEnd, ConnectionRecord, ServerStats, StatsSnapshot};

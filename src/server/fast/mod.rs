@@ -13,15 +13,15 @@
 //!   grace period is one future per connection. Both are polled through a [`Gate`] only when
 //!   they woke, and the cut is one atomic load per burst (the channel's version, no lock).
 //! - **No shared state per small message.** A message is read into the thread's scratch buffer
-//!   ([`scratch`](super::scratch)) and written back before the task waits again; only what a
-//!   full socket does not take at once moves into a pooled buffer.
+//!   ([`scratch`]) and written back before the task waits again; only what a full socket does
+//!   not take at once moves into a pooled buffer.
 //! - **Whole segments for streams.** Once a read fills the whole buffer the connection is
 //!   streaming, and it reads (and so writes) a whole number of TCP segments at a time: with
 //!   NODELAY, a 64 KiB write on loopback would go out as a full segment and a 53-byte one.
 //! - **splice(2) for bulk**, with [`ServerConfig::splice`]: a streaming connection's next bursts
-//!   move bytes socket → pipe → socket inside the kernel, never through user space. Pipes come
-//!   from a bounded [`PipePool`](super::pipes::PipePool) and are lent only for a burst, like buffers; when none is free
-//!   the burst takes a buffer instead. It halves the server's CPU per byte, but over loopback
+//!   move bytes socket → pipe → socket inside the kernel, never through user space
+//!   ([`splice`]). Pipes come from a bounded [`PipePool`](super::pipes::PipePool) and are lent
+//!   only for a burst, like buffers; when none is free the burst takes a buffer instead. It halves the server's CPU per byte, but over loopback
 //!   the peer pays more than that back (measured in the README), so it is off by default.
 //!
 //! Unchanged: the server reads again only once the previous read is written back, so what it
@@ -35,7 +35,7 @@
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -46,16 +46,14 @@ use tokio::io::Interest;
 use tokio::time::{Instant, Sleep};
 
 use super::context::{end_of, ConnectionContext};
-use super::gate::Gate;
-use super::pipes::LentPipe;
-use super::pool::PooledBuffer;
-use super::scratch::{with_scratch, SCRATCH_MAX};
 use super::stats::{ConnectionEnd, ConnectionTally};
 use crate::listener::drain::LINGER;
+use gate::Gate;
+use scratch::{Scratch, SCRATCH_MAX};
 
-/// A burst whose first splice moves less than this is not bulk: the connection goes back to
-/// reading into buffers, which is cheaper for small messages.
-const BULK_MIN: usize = 4096;
+mod gate;
+mod scratch;
+mod splice;
 
 /// Serves one connection on the fast path until it ends.
 pub(crate) async fn serve(
@@ -256,115 +254,6 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// One read into the thread's scratch buffer, written back at once as far as the socket
-    /// takes it; what it does not take moves into a pooled buffer, returned with its length for
-    /// the caller to write back (awaiting, which the scratch buffer must not be held across).
-    fn echo_through_scratch(
-        &mut self,
-        guard: &mut AsyncFdReadyGuard<'a, TcpStream>,
-        ctx: &ConnectionContext,
-        size: usize,
-    ) -> Result<Scratch, ConnectionEnd> {
-        let socket = self.fd.get_ref();
-        with_scratch(size, |scratch| {
-            let n = loop {
-                match guard.try_io(|fd| fd.get_ref().read(scratch)) {
-                    Ok(Ok(0)) => return Ok(Scratch::Eof),
-                    Ok(Ok(n)) => break n,
-                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(Err(e)) => return Err(end_of(&e)),
-                    // EAGAIN: the readiness is cleared; the burst is over.
-                    Err(_would_block) => return Ok(Scratch::Drained),
-                }
-            };
-            self.tally.read(n);
-            self.clock.progress();
-            let mut done = 0;
-            while done < n {
-                match (&*socket).write(&scratch[done..n]) {
-                    Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                    Ok(written) => {
-                        self.tally.wrote(written);
-                        self.clock.progress();
-                        done += written;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(end_of(&e)),
-                }
-            }
-            let left = (done < n).then(|| {
-                let mut buffer = ctx.pool.take();
-                buffer[..n - done].copy_from_slice(&scratch[done..n]);
-                (buffer, n - done)
-            });
-            Ok(Scratch::Echoed(n, left))
-        })
-    }
-
-    /// Moves the burst socket → pipe → socket with splice(2), one buffer's worth at a time.
-    async fn splice_burst(
-        &mut self,
-        mut guard: AsyncFdReadyGuard<'a, TcpStream>,
-        mut pipe: LentPipe,
-        ctx: &ConnectionContext,
-    ) -> Result<Burst, ConnectionEnd> {
-        let socket = self.fd.as_raw_fd();
-        let budget = self.chunk.unwrap_or(usize::MAX).min(ctx.pool.buffer_size());
-        let mut first = true;
-        loop {
-            // Only EAGAIN ends a splice burst: a pipe can fill its slots with small segments
-            // before the socket is drained, so a short splice proves nothing.
-            let n = match guard.try_io(|_| splice(socket, pipe.write_end(), budget)) {
-                Ok(Ok(0)) => return Ok(Burst::Eof),
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(end_of(&e)),
-                Err(_would_block) => return Ok(Burst::More),
-            };
-            pipe.held = n;
-            self.tally.read(n);
-            self.clock.progress();
-            if first && n < BULK_MIN {
-                self.bulk = false;
-            }
-            first = false;
-            self.drain(&mut pipe).await?;
-            if is_cut(ctx) {
-                return Ok(Burst::Cut);
-            }
-        }
-    }
-
-    /// Splices everything in the pipe out to the socket.
-    async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
-        let socket = self.fd.as_raw_fd();
-        while pipe.held > 0 {
-            let written = match splice(pipe.read_end(), socket, pipe.held) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut guard = self.wait_writable().await?;
-                    // Retry under the guard, so EAGAIN clears the readiness it reported.
-                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
-                        Ok(written) => written,
-                        Err(_would_block) => continue,
-                    }
-                }
-                written => written,
-            };
-            match written {
-                Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                Ok(n) => {
-                    pipe.held -= n;
-                    self.tally.wrote(n);
-                    self.clock.progress();
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(end_of(&e)),
-            }
-        }
-        Ok(())
-    }
-
     /// Writes all of `bytes`: at once if the socket takes them, else as it becomes writable.
     /// Not even the cut interrupts it: these bytes were read, so they are owed.
     async fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), ConnectionEnd> {
@@ -493,20 +382,11 @@ fn whole_segments(buffer: usize, socket: &TcpStream) -> usize {
 }
 
 /// Whether the shutdown grace period ran out: the cut channel's version moved (its one send is
-/// `true`). An atomic load, where `borrow()` would take the channel's lock, shared by every
-/// connection, once per burst.
+/// `true`), or the channel is closed, which it is right after that send (the drain drops the
+/// sender with it) and once the server is gone. An atomic load, where `borrow()` would take the
+/// channel's lock, shared by every connection, once per burst.
 fn is_cut(ctx: &ConnectionContext) -> bool {
-    matches!(ctx.cut.has_changed(), Ok(true))
-}
-
-/// What one read through the scratch buffer came to.
-enum Scratch {
-    /// The client half-closed (or closed).
-    Eof,
-    /// Nothing to read: the readiness was stale and is cleared.
-    Drained,
-    /// `n` bytes read and written back, but for what the pooled buffer holds, if any.
-    Echoed(usize, Option<(PooledBuffer, usize)>),
+    ctx.cut.has_changed().unwrap_or(true)
 }
 
 /// How a burst ended.
@@ -517,22 +397,4 @@ enum Burst {
     Eof,
     /// The grace period ran out, and everything read was written back.
     Cut,
-}
-
-/// `splice(2)` of up to `len` bytes from `from` to `to`, never blocking on the pipe.
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: both descriptors are open for the whole call (the socket is owned by the
-    // connection, the pipe by the lent pipe); null offsets mean "the file position", which is
-    // what sockets and pipes require.
-    let n = unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
