@@ -8,16 +8,20 @@
 //!   wakes the connection again, so nothing is lost. A write is tried at once; only a short one
 //!   waits for writability.
 //! - **No timer or channel work per message.** The idle deadline is one `Sleep` per connection,
-//!   armed once and moved only when it fires early (progress just stores an `Instant`); the
-//!   cut at the end of the shutdown grace period is one future per connection, polled only
-//!   while the connection waits for data, and one flag read per burst and per write.
+//!   armed once and moved only when it fires early (progress sets a flag; the clock is read
+//!   once per wait, and never without an idle timeout); the cut at the end of the shutdown
+//!   grace period is one future per connection. Both are polled through a [`Gate`] only when
+//!   they woke, and the cut is one atomic load per burst (the channel's version, no lock).
+//! - **No shared state per small message.** A message is read into the thread's scratch buffer
+//!   ([`scratch`]) and written back before the task waits again; only what a full socket does
+//!   not take at once moves into a pooled buffer.
 //! - **Whole segments for streams.** Once a read fills the whole buffer the connection is
 //!   streaming, and it reads (and so writes) a whole number of TCP segments at a time: with
 //!   NODELAY, a 64 KiB write on loopback would go out as a full segment and a 53-byte one.
 //! - **splice(2) for bulk**, with [`ServerConfig::splice`]: a streaming connection's next bursts
-//!   move bytes socket → pipe → socket inside the kernel, never through user space. Pipes come
-//!   from a bounded [`PipePool`](super::pipes::PipePool) and are lent only for a burst, like buffers; when none is free
-//!   the burst takes a buffer instead. It halves the server's CPU per byte, but over loopback
+//!   move bytes socket → pipe → socket inside the kernel, never through user space
+//!   ([`splice`]). Pipes come from a bounded [`PipePool`](super::pipes::PipePool) and are lent
+//!   only for a burst, like buffers; when none is free the burst takes a buffer instead. It halves the server's CPU per byte, but over loopback
 //!   the peer pays more than that back (measured in the README), so it is off by default.
 //!
 //! Unchanged: the server reads again only once the previous read is written back, so what it
@@ -31,22 +35,25 @@
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+
 use std::pin::Pin;
 use std::time::Duration;
+
+use std::task::Poll;
 
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
 use tokio::time::{Instant, Sleep};
 
 use super::context::{end_of, ConnectionContext};
-use super::pipes::LentPipe;
 use super::stats::{ConnectionEnd, ConnectionTally};
 use crate::listener::drain::LINGER;
+use gate::Gate;
+use scratch::{Scratch, SCRATCH_MAX};
 
-/// A burst whose first splice moves less than this is not bulk: the connection goes back to
-/// reading into buffers, which is cheaper for small messages.
-const BULK_MIN: usize = 4096;
+mod gate;
+mod scratch;
+mod splice;
 
 /// Serves one connection on the fast path until it ends.
 pub(crate) async fn serve(
@@ -80,9 +87,12 @@ pub(crate) async fn serve(
         tally,
         clock: Clock {
             sleep,
+            gate: Gate::default(),
             idle,
             last_progress: Instant::now(),
+            moved: false,
         },
+        cut_gate: Gate::default(),
         bulk: false,
         chunk: None,
     };
@@ -101,13 +111,28 @@ enum Interrupted {
 /// only when it fires before the real deadline.
 struct Clock<'a> {
     sleep: Pin<&'a mut Sleep>,
+    /// Polls the sleep only when it fired (or was moved).
+    gate: Gate,
     idle: Option<Duration>,
     last_progress: Instant,
+    /// A byte moved since `last_progress` was stamped.
+    moved: bool,
 }
 
 impl Clock<'_> {
+    /// Records that a byte moved. The time is read only when the connection next waits
+    /// ([`stamp`](Self::stamp)): nothing moves between the two, so the deadline is the same
+    /// within the few microseconds of the burst, for one clock read per wait instead of two
+    /// per message.
     fn progress(&mut self) {
-        self.last_progress = Instant::now();
+        self.moved = true;
+    }
+
+    /// Before a wait: the time of the last progress, if a byte moved since the last stamp.
+    fn stamp(&mut self) {
+        if std::mem::take(&mut self.moved) && self.idle.is_some() {
+            self.last_progress = Instant::now();
+        }
     }
 
     /// Whether the connection has really been idle for the timeout; if not, the sleep is moved
@@ -119,6 +144,8 @@ impl Clock<'_> {
             return true;
         }
         self.sleep.as_mut().reset(deadline);
+        // Moved without waking: the next wait must poll it to watch the new deadline.
+        self.gate.open();
         false
     }
 }
@@ -127,6 +154,8 @@ struct Conn<'a> {
     fd: &'a AsyncFd<TcpStream>,
     tally: &'a ConnectionTally,
     clock: Clock<'a>,
+    /// Polls the cut only when it woke.
+    cut_gate: Gate,
     /// The connection is streaming: its bursts go through a pipe.
     bulk: bool,
     /// Once the connection streams: how much to read (or splice) at a time, a whole number of
@@ -161,12 +190,38 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Reads into a pooled buffer and writes each read back, until the socket is drained.
+    /// Reads and writes each read back, until the socket is drained: through the thread's
+    /// scratch buffer while the connection is not streaming, else into a pooled buffer.
     async fn buffer_burst(
         &mut self,
         mut guard: AsyncFdReadyGuard<'a, TcpStream>,
         ctx: &ConnectionContext,
     ) -> Result<Burst, ConnectionEnd> {
+        let size = ctx.pool.buffer_size();
+        if self.chunk.is_none() && size <= SCRATCH_MAX {
+            let (n, left) = match self.echo_through_scratch(&mut guard, ctx, size)? {
+                Scratch::Eof => return Ok(Burst::Eof),
+                Scratch::Drained => return Ok(Burst::More),
+                Scratch::Echoed(n, left) => (n, left),
+            };
+            if let Some((buffer, len)) = left {
+                self.write_all(&buffer[..len]).await?;
+            }
+            if is_cut(ctx) {
+                return Ok(Burst::Cut);
+            }
+            if n < size {
+                // A short read drained the socket (see below).
+                guard.clear_ready();
+                return Ok(Burst::More);
+            }
+            // A full read: the client is streaming; go on with a pooled buffer.
+            self.bulk = ctx.splice;
+            self.chunk = Some(whole_segments(size, self.fd.get_ref()));
+            if self.bulk {
+                return Ok(Burst::More);
+            }
+        }
         let mut buffer = ctx.pool.take();
         loop {
             let want = self.chunk.unwrap_or(buffer.len()).min(buffer.len());
@@ -182,7 +237,7 @@ impl<'a> Conn<'a> {
             self.clock.progress();
             self.write_all(&buffer[..n]).await?;
             // Cut while streaming: what was read is written back; read no more.
-            if *ctx.cut.borrow() {
+            if is_cut(ctx) {
                 return Ok(Burst::Cut);
             }
             if n < want {
@@ -197,69 +252,6 @@ impl<'a> Conn<'a> {
                 self.chunk = Some(whole_segments(buffer.len(), self.fd.get_ref()));
             }
         }
-    }
-
-    /// Moves the burst socket → pipe → socket with splice(2), one buffer's worth at a time.
-    async fn splice_burst(
-        &mut self,
-        mut guard: AsyncFdReadyGuard<'a, TcpStream>,
-        mut pipe: LentPipe,
-        ctx: &ConnectionContext,
-    ) -> Result<Burst, ConnectionEnd> {
-        let socket = self.fd.as_raw_fd();
-        let budget = self.chunk.unwrap_or(usize::MAX).min(ctx.pool.buffer_size());
-        let mut first = true;
-        loop {
-            // Only EAGAIN ends a splice burst: a pipe can fill its slots with small segments
-            // before the socket is drained, so a short splice proves nothing.
-            let n = match guard.try_io(|_| splice(socket, pipe.write_end(), budget)) {
-                Ok(Ok(0)) => return Ok(Burst::Eof),
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(end_of(&e)),
-                Err(_would_block) => return Ok(Burst::More),
-            };
-            pipe.held = n;
-            self.tally.read(n);
-            self.clock.progress();
-            if first && n < BULK_MIN {
-                self.bulk = false;
-            }
-            first = false;
-            self.drain(&mut pipe).await?;
-            if *ctx.cut.borrow() {
-                return Ok(Burst::Cut);
-            }
-        }
-    }
-
-    /// Splices everything in the pipe out to the socket.
-    async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
-        let socket = self.fd.as_raw_fd();
-        while pipe.held > 0 {
-            let written = match splice(pipe.read_end(), socket, pipe.held) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut guard = self.wait_writable().await?;
-                    // Retry under the guard, so EAGAIN clears the readiness it reported.
-                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
-                        Ok(written) => written,
-                        Err(_would_block) => continue,
-                    }
-                }
-                written => written,
-            };
-            match written {
-                Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                Ok(n) => {
-                    pipe.held -= n;
-                    self.tally.wrote(n);
-                    self.clock.progress();
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(end_of(&e)),
-            }
-        }
-        Ok(())
     }
 
     /// Writes all of `bytes`: at once if the socket takes them, else as it becomes writable.
@@ -305,29 +297,42 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Waits for `interest` until the idle deadline, or (with `cutting`) the cut.
+    /// Waits for `interest` until the idle deadline, or (with `cutting`) the cut. The socket's
+    /// readiness is polled through its dedicated waker slot (`poll_*_ready`, as tokio's own
+    /// streams do), the deadline and the cut only when they woke ([`Gate`]).
     async fn wait(
         &mut self,
         interest: Interest,
         mut cutting: Option<Pin<&mut impl Future<Output = ()>>>,
     ) -> Result<AsyncFdReadyGuard<'a, TcpStream>, Interrupted> {
+        self.clock.stamp();
         let fd: &'a AsyncFd<TcpStream> = self.fd;
-        loop {
-            let idle = self.clock.idle.is_some();
-            let stop = cutting.is_some();
-            tokio::select! {
-                biased;
-                ready = fd.ready(interest) => return ready.map_err(Interrupted::Io),
-                () = self.clock.sleep.as_mut(), if idle => {
-                    if self.clock.expired() {
-                        return Err(Interrupted::Idle);
+        let readable = interest.is_readable();
+        let (clock, cut_gate) = (&mut self.clock, &mut self.cut_gate);
+        std::future::poll_fn(|cx| {
+            let ready = if readable {
+                fd.poll_read_ready(cx)
+            } else {
+                fd.poll_write_ready(cx)
+            };
+            if let Poll::Ready(ready) = ready {
+                return Poll::Ready(ready.map_err(Interrupted::Io));
+            }
+            if clock.idle.is_some() {
+                while clock.gate.poll(clock.sleep.as_mut(), cx).is_ready() {
+                    if clock.expired() {
+                        return Poll::Ready(Err(Interrupted::Idle));
                     }
                 }
-                () = async { cutting.as_mut().expect("checked").as_mut().await }, if stop => {
-                    return Err(Interrupted::Cut);
+            }
+            if let Some(cutting) = cutting.as_mut() {
+                if cut_gate.poll(cutting.as_mut(), cx).is_ready() {
+                    return Poll::Ready(Err(Interrupted::Cut));
                 }
             }
-        }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Ends a connection cut by the grace period, with everything read already written back:
@@ -376,6 +381,14 @@ fn whole_segments(buffer: usize, socket: &TcpStream) -> usize {
     }
 }
 
+/// Whether the shutdown grace period ran out: the cut channel's version moved (its one send is
+/// `true`), or the channel is closed, which it is right after that send (the drain drops the
+/// sender with it) and once the server is gone. An atomic load, where `borrow()` would take the
+/// channel's lock, shared by every connection, once per burst.
+fn is_cut(ctx: &ConnectionContext) -> bool {
+    ctx.cut.has_changed().unwrap_or(true)
+}
+
 /// How a burst ended.
 enum Burst {
     /// The socket is drained; wait for more.
@@ -384,22 +397,4 @@ enum Burst {
     Eof,
     /// The grace period ran out, and everything read was written back.
     Cut,
-}
-
-/// `splice(2)` of up to `len` bytes from `from` to `to`, never blocking on the pipe.
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: both descriptors are open for the whole call (the socket is owned by the
-    // connection, the pipe by the lent pipe); null offsets mean "the file position", which is
-    // what sockets and pipes require.
-    let n = unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }

@@ -1,0 +1,102 @@
+//! The fast path's splice(2) bursts ([`ServerConfig::splice`](crate::ServerConfig::splice)): a
+//! streaming connection's bytes move socket → pipe → socket inside the kernel, through a pipe
+//! lent from the bounded [`PipePool`](super::super::pipes::PipePool) for one burst, at most one
+//! buffer's worth at a time (so the memory bound is the buffers').
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
+
+use tokio::io::unix::AsyncFdReadyGuard;
+
+use super::super::context::{end_of, ConnectionContext};
+use super::super::pipes::LentPipe;
+use super::super::stats::ConnectionEnd;
+use super::{is_cut, Burst, Conn};
+
+/// A burst whose first splice moves less than this is not bulk: the connection goes back to
+/// reading into buffers, which is cheaper for small messages.
+const BULK_MIN: usize = 4096;
+
+impl<'a> Conn<'a> {
+    /// Moves the burst socket → pipe → socket with splice(2), one buffer's worth at a time.
+    pub(super) async fn splice_burst(
+        &mut self,
+        mut guard: AsyncFdReadyGuard<'a, TcpStream>,
+        mut pipe: LentPipe,
+        ctx: &ConnectionContext,
+    ) -> Result<Burst, ConnectionEnd> {
+        let socket = self.fd.as_raw_fd();
+        let budget = self.chunk.unwrap_or(usize::MAX).min(ctx.pool.buffer_size());
+        let mut first = true;
+        loop {
+            // Only EAGAIN ends a splice burst: a pipe can fill its slots with small segments
+            // before the socket is drained, so a short splice proves nothing.
+            let n = match guard.try_io(|_| splice(socket, pipe.write_end(), budget)) {
+                Ok(Ok(0)) => return Ok(Burst::Eof),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => return Err(end_of(&e)),
+                Err(_would_block) => return Ok(Burst::More),
+            };
+            pipe.held = n;
+            self.tally.read(n);
+            self.clock.progress();
+            if first && n < BULK_MIN {
+                self.bulk = false;
+            }
+            first = false;
+            self.drain(&mut pipe).await?;
+            if is_cut(ctx) {
+                return Ok(Burst::Cut);
+            }
+        }
+    }
+
+    /// Splices everything in the pipe out to the socket.
+    async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
+        let socket = self.fd.as_raw_fd();
+        while pipe.held > 0 {
+            let written = match splice(pipe.read_end(), socket, pipe.held) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut guard = self.wait_writable().await?;
+                    // Retry under the guard, so EAGAIN clears the readiness it reported.
+                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
+                        Ok(written) => written,
+                        Err(_would_block) => continue,
+                    }
+                }
+                written => written,
+            };
+            match written {
+                Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    pipe.held -= n;
+                    self.tally.wrote(n);
+                    self.clock.progress();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(end_of(&e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to`, never blocking on the pipe.
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: both descriptors are open for the whole call (the socket is owned by the
+    // connection, the pipe by the lent pipe); null offsets mean "the file position", which is
+    // what sockets and pipes require.
+    let n = unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
