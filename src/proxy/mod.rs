@@ -282,6 +282,8 @@ impl Proxy {
             buffer_size: self.config.buffer_size,
             connect_timeout: self.config.connect_timeout,
             cut: cut_rx,
+            #[cfg(target_os = "linux")]
+            pipes: Some(ConnectionContext::pipe_pool(self.config.buffer_size)),
         });
         let drain = Drain {
             grace: self.config.shutdown_grace,

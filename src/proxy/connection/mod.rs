@@ -41,6 +41,8 @@
 mod pump;
 mod read_side;
 mod slicer;
+#[cfg(target_os = "linux")]
+mod splice;
 mod write_side;
 
 use crate::proxy::chain::FlowPlan;
@@ -70,6 +72,27 @@ pub(crate) struct ConnectionContext {
     pub(crate) connect_timeout: Duration,
     /// Flips to `true` when the shutdown grace period runs out: connections still open are cut.
     pub(crate) cut: watch::Receiver<bool>,
+    /// The pipes that directions without toxics splice through, or `None` to copy them.
+    #[cfg(target_os = "linux")]
+    pub(crate) pipes: Option<Arc<crate::listener::pipes::PipePool>>,
+}
+
+/// The most pipes one proxy keeps, lent or free (two file descriptors each), as the server's
+/// fast path: a direction borrows one only for a burst, and one that finds none free copies.
+#[cfg(target_os = "linux")]
+pub(crate) const MAX_PIPES: usize = 64;
+
+impl ConnectionContext {
+    /// The pool a proxy with directions of `buffer_size` splices through: each pipe holds one
+    /// splice in, `min(buffer_size, 64 KiB)` bytes.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn pipe_pool(buffer_size: usize) -> Arc<crate::listener::pipes::PipePool> {
+        Arc::new(crate::listener::pipes::PipePool::new(
+            MAX_PIPES,
+            buffer_size.clamp(1, MAX_READ),
+            Arc::new(()),
+        ))
+    }
 }
 
 /// The end of the shutdown grace period, as one connection sees it, and whether it cut the
@@ -176,7 +199,7 @@ pub(crate) async fn serve(
             upstream_write,
             up_plan,
             tally.flow(Flow::Up),
-            ctx.buffer_size,
+            &ctx,
             [ProxyEnd::ClientReset, ProxyEnd::UpstreamReset],
             &cut,
         );
@@ -185,7 +208,7 @@ pub(crate) async fn serve(
             client_write,
             down_plan,
             tally.flow(Flow::Down),
-            ctx.buffer_size,
+            &ctx,
             [ProxyEnd::UpstreamReset, ProxyEnd::ClientReset],
             &upstream_cut,
         );
