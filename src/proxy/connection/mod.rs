@@ -43,6 +43,8 @@ mod read_side;
 mod slicer;
 #[cfg(target_os = "linux")]
 mod splice;
+#[cfg(all(test, target_os = "linux"))]
+mod tests;
 mod write_side;
 
 use crate::proxy::chain::FlowPlan;

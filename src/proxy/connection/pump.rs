@@ -3,7 +3,9 @@
 //! Linux spliced, in `splice`, when no toxic needs to see the bytes). Also which end of the
 //! connection a socket error stands for.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -140,28 +142,50 @@ where
     let cutting = cut.stopping_reader();
     tokio::pin!(cutting);
     loop {
-        // Checked before each read too, so a stream that never pauses is cut as well.
-        let n = if cut.stops_reader() {
-            cut.hit();
-            0
-        } else {
-            tokio::select! {
-                read = src.read(&mut buffer) => read.map_err(|e| error_end(&e, read_end.clone()))?,
-                () = &mut cutting => {
-                    cut.hit();
-                    0
-                }
-            }
-        };
+        let n = read_or_cut(&mut src, &mut buffer, cut, cutting.as_mut(), &read_end).await?;
         if n == 0 {
             return finish(&mut dst, write_end).await;
         }
-        flow.read(n);
-        dst.write_all(&buffer[..n])
-            .await
-            .map_err(|e| error_end(&e, write_end.clone()))?;
-        flow.released(n, true);
+        forward(&mut dst, &buffer[..n], flow, &write_end).await?;
     }
+}
+
+/// One read into `buffer`: how many bytes it brought, 0 for the source's EOF or the cut
+/// (`cutting` is the cut's [`GraceCut::stopping_reader`]).
+pub(super) async fn read_or_cut<R: AsyncRead + Unpin>(
+    src: &mut R,
+    buffer: &mut [u8],
+    cut: &GraceCut,
+    cutting: Pin<&mut impl Future<Output = ()>>,
+    read_end: &ProxyEnd,
+) -> Result<usize, ProxyEnd> {
+    // Checked before each read too, so a stream that never pauses is cut as well.
+    if cut.stops_reader() {
+        cut.hit();
+        return Ok(0);
+    }
+    tokio::select! {
+        read = src.read(buffer) => read.map_err(|e| error_end(&e, read_end.clone())),
+        () = cutting => {
+            cut.hit();
+            Ok(0)
+        }
+    }
+}
+
+/// Writes `bytes` just read to `dst`, counting them in and out (one write).
+pub(super) async fn forward<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    bytes: &[u8],
+    flow: &LiveFlow,
+    write_end: &ProxyEnd,
+) -> Result<(), ProxyEnd> {
+    flow.read(bytes.len());
+    dst.write_all(bytes)
+        .await
+        .map_err(|e| error_end(&e, write_end.clone()))?;
+    flow.released(bytes.len(), true);
+    Ok(())
 }
 
 /// The source's EOF (or the cut) after everything before it: shut down the write side of
