@@ -281,4 +281,72 @@ mod tests {
         assert_eq!(*pool.count.lock().unwrap(), 1);
         assert_eq!(stats.snapshot().buffers_in_use, 0);
     }
+
+    const SIGPIPE_HELPER_ENV: &str = "ECHO_HARNESS_SIGPIPE_HELPER";
+
+    /// Run by the test below in a child process of this test binary: with SIGPIPE at its
+    /// default, as under a C `main`, splices into a socket already shut down for writing.
+    #[test]
+    #[ignore = "a helper: run by a_splice_to_a_gone_peer_is_epipe_not_a_sigpipe_death"]
+    fn helper_splices_into_a_shut_socket_with_sigpipe_at_its_default() {
+        if std::env::var_os(SIGPIPE_HELPER_ENV).is_none() {
+            return;
+        }
+        // SAFETY: restores the default disposition; nothing else in this process runs.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let pool = Arc::new(PipePool::new(1, 4096, Arc::new(())));
+        assert!(pool.guard_sigpipe, "the pool saw that SIGPIPE would kill");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _peer = listener.accept().unwrap();
+        socket.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut pipe = pool.take().unwrap();
+        let bytes = [7u8; 100];
+        // SAFETY: writes from a live buffer into the pipe we hold.
+        let n = unsafe { libc::write(pipe.write_end(), bytes.as_ptr().cast(), bytes.len()) };
+        assert_eq!(n, 100);
+        pipe.held = 100;
+        let e = pipe
+            .drain_to(socket.as_raw_fd())
+            .expect_err("the socket is shut");
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        // SAFETY: out-parameters initialised by the calls.
+        let (blocked, pending) = unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut mask);
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut pending);
+            (
+                libc::sigismember(&mask, libc::SIGPIPE),
+                libc::sigismember(&pending, libc::SIGPIPE),
+            )
+        };
+        assert_eq!(
+            (blocked, pending),
+            (0, 0),
+            "mask restored, nothing left pending"
+        );
+        println!("SPLICED_WITHOUT_DYING");
+    }
+
+    #[test]
+    fn a_splice_to_a_gone_peer_is_epipe_not_a_sigpipe_death() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "helper_splices_into_a_shut_socket_with_sigpipe_at_its_default",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(SIGPIPE_HELPER_ENV, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("SPLICED_WITHOUT_DYING"),
+            "{:?}\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

@@ -188,7 +188,9 @@ fn the_upstreams_fin_passes_after_its_stream_while_the_client_keeps_streaming() 
     got_eof_tx.send(()).unwrap();
     assert_same(&received, &down, "upstream to client");
     writing.join().unwrap();
-    let read = upstream_read.recv_timeout(WAIT).expect("the upstream read to EOF");
+    let read = upstream_read
+        .recv_timeout(WAIT)
+        .expect("the upstream read to EOF");
     assert_same(&read, &up, "client to upstream");
     let record = closed(&proxy, &client);
     assert_eq!(record.end, Some(ProxyEnd::Closed));
@@ -200,7 +202,11 @@ fn the_upstreams_fin_passes_after_its_stream_while_the_client_keeps_streaming() 
         (record.down.bytes_in, record.down.bytes_out),
         (down.len() as u64, down.len() as u64)
     );
-    assert!(loans.lent() >= 2, "both directions splice: {}", loans.lent());
+    assert!(
+        loans.lent() >= 2,
+        "both directions splice: {}",
+        loans.lent()
+    );
 }
 
 #[test]
