@@ -19,7 +19,11 @@
 //! the budget's room, and the writer gives a slice's bytes back once the slice is written. That
 //! includes the latency delay line and a chunk being sliced. Besides those bytes a direction
 //! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
-//! and are not the proxy's.
+//! and are not the proxy's. On Linux a direction without toxics that moves bulk splices
+//! instead (`splice`): its bytes held, at most `min(buffer_size, 64 KiB)`, sit in a pipe
+//! borrowed for one burst from the proxy's pool of at most [`MAX_PIPES`]; a pipe's kernel
+//! memory is at most its slots (16 by default) of the socket buffers' pages, and no direction
+//! holds more than one pipe, nor any while it waits.
 //!
 //! **The cut.** A draining proxy serves its open connections as before; only when the shutdown
 //! grace period runs out is a connection still open cut ([`GraceCut`]): the proxy stops reading
@@ -32,7 +36,7 @@
 //! server behind a full socket), so that delivery would never end.
 //!
 //! The parts, one file each: `pump` (one direction: the reader and the writer joined by a queue, and the byte
-//! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
+//! budget between them; or the plain copy, or on Linux `splice`), `read_side` (the reader and the stream toxics), `write_side` (the
 //! writer, `latency` and `bandwidth`) with `slicer` (`slice`). Which toxics act on a direction,
 //! drawn from the seed at accept, is the chain's (`chain::plan`).
 //!
