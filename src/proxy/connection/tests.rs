@@ -48,6 +48,10 @@ impl Loans {
 fn start(upstream: SocketAddr, chain: &str, max_pipes: usize) -> (ProxyHandle, Arc<Loans>) {
     let mut config = ProxyConfig::new(upstream);
     config.chain = ToxicChain::parse(chain).unwrap_or_else(|e| panic!("{e}"));
+    start_with(config, max_pipes)
+}
+
+fn start_with(mut config: ProxyConfig, max_pipes: usize) -> (ProxyHandle, Arc<Loans>) {
     config.worker_threads = Some(2);
     let capacity = config.buffer_size;
     let mut proxy = Proxy::new(config);
@@ -73,17 +77,22 @@ fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(len + 8);
     let mut word = 0u64;
     while bytes.len() < len {
-        let mut z = seed
-            .wrapping_add(word)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(1);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        bytes.extend_from_slice(&word_at(seed, word));
         word += 1;
     }
     bytes.truncate(len);
     bytes
+}
+
+/// Word `word` of [`payload`]`(seed, ..)`.
+fn word_at(seed: u64, word: u64) -> [u8; 8] {
+    let mut z = seed
+        .wrapping_add(word)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(1);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)).to_le_bytes()
 }
 
 /// Panics with the first offset where `got` and `want` differ, if they do.
@@ -254,4 +263,69 @@ fn proxy_client_addr(proxy: &ProxyHandle) -> SocketAddr {
         .connection(0)
         .expect("the connection was recorded")
         .client
+}
+
+#[test]
+fn at_the_cut_only_the_clients_reader_stops_and_the_upstreams_answer_still_flows() {
+    const CHUNK: usize = 16 * 1024;
+    let server = EchoServer::spawn(ServerConfig::ephemeral()).expect("echo server");
+    let mut config = ProxyConfig::new(server.local_addr());
+    config.shutdown_grace = Duration::from_millis(300);
+    let (proxy, loans) = start_with(config, 64);
+    let stats = proxy.stats();
+    let client = connect(proxy.local_addr());
+    let mut writer = client.try_clone().unwrap();
+    // Streams without end, until the proxy stops taking it and closes.
+    let writing = thread::spawn(move || {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for word in 0u64.. {
+            chunk.extend_from_slice(&word_at(5, word));
+            if chunk.len() == CHUNK {
+                if writer.write_all(&chunk).is_err() {
+                    return;
+                }
+                chunk.clear();
+            }
+        }
+    });
+    let reading = thread::spawn(move || {
+        let (mut received, mut buffer) = (0usize, vec![0u8; 64 * 1024]);
+        let mut word = [0u8; 8];
+        loop {
+            match (&client).read(&mut buffer) {
+                Ok(0) => return (client, received),
+                Ok(n) => {
+                    for (i, byte) in buffer[..n].iter().enumerate() {
+                        let at = received + i;
+                        if at % 8 == 0 {
+                            word = word_at(5, (at / 8) as u64);
+                        }
+                        assert_eq!(*byte, word[at % 8], "byte {at} of the echo");
+                    }
+                    received += n;
+                }
+                Err(e) => panic!("after {received} bytes: {e}"),
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    while stats.connection(0).map_or(0, |c| c.up.bytes_out) < 4 << 20 {
+        assert!(std::time::Instant::now() < deadline, "the stream never got going");
+        thread::sleep(Duration::from_millis(5));
+    }
+    // Drains: the grace period runs out while the client still streams.
+    proxy.shutdown().expect("the proxy drains");
+    let (client, received) = reading.join().expect("the reader got EOF with every byte right");
+    writing.join().unwrap();
+    let record = stats
+        .wait_closed(client.local_addr().unwrap(), WAIT)
+        .expect("recorded");
+    assert_eq!(record.end, Some(ProxyEnd::ShutdownAborted));
+    // Everything the proxy read from the client went upstream, and all of the upstream's
+    // answer to it came back: only the client's reader stopped.
+    assert_eq!(record.up.bytes_in, record.up.bytes_out, "up");
+    assert_eq!(record.down.bytes_in, record.down.bytes_out, "down");
+    assert_eq!(record.down.bytes_out, record.up.bytes_out, "the whole echo");
+    assert_eq!(received as u64, record.down.bytes_out, "the client got it");
+    assert!(loans.lent() > 0, "the stream was never spliced");
 }
