@@ -310,12 +310,17 @@ fn at_the_cut_only_the_clients_reader_stops_and_the_upstreams_answer_still_flows
     });
     let deadline = std::time::Instant::now() + WAIT;
     while stats.connection(0).map_or(0, |c| c.up.bytes_out) < 4 << 20 {
-        assert!(std::time::Instant::now() < deadline, "the stream never got going");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream never got going"
+        );
         thread::sleep(Duration::from_millis(5));
     }
     // Drains: the grace period runs out while the client still streams.
     proxy.shutdown().expect("the proxy drains");
-    let (client, received) = reading.join().expect("the reader got EOF with every byte right");
+    let (client, received) = reading
+        .join()
+        .expect("the reader got EOF with every byte right");
     writing.join().unwrap();
     let record = stats
         .wait_closed(client.local_addr().unwrap(), WAIT)
