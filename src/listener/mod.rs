@@ -1,10 +1,13 @@
 //! A listening socket's life, the same for the echo server and the proxy: binding it, serving it
 //! with the one accept loop ([`accept`]), draining it without losing a byte ([`drain`]), and
-//! running it on a thread of its own ([`background`]).
+//! running it on a thread of its own ([`background`]); on Linux, the pipes both splice through
+//! ([`pipes`]).
 
 pub(crate) mod accept;
 pub(crate) mod background;
 pub(crate) mod drain;
+#[cfg(target_os = "linux")]
+pub(crate) mod pipes;
 
 use std::io;
 use std::net::SocketAddr;

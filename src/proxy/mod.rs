@@ -165,6 +165,9 @@ pub struct Proxy {
     stop_now: StopNow,
     /// Where the drain's lines go (the CLI prints them); `None` logs them.
     say: Option<Say>,
+    /// The pipes that directions without toxics splice through (`None`: they copy).
+    #[cfg(target_os = "linux")]
+    pipes: Option<Arc<crate::listener::pipes::PipePool>>,
 }
 
 impl Proxy {
@@ -183,6 +186,8 @@ impl Proxy {
             accept_changed: Notify::new(),
         });
         Proxy {
+            #[cfg(target_os = "linux")]
+            pipes: Some(ConnectionContext::pipe_pool(config.buffer_size)),
             config,
             shared,
             stop_now: StopNow::new(),
@@ -243,12 +248,17 @@ impl Proxy {
     /// plain code and from inside a tokio runtime of either flavour. Bind errors are returned
     /// here, before anything runs.
     pub fn spawn(config: ProxyConfig) -> Result<ProxyHandle, ProxyError> {
-        let addr = config.listen;
+        Proxy::new(config).start()
+    }
+
+    /// [`spawn`](Self::spawn) for a proxy already made (tests give it other pipes).
+    fn start(self) -> Result<ProxyHandle, ProxyError> {
+        let addr = self.config.listen;
         let listener =
             listener::bind(addr, 1024).map_err(|source| ProxyError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
-        let (workers, grace) = (config.worker_threads, config.shutdown_grace);
-        let proxy = Arc::new(Proxy::new(config));
+        let (workers, grace) = (self.config.worker_threads, self.config.shutdown_grace);
+        let proxy = Arc::new(self);
         let running = Arc::clone(&proxy);
         let background = Background::start(
             format!("echo-proxy {local_addr}"),
@@ -282,6 +292,8 @@ impl Proxy {
             buffer_size: self.config.buffer_size,
             connect_timeout: self.config.connect_timeout,
             cut: cut_rx,
+            #[cfg(target_os = "linux")]
+            pipes: self.pipes.clone(),
         });
         let drain = Drain {
             grace: self.config.shutdown_grace,

@@ -37,7 +37,7 @@ pub(crate) struct ConnectionContext {
     pub(crate) splice: bool,
     /// The pipes splice bursts borrow on the fast path; bounded like the buffers.
     #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-    pub(crate) pipes: Arc<super::pipes::PipePool>,
+    pub(crate) pipes: Arc<crate::listener::pipes::PipePool>,
 }
 
 /// How an I/O error ends a connection: a reset by the peer, or an error of its kind.

@@ -20,8 +20,6 @@ mod connection;
 mod context;
 #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
 mod fast;
-#[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-mod pipes;
 mod pool;
 mod stats;
 
@@ -262,7 +260,7 @@ impl EchoServer {
             fast_path: self.config.fast_path,
             splice: self.config.splice,
             #[cfg(all(target_os = "linux", not(feature = "fault-injection")))]
-            pipes: Arc::new(pipes::PipePool::new(
+            pipes: Arc::new(crate::listener::pipes::PipePool::new(
                 MAX_PIPES,
                 self.config.buffer_size,
                 self.stats(),

@@ -19,7 +19,11 @@
 //! the budget's room, and the writer gives a slice's bytes back once the slice is written. That
 //! includes the latency delay line and a chunk being sliced. Besides those bytes a direction
 //! owns one read buffer of `min(buffer_size, 64 KiB)`. The kernel's socket buffers come on top
-//! and are not the proxy's.
+//! and are not the proxy's. On Linux a direction without toxics that moves bulk splices
+//! instead (`splice`): its bytes held, at most `min(buffer_size, 64 KiB)`, sit in a pipe
+//! borrowed for one burst from the proxy's pool of at most [`MAX_PIPES`]; a pipe's kernel
+//! memory is at most its slots (16 by default) of the socket buffers' pages, and no direction
+//! holds more than one pipe, nor any while it waits.
 //!
 //! **The cut.** A draining proxy serves its open connections as before; only when the shutdown
 //! grace period runs out is a connection still open cut ([`GraceCut`]): the proxy stops reading
@@ -32,7 +36,7 @@
 //! server behind a full socket), so that delivery would never end.
 //!
 //! The parts, one file each: `pump` (one direction: the reader and the writer joined by a queue, and the byte
-//! budget between them), `read_side` (the reader and the stream toxics), `write_side` (the
+//! budget between them; or the plain copy, or on Linux `splice`), `read_side` (the reader and the stream toxics), `write_side` (the
 //! writer, `latency` and `bandwidth`) with `slicer` (`slice`). Which toxics act on a direction,
 //! drawn from the seed at accept, is the chain's (`chain::plan`).
 //!
@@ -41,6 +45,10 @@
 mod pump;
 mod read_side;
 mod slicer;
+#[cfg(target_os = "linux")]
+mod splice;
+#[cfg(all(test, target_os = "linux"))]
+mod tests;
 mod write_side;
 
 use crate::proxy::chain::FlowPlan;
@@ -70,6 +78,27 @@ pub(crate) struct ConnectionContext {
     pub(crate) connect_timeout: Duration,
     /// Flips to `true` when the shutdown grace period runs out: connections still open are cut.
     pub(crate) cut: watch::Receiver<bool>,
+    /// The pipes that directions without toxics splice through, or `None` to copy them.
+    #[cfg(target_os = "linux")]
+    pub(crate) pipes: Option<Arc<crate::listener::pipes::PipePool>>,
+}
+
+/// The most pipes one proxy keeps, lent or free (two file descriptors each), as the server's
+/// fast path: a direction borrows one only for a burst, and one that finds none free copies.
+#[cfg(target_os = "linux")]
+pub(crate) const MAX_PIPES: usize = 64;
+
+impl ConnectionContext {
+    /// The pool a proxy with directions of `buffer_size` splices through: each pipe holds one
+    /// splice in, `min(buffer_size, 64 KiB)` bytes.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn pipe_pool(buffer_size: usize) -> Arc<crate::listener::pipes::PipePool> {
+        Arc::new(crate::listener::pipes::PipePool::new(
+            MAX_PIPES,
+            buffer_size.clamp(1, MAX_READ),
+            Arc::new(()),
+        ))
+    }
 }
 
 /// The end of the shutdown grace period, as one connection sees it, and whether it cut the
@@ -176,7 +205,7 @@ pub(crate) async fn serve(
             upstream_write,
             up_plan,
             tally.flow(Flow::Up),
-            ctx.buffer_size,
+            &ctx,
             [ProxyEnd::ClientReset, ProxyEnd::UpstreamReset],
             &cut,
         );
@@ -185,7 +214,7 @@ pub(crate) async fn serve(
             client_write,
             down_plan,
             tally.flow(Flow::Down),
-            ctx.buffer_size,
+            &ctx,
             [ProxyEnd::UpstreamReset, ProxyEnd::ClientReset],
             &upstream_cut,
         );

@@ -1,17 +1,21 @@
 //! One direction of a connection: the reader and the writer, joined by a queue of [`Event`]s
-//! and sharing the direction's byte [`Budget`], or a plain copy when no toxic acts on it. Also
-//! which end of the connection a socket error stands for.
+//! and sharing the direction's byte [`Budget`], or a plain copy when no toxic acts on it (on
+//! Linux spliced, in `splice`, when no toxic needs to see the bytes). Also which end of the
+//! connection a socket error stands for.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 use super::read_side::read_side;
 use super::write_side::write_side;
-use super::{GraceCut, MAX_READ};
+use super::{ConnectionContext, GraceCut, MAX_READ};
 use crate::proxy::chain::FlowPlan;
 use crate::proxy::chain::{ResetAfter, ToxicKind};
 use crate::proxy::stats::{LiveFlow, ProxyEnd};
@@ -76,15 +80,21 @@ pub(super) async fn pump<R, W>(
     dst: W,
     plan: FlowPlan,
     flow: &LiveFlow,
-    buffer_size: usize,
+    ctx: &ConnectionContext,
     ends: [ProxyEnd; 2],
     cut: &GraceCut,
 ) -> Result<(), ProxyEnd>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + AsRef<TcpStream>,
+    W: AsyncWrite + Unpin + AsRef<TcpStream>,
 {
+    let buffer_size = ctx.buffer_size;
     if plan.toxics.is_empty() {
+        // No toxic needs to see the bytes: they need not pass through user space.
+        #[cfg(target_os = "linux")]
+        if let Some(pipes) = &ctx.pipes {
+            return super::splice::splice_copy(src, dst, pipes, flow, buffer_size, ends, cut).await;
+        }
         return plain_copy(src, dst, flow, buffer_size, ends, cut).await;
     }
     let budget = Budget {
@@ -132,34 +142,62 @@ where
     let cutting = cut.stopping_reader();
     tokio::pin!(cutting);
     loop {
-        // Checked before each read too, so a stream that never pauses is cut as well.
-        let n = if cut.stops_reader() {
-            cut.hit();
-            0
-        } else {
-            tokio::select! {
-                read = src.read(&mut buffer) => read.map_err(|e| error_end(&e, read_end.clone()))?,
-                () = &mut cutting => {
-                    cut.hit();
-                    0
-                }
-            }
-        };
+        let n = read_or_cut(&mut src, &mut buffer, cut, cutting.as_mut(), &read_end).await?;
         if n == 0 {
-            dst.flush()
-                .await
-                .map_err(|e| error_end(&e, write_end.clone()))?;
-            dst.shutdown()
-                .await
-                .map_err(|e| error_end(&e, write_end.clone()))?;
-            return Ok(());
+            return finish(&mut dst, write_end).await;
         }
-        flow.read(n);
-        dst.write_all(&buffer[..n])
-            .await
-            .map_err(|e| error_end(&e, write_end.clone()))?;
-        flow.released(n, true);
+        forward(&mut dst, &buffer[..n], flow, &write_end).await?;
     }
+}
+
+/// One read into `buffer`: how many bytes it brought, 0 for the source's EOF or the cut
+/// (`cutting` is the cut's [`GraceCut::stopping_reader`]).
+pub(super) async fn read_or_cut<R: AsyncRead + Unpin>(
+    src: &mut R,
+    buffer: &mut [u8],
+    cut: &GraceCut,
+    cutting: Pin<&mut impl Future<Output = ()>>,
+    read_end: &ProxyEnd,
+) -> Result<usize, ProxyEnd> {
+    // Checked before each read too, so a stream that never pauses is cut as well.
+    if cut.stops_reader() {
+        cut.hit();
+        return Ok(0);
+    }
+    tokio::select! {
+        read = src.read(buffer) => read.map_err(|e| error_end(&e, read_end.clone())),
+        () = cutting => {
+            cut.hit();
+            Ok(0)
+        }
+    }
+}
+
+/// Writes `bytes` just read to `dst`, counting them in and out (one write).
+pub(super) async fn forward<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    bytes: &[u8],
+    flow: &LiveFlow,
+    write_end: &ProxyEnd,
+) -> Result<(), ProxyEnd> {
+    flow.read(bytes.len());
+    dst.write_all(bytes)
+        .await
+        .map_err(|e| error_end(&e, write_end.clone()))?;
+    flow.released(bytes.len(), true);
+    Ok(())
+}
+
+/// The source's EOF (or the cut) after everything before it: shut down the write side of
+/// `dst`, so the FIN passes on.
+pub(super) async fn finish<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    write_end: ProxyEnd,
+) -> Result<(), ProxyEnd> {
+    dst.flush()
+        .await
+        .map_err(|e| error_end(&e, write_end.clone()))?;
+    dst.shutdown().await.map_err(|e| error_end(&e, write_end))
 }
 
 /// The end a failed read or write stands for: `peer_end` (that peer's reset) when the socket

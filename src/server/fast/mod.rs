@@ -20,7 +20,7 @@
 //!   NODELAY, a 64 KiB write on loopback would go out as a full segment and a 53-byte one.
 //! - **splice(2) for bulk**, with [`ServerConfig::splice`]: a streaming connection's next bursts
 //!   move bytes socket → pipe → socket inside the kernel, never through user space
-//!   ([`splice`]). Pipes come from a bounded [`PipePool`](super::pipes::PipePool) and are lent
+//!   ([`splice`]). Pipes come from a bounded [`PipePool`](crate::listener::pipes::PipePool) and are lent
 //!   only for a burst, like buffers; when none is free the burst takes a buffer instead. It halves the server's CPU per byte, but over loopback
 //!   the peer pays more than that back (measured in the README), so it is off by default.
 //!

@@ -1,6 +1,6 @@
 //! The fast path's splice(2) bursts ([`ServerConfig::splice`](crate::ServerConfig::splice)): a
 //! streaming connection's bytes move socket → pipe → socket inside the kernel, through a pipe
-//! lent from the bounded [`PipePool`](super::super::pipes::PipePool) for one burst, at most one
+//! lent from the bounded [`PipePool`](crate::listener::pipes::PipePool) for one burst, at most one
 //! buffer's worth at a time (so the memory bound is the buffers').
 
 use std::io;
@@ -10,9 +10,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use tokio::io::unix::AsyncFdReadyGuard;
 
 use super::super::context::{end_of, ConnectionContext};
-use super::super::pipes::LentPipe;
 use super::super::stats::ConnectionEnd;
 use super::{is_cut, Burst, Conn};
+use crate::listener::pipes::LentPipe;
 
 /// A burst whose first splice moves less than this is not bulk: the connection goes back to
 /// reading into buffers, which is cheaper for small messages.
