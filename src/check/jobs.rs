@@ -1,0 +1,172 @@
+//! Several cases at once ([`Check::jobs`]): the campaign's cases drawn in the seed's order and
+//! played side by side, each on its own connections, with the verdict the one-at-a-time
+//! campaign would give for a deterministic bug.
+//!
+//! - Case K is drawn by the one [`CaseSequence`] in index order, whatever plays beside it.
+//! - Results are committed in index order: a pass counts (and the progress hook hears of it)
+//!   once every case before it has been committed.
+//! - A failure is not judged while anything else is in flight: no new case starts, the cases
+//!   already playing finish, and then the lowest failing index is played again alone, the way
+//!   a one-at-a-time campaign plays it (a timing-only failure confirmed at four times the
+//!   timeouts). Only a failure that fails alone counts; one that passes alone was the doing of
+//!   the cases beside it (load, or a bug between connections that this case alone does not
+//!   show) and goes to [`Verdict::unconfirmed`], as a timing-only failure that passed slower
+//!   does. So the failing index is the lowest one that fails alone, as with one job.
+//! - Shrinking starts once nothing is in flight, and plays one candidate at a time.
+//! - With a resource probe, a level measured while cases play is nobody's settled level: cases
+//!   play in windows of `jobs`, and the process group is judged at the quiet point after each
+//!   window (see [`Check::judge_window`]).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use proptest::strategy::ValueTree;
+
+use super::seed::CaseSequence;
+use super::{Check, Verdict};
+use crate::case::Case;
+use crate::roundtrip::{self, Divergence, Outcome, PlayOptions};
+
+type Tree = Box<dyn ValueTree<Value = Case>>;
+
+/// A case played, waiting for the cases before it to be committed.
+struct Played {
+    case: Case,
+    result: Result<Outcome, Divergence>,
+}
+
+impl Check {
+    /// The number of cases to play at once, when more than one may: `None` plays them one at a
+    /// time, exactly as before `jobs` existed. Through a proxy of ours it is always one: every
+    /// play restarts the one proxy's accept order with that case's seed, so two plays at once
+    /// would seed each other's connections.
+    pub(super) fn concurrent_jobs(&self) -> Option<u32> {
+        (self.jobs > 1 && self.through.is_none()).then_some(self.jobs)
+    }
+
+    /// The campaign with up to `jobs` cases in flight (see the module docs).
+    pub(super) async fn run_jobs(
+        &self,
+        seed: u64,
+        max_cases: u32,
+        started: Instant,
+        options: &PlayOptions,
+        jobs: u32,
+    ) -> Verdict {
+        let mut sequence = CaseSequence::new(seed, &self.bounds);
+        let mut verdict = Verdict::new(seed, self.addr);
+        let mut watch = self.start_window_watch(jobs);
+        let windowed = watch.is_some();
+        let mut in_flight = FuturesUnordered::new();
+        let mut trees: BTreeMap<u32, Tree> = BTreeMap::new();
+        // Played cases by index (`None`: a draw the strategy rejected), committed in order.
+        let mut played: BTreeMap<u32, Option<Played>> = BTreeMap::new();
+        let (mut next, mut committed) = (0u32, 0u32);
+        // With a resource probe: the last index of the window playing, and its size.
+        let (mut window_last, mut window_cases) = (0u32, 0u32);
+        loop {
+            while let Some(slot) = played.get(&committed) {
+                let failed = matches!(slot, Some(Played { result: Err(_), .. }));
+                if failed && !in_flight.is_empty() {
+                    break; // judged alone, once the cases beside it are done
+                }
+                let index = committed;
+                committed += 1;
+                let Some(Played { case, result }) = played.remove(&index).flatten() else {
+                    continue;
+                };
+                let outcome = match result {
+                    Ok(outcome) => outcome,
+                    Err(seen) => match self.play_alone(&case, options, false, true).await {
+                        Ok(outcome) => {
+                            verdict.unconfirmed.push(seen);
+                            outcome
+                        }
+                        Err(alone) => {
+                            let divergence = self.blame_dead_server(alone);
+                            let tree = trees.get_mut(&index).expect("a played case has its tree");
+                            return self
+                                .fail(verdict, index, case, divergence, tree, options)
+                                .await;
+                        }
+                    },
+                };
+                if windowed && index == window_last {
+                    let judged = self.judge_window(&mut watch, window_cases, &case, &outcome);
+                    if let Some(growth) = judged.await {
+                        let tree = trees.get_mut(&index).expect("a played case has its tree");
+                        return self.fail(verdict, index, case, growth, tree, options).await;
+                    }
+                }
+                trees.remove(&index);
+                verdict.record_pass(&outcome);
+                if let Some(hook) = &self.progress {
+                    hook(verdict.cases, verdict.bytes_verified);
+                }
+            }
+            let failing = played
+                .values()
+                .any(|p| matches!(p, Some(Played { result: Err(_), .. })));
+            if !failing && (!windowed || in_flight.is_empty()) {
+                let first = next;
+                while in_flight.len() < jobs as usize
+                    && next < max_cases
+                    && !self.duration.is_some_and(|d| started.elapsed() >= d)
+                {
+                    let index = next;
+                    next += 1;
+                    let Some(tree) = sequence.next_tree() else {
+                        played.insert(index, None);
+                        continue;
+                    };
+                    let case = tree.current();
+                    trees.insert(index, tree);
+                    in_flight.push(async move {
+                        let result = self.play_in_flight(&case, options).await;
+                        (index, Played { case, result })
+                    });
+                }
+                if windowed && next > first {
+                    (window_last, window_cases) = (next - 1, next - first);
+                }
+            }
+            match in_flight.next().await {
+                Some((index, played_case)) => {
+                    played.insert(index, Some(played_case));
+                }
+                None if played.is_empty() => break,
+                None => {}
+            }
+        }
+        verdict
+    }
+
+    /// Plays one case while others may be in flight. A failure is not confirmed here: it is
+    /// played again alone before it counts (see the module docs), so confirming it beside the
+    /// other cases would only cost time.
+    async fn play_in_flight(
+        &self,
+        case: &Case,
+        options: &PlayOptions,
+    ) -> Result<Outcome, Divergence> {
+        roundtrip::play(case, self.addr, options).await
+    }
+
+    /// Ends the campaign with the failure of the case at `index`, shrunk, as the one-at-a-time
+    /// campaign does.
+    async fn fail(
+        &self,
+        mut verdict: Verdict,
+        index: u32,
+        case: Case,
+        divergence: Divergence,
+        tree: &mut Tree,
+        options: &PlayOptions,
+    ) -> Verdict {
+        let failure = self.shrink(index, case, divergence, tree, options).await;
+        verdict.cases += 1;
+        verdict.failure = Some(Box::new(failure));
+        verdict
+    }
+}
