@@ -112,7 +112,7 @@ impl Check {
                 let first = next;
                 while in_flight.len() < jobs as usize
                     && next < max_cases
-                    && !self.duration.is_some_and(|d| started.elapsed() >= d)
+                    && self.duration.is_none_or(|d| started.elapsed() < d)
                 {
                     let index = next;
                     next += 1;
