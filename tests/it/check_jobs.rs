@@ -57,7 +57,15 @@ fn failure_of(verdict: &Verdict) -> (u32, String, String, u32) {
     (
         failure.case_index,
         failure.divergence.kind.name().to_string(),
-        failure.minimal.to_string(),
+        // What the minimal case sends and expects; its write and read plans (chunk sizes,
+        // pauses) depend on how far the time-bounded proptest phase of shrinking got.
+        failure
+            .minimal
+            .to_string()
+            .lines()
+            .filter(|l| !["  write-", "  read-"].iter().any(|p| l.starts_with(p)))
+            .collect::<Vec<_>>()
+            .join("\n"),
         verdict.cases,
     )
 }
