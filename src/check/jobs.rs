@@ -14,8 +14,9 @@
 //!   does. So the failing index is the lowest one that fails alone, as with one job.
 //! - Shrinking starts once nothing is in flight, and plays one candidate at a time.
 //! - With a resource probe, a level measured while cases play is nobody's settled level: cases
-//!   play in windows of `jobs`, and the process group is judged at the quiet point after each
-//!   window (see [`Check::judge_window`]).
+//!   play in windows of at most `jobs` (and at most half of `GROWTH_CASES`, so that a leak in
+//!   every case is called at the case one job calls it), and the process group is judged at
+//!   the quiet point after each window (see [`Check::judge_window`]).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -58,6 +59,7 @@ impl Check {
         let mut verdict = Verdict::new(seed, self.addr);
         let mut watch = self.start_window_watch(jobs);
         let windowed = watch.is_some();
+        let jobs = if windowed { self.window(jobs) } else { jobs };
         let mut in_flight = FuturesUnordered::new();
         let mut trees: BTreeMap<u32, Tree> = BTreeMap::new();
         // Played cases by index (`None`: a draw the strategy rejected), committed in order.

@@ -105,8 +105,15 @@ impl Check {
     /// [`judge_window`](Check::judge_window) asks for the same growth in all as one job does.
     pub(super) fn start_window_watch(&self, jobs: u32) -> Option<GrowthWatch> {
         let (probe, _) = self.watched()?;
-        let windows = leaks::GROWTH_CASES.div_ceil(jobs.max(1)).max(2);
+        let windows = leaks::GROWTH_CASES.div_ceil(self.window(jobs)).max(2);
         probe().map(|level| GrowthWatch::with_cases(level, windows))
+    }
+
+    /// The cases of one window for `jobs`: at most half of [`GROWTH_CASES`](leaks::GROWTH_CASES),
+    /// so that two windows cover the cases one job needs, and a leak in every case is called
+    /// at the same case as with one job.
+    pub(super) fn window(&self, jobs: u32) -> u32 {
+        jobs.min(leaks::GROWTH_CASES / 2).max(1)
     }
 
     /// At the quiet point after a window of `cases` cases, nothing in flight: the process

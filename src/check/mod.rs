@@ -251,8 +251,8 @@ impl Check {
     /// the verdict is the one of the lowest failing index. A failure seen while other cases were
     /// in flight counts only once it fails again played alone (a timing-only one confirmed at
     /// four times the timeouts, as always), so concurrency raises no false alarm of its own.
-    /// With a [`resource_probe`](Check::resource_probe), cases play in windows of `jobs` and the
-    /// process group is judged at the quiet point after each window. Through a proxy
+    /// With a [`resource_probe`](Check::resource_probe), cases play in windows of `jobs` (4 at
+    /// most) and the process group is judged at the quiet point after each window. Through a proxy
     /// ([`Check::through`]) cases play one at a time: the proxy's accept-order seeding is one
     /// per play. See [`DEFAULT_JOBS`] for the CLI's default.
     pub fn jobs(mut self, jobs: u32) -> Check {

@@ -41,7 +41,8 @@ pub(crate) struct CheckArgs {
     /// play several times as many cases a second at little CPU cost. The cases and their order
     /// stay the seed's, a failure seen beside other cases counts only once it fails again played
     /// alone, and the case reported is the lowest failing index. 1 plays one case at a time.
-    /// With --spawn, cases play in windows and descriptors and threads are judged between them;
+    /// With --spawn, cases play in windows of N (4 at most) and descriptors and threads are
+    /// judged between them;
     /// with --through, always 1 (the proxy seeds one play at a time).
     #[arg(long, value_name = "N")]
     jobs: Option<u32>,
