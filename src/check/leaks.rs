@@ -113,7 +113,7 @@ impl Check {
     /// so that two windows cover the cases one job needs, and a leak in every case is called
     /// at the same case as with one job.
     pub(super) fn window(&self, jobs: u32) -> u32 {
-        jobs.min(leaks::GROWTH_CASES / 2).max(1)
+        jobs.clamp(1, leaks::GROWTH_CASES / 2)
     }
 
     /// At the quiet point after a window of `cases` cases, nothing in flight: the process
