@@ -198,3 +198,41 @@ fn through_a_proxy_plays_one_case_at_a_time_and_says_so() {
         "{stderr}"
     );
 }
+
+/// `check --spawn` of a server that leaks a descriptor per connection, with `jobs`: the failing
+/// case's index and kind.
+fn leak_found_at(jobs: &str) -> (Option<u64>, Option<String>) {
+    let save = tempfile::tempdir().unwrap();
+    let output = common::bin()
+        .timeout(Duration::from_secs(90))
+        .args(["check", "--spawn", &common::faulty_spawn("leak-fd")])
+        .args([
+            "--seed",
+            "1",
+            "--json",
+            "--shrink-time",
+            "1s",
+            "--jobs",
+            jobs,
+        ])
+        .arg("--save")
+        .arg(save.path())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        panic!("--jobs {jobs}: not JSON ({e}); stderr: {stderr}")
+    });
+    let failure = &json["failure"];
+    (
+        failure["case_index"].as_u64(),
+        failure["kind"].as_str().map(str::to_string),
+    )
+}
+
+#[test]
+fn a_leak_in_every_case_is_called_at_the_same_case_in_windows() {
+    let one = leak_found_at("1");
+    assert_eq!(one.1.as_deref(), Some("leaked"), "{one:?}");
+    assert_eq!(leak_found_at("8"), one);
+}
