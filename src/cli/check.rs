@@ -253,7 +253,7 @@ fn report(
             print_line(format_args!("{verdict}"))?;
             if !verdict.unconfirmed.is_empty() {
                 print_line(format_args!(
-                    "note: {} timing-only failures passed when played again slower (not counted)",
+                    "note: {} failures passed when played again (timing-only ones slower, ones seen beside other cases alone; not counted)",
                     verdict.unconfirmed.len()
                 ))?;
             }
