@@ -3,6 +3,8 @@
 //! campaign would give for a deterministic bug.
 //!
 //! - Case K is drawn by the one [`CaseSequence`] in index order, whatever plays beside it.
+//! - The first case plays alone, as with one job, so that a target that cannot be reached is
+//!   told from one that broke while other cases played.
 //! - Results are committed in index order: a pass counts (and the progress hook hears of it)
 //!   once every case before it has been committed.
 //! - A failure is not judged while anything else is in flight: no new case starts, the cases
@@ -35,6 +37,8 @@ type Tree = Box<dyn ValueTree<Value = Case>>;
 struct Played {
     case: Case,
     result: Result<Outcome, Divergence>,
+    /// Played with nothing else in flight: a failure is final.
+    alone: bool,
 }
 
 impl Check {
@@ -66,7 +70,7 @@ impl Check {
         let mut played: BTreeMap<u32, Option<Played>> = BTreeMap::new();
         let (mut next, mut committed) = (0u32, 0u32);
         // With a resource probe: the last index of the window playing, and its size.
-        let (mut window_last, mut window_cases) = (0u32, 0u32);
+        let (mut window_last, mut window_cases) = (None, 0u32);
         loop {
             while let Some(slot) = played.get(&committed) {
                 let failed = matches!(slot, Some(Played { result: Err(_), .. }));
@@ -75,26 +79,36 @@ impl Check {
                 }
                 let index = committed;
                 committed += 1;
-                let Some(Played { case, result }) = played.remove(&index).flatten() else {
+                let Some(Played {
+                    case,
+                    result,
+                    alone,
+                }) = played.remove(&index).flatten()
+                else {
                     continue;
                 };
-                let outcome = match result {
-                    Ok(outcome) => outcome,
-                    Err(seen) => match self.play_alone(&case, options, false, true).await {
+                let replayed = match result {
+                    Err(seen) if !alone => match self.play_alone(&case, options, false, true).await
+                    {
                         Ok(outcome) => {
                             verdict.unconfirmed.push(seen);
-                            outcome
+                            Ok(outcome)
                         }
-                        Err(alone) => {
-                            let divergence = self.blame_dead_server(alone);
-                            let tree = trees.get_mut(&index).expect("a played case has its tree");
-                            return self
-                                .fail(verdict, index, case, divergence, tree, options)
-                                .await;
-                        }
+                        failed => failed,
                     },
+                    played => played,
                 };
-                if windowed && index == window_last {
+                let outcome = match replayed {
+                    Ok(outcome) => outcome,
+                    Err(failed) => {
+                        let divergence = self.blame_dead_server(failed);
+                        let tree = trees.get_mut(&index).expect("a played case has its tree");
+                        return self
+                            .fail(verdict, index, case, divergence, tree, options)
+                            .await;
+                    }
+                };
+                if windowed && window_last == Some(index) {
                     let judged = self.judge_window(&mut watch, window_cases, &case, &outcome);
                     if let Some(growth) = judged.await {
                         let tree = trees.get_mut(&index).expect("a played case has its tree");
@@ -111,12 +125,20 @@ impl Check {
                 .values()
                 .any(|p| matches!(p, Some(Played { result: Err(_), .. })));
             if !failing && (!windowed || in_flight.is_empty()) {
-                let first = next;
-                while in_flight.len() < jobs as usize
-                    && next < max_cases
-                    && self.duration.is_none_or(|d| started.elapsed() < d)
-                {
-                    let index = next;
+                // The first case plays alone, as with one job: a target that cannot be reached
+                // is told from one that broke (or died) while other cases played.
+                let room = if next == 0 { 1 } else { jobs as usize };
+                // A window ends at a multiple of its size, the first one included.
+                let end = if windowed {
+                    (next / jobs + 1) * jobs
+                } else {
+                    u32::MAX
+                };
+                let more = |next: u32| {
+                    next < max_cases.min(end) && self.duration.is_none_or(|d| started.elapsed() < d)
+                };
+                while in_flight.len() < room && more(next) {
+                    let (index, alone) = (next, next == 0);
                     next += 1;
                     let Some(tree) = sequence.next_tree() else {
                         played.insert(index, None);
@@ -125,12 +147,25 @@ impl Check {
                     let case = tree.current();
                     trees.insert(index, tree);
                     in_flight.push(async move {
-                        let result = self.play_in_flight(&case, options).await;
-                        (index, Played { case, result })
+                        let result = if alone {
+                            self.play_alone(&case, options, false, true).await
+                        } else {
+                            self.play_in_flight(&case, options).await
+                        };
+                        (
+                            index,
+                            Played {
+                                case,
+                                result,
+                                alone,
+                            },
+                        )
                     });
                 }
-                if windowed && next > first {
-                    (window_last, window_cases) = (next - 1, next - first);
+                // The window is complete once nothing more of it can start.
+                if windowed && next > 0 && !more(next) {
+                    let start = (next - 1) / jobs * jobs;
+                    (window_last, window_cases) = (Some(next - 1), next - start);
                 }
             }
             match in_flight.next().await {
