@@ -1,6 +1,7 @@
 //! The campaign loop: draw the seed's cases in order, play each (confirming a timing-only
-//! failure, watching the target's process group for lasting growth), stop at the case count or the duration, and on the first failure blame a dead
-//! server and shrink the case.
+//! failure, watching the target's process group for lasting growth), stop at the case count or
+//! the duration, and on the first failure blame a dead server and shrink the case. Several
+//! cases at once (`Check::jobs`) are scheduled in `jobs`; one at a time plays here.
 
 use std::time::Instant;
 
@@ -56,6 +57,13 @@ impl Check {
             leak_bound: self.leak_bound,
             ..PlayOptions::default()
         };
+        if let Some(jobs) = self.concurrent_jobs() {
+            let mut verdict = self
+                .run_jobs(seed, max_cases, started, &options, jobs)
+                .await;
+            verdict.elapsed = started.elapsed();
+            return verdict;
+        }
         let mut watch = self.start_watch();
         let mut sequence = CaseSequence::new(seed, &self.bounds);
         let mut verdict = Verdict::new(seed, self.addr);

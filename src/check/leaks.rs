@@ -96,3 +96,50 @@ impl Check {
         }
     }
 }
+
+impl Check {
+    /// The watch of a campaign playing `jobs` cases at a time in windows ([`Check::jobs`]):
+    /// each record is the settled level after a window, so a leak is growth in each of enough
+    /// windows in a row to cover [`GROWTH_CASES`](leaks::GROWTH_CASES) cases, and at least two
+    /// (a pool that grows to the window's concurrency in one window and then stays is no leak);
+    /// [`judge_window`](Check::judge_window) asks for the same growth in all as one job does.
+    pub(super) fn start_window_watch(&self, jobs: u32) -> Option<GrowthWatch> {
+        let (probe, _) = self.watched()?;
+        let windows = leaks::GROWTH_CASES.div_ceil(self.window(jobs)).max(2);
+        probe().map(|level| GrowthWatch::with_cases(level, windows))
+    }
+
+    /// The cases of one window for `jobs`: at most half of [`GROWTH_CASES`](leaks::GROWTH_CASES),
+    /// so that two windows cover the cases one job needs, and a leak in every case is called
+    /// at the same case as with one job.
+    pub(super) fn window(&self, jobs: u32) -> u32 {
+        jobs.clamp(1, leaks::GROWTH_CASES / 2)
+    }
+
+    /// At the quiet point after a window of `cases` cases, nothing in flight: the process
+    /// group's settled level against the windows before it; lasting growth of at least
+    /// [`GROWTH_CASES`](leaks::GROWTH_CASES) in all is a leak, reported on the window's last
+    /// case (`case`, which gave `outcome`).
+    pub(super) async fn judge_window(
+        &self,
+        watch: &mut Option<GrowthWatch>,
+        cases: u32,
+        case: &Case,
+        outcome: &Outcome,
+    ) -> Option<Divergence> {
+        let (Some((probe, bound)), Some(w)) = (self.watched(), watch.as_mut()) else {
+            return None;
+        };
+        let settled = leaks::settle(probe, w.level, bound).await?;
+        let mut growth = w.record(settled)?;
+        let amount = |grew: Option<(u64, u64)>| grew.map_or(0, |(from, to)| to - from);
+        let most = amount(growth.descriptors).max(amount(growth.threads));
+        if most < u64::from(leaks::GROWTH_CASES) {
+            return None;
+        }
+        // The watch counts windows; the report counts cases.
+        growth.cases = growth.cases.saturating_mul(cases);
+        let divergence = growth.divergence(bound, case.total_len(), outcome);
+        Some(self.blame_dead_server(divergence))
+    }
+}

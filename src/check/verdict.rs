@@ -26,7 +26,9 @@ pub struct Verdict {
     pub connections: u64,
     /// Wall time of the campaign, shrinking included.
     pub elapsed: Duration,
-    /// Failures whose only evidence was time and that passed when played again slower.
+    /// Failures that did not count: whose only evidence was time and that passed when played
+    /// again slower, or (with [`Check::jobs`](super::Check::jobs)) that were seen while other
+    /// cases played and passed when played again alone.
     pub unconfirmed: Vec<Divergence>,
     /// Multi-chunk connections of passing cases on which the built-in server saw more than one
     /// read, out of all multi-chunk connections with a known server read count.

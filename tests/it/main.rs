@@ -14,6 +14,7 @@ mod bench_cli;
 mod broken_proxy;
 mod check_api;
 mod check_cli;
+mod check_jobs;
 mod check_junit;
 mod check_through;
 mod cli;
