@@ -2,6 +2,7 @@
 //! through the player with the health checks the target allows, or through the proxy.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::harness::Harness;
 use super::{
@@ -10,7 +11,7 @@ use super::{
 };
 use crate::case::Case;
 use crate::proxy::Through;
-use crate::roundtrip::{not_closed, play_script, Divergence, Lockstep, PlayOptions, ProxyInFront};
+use crate::roundtrip::{play, Divergence, Lockstep, PlayOptions, ProxyInFront, Session};
 use crate::script::Script;
 use crate::server::ConnectionEnd;
 
@@ -24,11 +25,10 @@ impl Harness {
         };
         let mut session = match reuse {
             Some(session) => session,
-            None => self.connect(ITERATION_LIMIT).map_err(FuzzFailure::Connect)?,
+            None => Session::connect(self.target.addr(), ITERATION_LIMIT)
+                .map_err(FuzzFailure::Connect)?,
         };
-        // Against the built-in server, every session is in lockstep already: it runs on this
-        // thread, reading exactly when the session waits for it.
-        if connection == Connection::Fresh && !self.target.driven() {
+        if connection == Connection::Fresh {
             // A replay cuts the stream the finest way the plan allows, every time; the fuzzer's
             // chunks may have joined on the way, by chance (see `Session::lockstep`). Where
             // the kernel cannot be asked (not Linux), it plays as the fuzzer did.
@@ -53,32 +53,20 @@ impl Harness {
     /// as far as the harness can see it.
     pub(super) fn lifecycle(&self, case: &Case) -> Result<(), FuzzFailure> {
         let _serialized = self.session();
-        let addr = self.target.addr();
         let options = PlayOptions {
             timeout: NO_PROGRESS_TIMEOUT,
             connect_timeout: NO_PROGRESS_TIMEOUT,
-            // The player's check that the target closed every connection runs below, after
-            // the server's own records say so: asked at once, a server on this thread that
-            // has not run since the client closed would cost a poll interval per input.
-            leak_bound: None,
             ..PlayOptions::default()
         };
-        let script = Script::from_case(case);
-        let outcome = self.play_bounded(case, &script, addr, &options)?;
+        let outcome = self.play_bounded(case, self.target.addr(), &options)?;
         if let Some(stats) = self.target.own_stats() {
             for (conn, played) in case.connections.iter().zip(&outcome.connections) {
-                let mut record = None;
-                self.drive_until(
-                    || {
-                        record = stats.closed_connection(played.local_addr);
-                        record.is_some()
-                    },
-                    HEALTH_WAIT,
-                );
-                let record = record.ok_or_else(|| FuzzFailure::NotClosed {
-                    connection: conn.name.clone(),
-                    waited: HEALTH_WAIT,
-                })?;
+                let record = stats
+                    .wait_closed(played.local_addr, HEALTH_WAIT)
+                    .ok_or_else(|| FuzzFailure::NotClosed {
+                        connection: conn.name.clone(),
+                        waited: HEALTH_WAIT,
+                    })?;
                 let clean = match record.end {
                     Some(ConnectionEnd::ClientClosed) => true,
                     // A client that closes with unread bytes in flight may see its close become
@@ -99,28 +87,18 @@ impl Harness {
                 }
             }
         }
-        self.server_settles()?;
-        // The player's own check (`PlayOptions::leak_bound`, as `play_script` applies it: on
-        // loopback, not through a proxy).
-        if addr.ip().is_loopback() {
-            let bound = crate::leaks::DEFAULT_LEAK_BOUND;
-            self.runtime
-                .block_on(not_closed(&script, addr, outcome, bound))
-                .map_err(|d| FuzzFailure::Divergence(Box::new(d)))?;
-        }
-        Ok(())
+        self.server_settles()
     }
 
-    /// Plays `script` (of `case`) within [`LIFECYCLE_LIMIT`]; running over it is a stall.
+    /// Plays `case` within [`LIFECYCLE_LIMIT`]; running over it is a stall.
     fn play_bounded(
         &self,
         case: &Case,
-        script: &Script,
         addr: std::net::SocketAddr,
         options: &PlayOptions,
     ) -> Result<crate::roundtrip::Outcome, FuzzFailure> {
         let played = self.runtime.block_on(async {
-            tokio::time::timeout(LIFECYCLE_LIMIT, play_script(script, addr, options)).await
+            tokio::time::timeout(LIFECYCLE_LIMIT, play(case, addr, options)).await
         });
         match played {
             Ok(Ok(outcome)) => Ok(outcome),
@@ -149,8 +127,7 @@ impl Harness {
             return Ok(());
         };
         let held = 0;
-        self.settles(|| stats.snapshot().active == held)
-            .map_err(|()| FuzzFailure::Leaked {
+        settles(|| stats.snapshot().active == held).map_err(|()| FuzzFailure::Leaked {
             active: stats.snapshot().active,
             held,
             waited: HEALTH_WAIT,
@@ -179,14 +156,13 @@ impl Harness {
             }),
             ..PlayOptions::default()
         };
-        match self.play_bounded(case, &Script::from_case(case), proxy.local_addr(), &options) {
+        match self.play_bounded(case, proxy.local_addr(), &options) {
             Ok(_) => {}
             Err(FuzzFailure::Divergence(_)) if destructive => {}
             Err(failure) => return Err(failure),
         }
         let stats = proxy.stats();
-        self.settles(|| stats.snapshot().active == 0)
-            .map_err(|()| FuzzFailure::ProxyLeaked {
+        settles(|| stats.snapshot().active == 0).map_err(|()| FuzzFailure::ProxyLeaked {
             active: stats.snapshot().active,
             waited: HEALTH_WAIT,
         })?;
@@ -194,13 +170,14 @@ impl Harness {
     }
 }
 
-impl Harness {
-    /// Runs the server until `settled` holds, at most [`HEALTH_WAIT`].
-    fn settles(&self, settled: impl Fn() -> bool) -> Result<(), ()> {
-        if self.drive_until(settled, HEALTH_WAIT) {
-            Ok(())
-        } else {
-            Err(())
+/// Polls `settled` until it holds, at most [`HEALTH_WAIT`].
+fn settles(settled: impl Fn() -> bool) -> Result<(), ()> {
+    let started = Instant::now();
+    while !settled() {
+        if started.elapsed() >= HEALTH_WAIT {
+            return Err(());
         }
+        std::thread::sleep(Duration::from_micros(50));
     }
+    Ok(())
 }

@@ -15,15 +15,10 @@
 //! ```
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
 
-use tokio::runtime::Runtime;
-
-use super::one_thread::{self, RuntimeDriver};
-use super::target_server::{self, built_in_config, built_in_server, TargetServer};
+use super::target_server::{self, built_in_server, TargetServer};
 use super::{
     decode, proxy_input, report, scenario_round_trip, Connection, FuzzFailure, FuzzTarget,
     InputVerdict,
@@ -44,9 +39,9 @@ use crate::roundtrip::Session;
 /// [`roundtrip_lifecycle`]: Harness::roundtrip_lifecycle
 /// [`raw_stream`]: Harness::raw_stream
 pub struct Harness {
-    /// The client side's runtime, and the built-in server's: current-thread, so an input runs
-    /// on the fuzzer's own thread with no hand-off to another.
-    pub(super) runtime: Arc<Runtime>,
+    /// The client side's runtime: current-thread, so an input runs on the fuzzer's own thread
+    /// with no hand-off to another.
+    pub(super) runtime: tokio::runtime::Runtime,
     pub(super) target: TargetServer,
     /// The connection kept open across inputs (`None` before the first and after a failure).
     /// Locked for the whole of every input, which also keeps concurrent callers (tests) from
@@ -73,9 +68,7 @@ impl Harness {
     /// Fuzzes this crate's built-in echo server, in process (with feature `fault-injection`,
     /// carrying its planted bug).
     pub fn built_in() -> Harness {
-        start(|runtime| {
-            one_thread::host_built_in(runtime, built_in_config()).map(TargetServer::BuiltIn)
-        })
+        started(built_in_server().map(TargetServer::BuiltIn))
     }
 
     /// Fuzzes your async server, in process, with coverage: `serve(listener, shutdown)` serves
@@ -239,25 +232,6 @@ impl Harness {
         Ok(InputVerdict::Passed)
     }
 
-    /// A new session to the target; against the built-in server, driven by this harness's
-    /// runtime and in lockstep with the server.
-    pub(super) fn connect(&self, timeout: Duration) -> io::Result<Session> {
-        let mut session = Session::connect(self.target.addr(), timeout)?;
-        if let (true, Some(stats)) = (self.target.driven(), self.target.own_stats()) {
-            session.drive_with(Box::new(RuntimeDriver::new(&self.runtime, session.socket())?))?;
-            session.lockstep(crate::roundtrip::Lockstep::ServerReads(stats))?;
-        }
-        Ok(session)
-    }
-
-    /// Runs the harness's runtime, and so the built-in server, until `done` holds or `timeout`
-    /// has passed (`false`). Every wait for the server goes through here: between inputs it
-    /// does not run at all.
-    pub(super) fn drive_until(&self, mut done: impl FnMut() -> bool, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        one_thread::drive_until(&self.runtime, 0, &mut || Ok(done()), deadline).unwrap_or(false)
-    }
-
     pub(super) fn session(&self) -> MutexGuard<'_, Option<Session>> {
         // A panic (a crash being reported) while an input held the lock leaves nothing
         // half-done that the next input could trip over: the session is replaced on failure.
@@ -287,25 +261,15 @@ fn yours(server: std::io::Result<BackgroundServer>) -> Result<TargetServer, Fuzz
 
 /// The harness around `target`, or a panic that says why there is none.
 fn started(target: Result<TargetServer, FuzzFailure>) -> Harness {
-    start(|_| target)
-}
-
-/// The harness around the target that `target` starts (on the harness's runtime, or
-/// elsewhere), or a panic that says why there is none.
-fn start(target: impl FnOnce(&Arc<Runtime>) -> Result<TargetServer, FuzzFailure>) -> Harness {
-    let built = crate::runtime::build(Some(1))
-        .map_err(|e| FuzzFailure::Start(format!("the client runtime: {e}")))
-        .and_then(|runtime| {
-            let runtime = Arc::new(runtime);
-            Ok((target(&runtime)?, runtime))
-        });
-    let built = built.map(|(target, runtime)| {
-        Harness {
+    let built = target.and_then(|target| {
+        let runtime = crate::runtime::build(Some(1))
+            .map_err(|e| FuzzFailure::Start(format!("the client runtime: {e}")))?;
+        Ok(Harness {
             runtime,
             target,
             session: Mutex::new(None),
             proxy: OnceLock::new(),
-        }
+        })
     });
     match built {
         Ok(harness) => {

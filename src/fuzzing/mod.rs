@@ -73,7 +73,6 @@ mod bodies;
 mod decoders;
 mod harness;
 mod kept_crashes;
-mod one_thread;
 mod proxy_input;
 mod report;
 mod scenario_oracle;

@@ -12,7 +12,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::one_thread::Hosted;
 use super::FuzzFailure;
 use crate::background::BackgroundServer;
 use crate::server::{EchoServer, ServerConfig, ServerHandle, ServerStats};
@@ -26,8 +25,7 @@ pub const SPAWN_ENV: &str = "ECHO_HARNESS_SPAWN";
 
 /// The server under fuzzing, and what of it the harness can see.
 pub(super) enum TargetServer {
-    /// On the harness's own runtime, driven by the client's waits (see `one_thread.rs`).
-    BuiltIn(Hosted),
+    BuiltIn(ServerHandle),
     Yours(BackgroundServer),
     /// Your proxy, with the built-in echo server behind it. Fields drop in order: the proxy
     /// goes before its upstream.
@@ -43,18 +41,13 @@ pub(super) enum TargetServer {
 impl TargetServer {
     pub(super) fn addr(&self) -> SocketAddr {
         match self {
-            TargetServer::BuiltIn(server) => server.addr(),
+            TargetServer::BuiltIn(server) => server.local_addr(),
             TargetServer::Yours(server) => server.local_addr(),
             TargetServer::YourProxy { proxy, .. } => proxy.local_addr(),
             TargetServer::Address(addr) => *addr,
             #[cfg(feature = "spawn")]
             TargetServer::Spawned(target) => target.addr(),
         }
-    }
-
-    /// Whether the server runs only while the harness drives its runtime: the built-in one.
-    pub(super) fn driven(&self) -> bool {
-        matches!(self, TargetServer::BuiltIn(_))
     }
 
     /// The counters of the built-in server when it is the target itself: its records are
@@ -80,7 +73,7 @@ impl TargetServer {
     pub(super) fn describe(&self) -> String {
         match self {
             TargetServer::BuiltIn(_) => format!(
-                "in-process echo server on {} (on the fuzzer's thread), fault injection {}",
+                "in-process echo server on {}, fault injection {}",
                 self.addr(),
                 if super::FAULT_INJECTION { "ON" } else { "off" }
             ),
@@ -102,15 +95,9 @@ impl TargetServer {
     }
 }
 
-/// The built-in server behind your proxy, on a thread of its own.
+/// The built-in server as the fuzz targets run it.
 pub(super) fn built_in_server() -> Result<ServerHandle, FuzzFailure> {
-    EchoServer::spawn(built_in_config())
-        .map_err(|e| FuzzFailure::Start(format!("the built-in echo server: {e}")))
-}
-
-/// The built-in server's configuration as the fuzz targets run it.
-pub(super) fn built_in_config() -> ServerConfig {
-    ServerConfig {
+    EchoServer::spawn(ServerConfig {
         worker_threads: Some(1),
         // The kept connection idles between inputs and while libFuzzer merges or reduces;
         // the server must never close it for that.
@@ -120,7 +107,8 @@ pub(super) fn built_in_config() -> ServerConfig {
         closed_history: 16,
         pooled_buffers: 8,
         ..ServerConfig::ephemeral()
-    }
+    })
+    .map_err(|e| FuzzFailure::Start(format!("the built-in echo server: {e}")))
 }
 
 /// The target the environment names, if it names one: [`TARGET_ENV`] or [`SPAWN_ENV`] (not

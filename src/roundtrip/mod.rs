@@ -52,8 +52,6 @@ pub use player::{
     PlayOptions, ProxyInFront,
 };
 pub use session::{RoundsOutcome, Session};
-pub(crate) use player::not_closed;
-pub(crate) use session::Drive;
 
 /// Runs an async play from synchronous code; see [`crate::runtime::block_on`].
 pub use crate::runtime::block_on;

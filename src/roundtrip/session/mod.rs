@@ -26,24 +26,20 @@
 //! - `round`: one send's writes and one expectation's reads on the blocking socket, and how
 //!   their deadline, errors and pauses are kept.
 //! - `lockstep`: [`Session::lockstep`], waiting after each chunk until the server has read it.
-//! - `drive`: a session whose waits run someone else's event loop instead of blocking (the
-//!   fuzz harness's, with the in-process server on it).
 //!
 //! [`WritePlan`]: crate::case::WritePlan
 //! [`ReadPlan`]: crate::case::ReadPlan
 
-mod drive;
 mod lockstep;
 mod round;
 #[cfg(test)]
 mod tests;
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-pub(crate) use drive::Drive;
-use round::{check_deadline, io_kind};
+use round::{check_deadline, io_kind, pause};
 
 use super::divergence::{Divergence, DivergenceKind};
 use super::lockstep::Probe;
@@ -57,10 +53,6 @@ pub const MAX_ROUND_LEN: usize = 32 * 1024;
 /// A client connection kept open across rounds.
 #[derive(Debug)]
 pub struct Session {
-    /// Where the session's waits go when it does not block in the kernel (see
-    /// [`Session::drive_with`]). Declared before the socket: it may hold the socket's
-    /// registration with an event loop, which must go first.
-    driver: Option<Box<dyn Drive>>,
     stream: TcpStream,
     local_addr: SocketAddr,
     /// Where the writer produces generated payload bytes; kept so a round allocates nothing.
@@ -106,7 +98,6 @@ impl Session {
         stream.set_nodelay(false)?;
         let local_addr = stream.local_addr()?;
         Ok(Session {
-            driver: None,
             stream,
             local_addr,
             write_buffer: vec![0; MAX_ROUND_LEN],
@@ -168,9 +159,8 @@ impl Session {
             self.nodelay = conn.write.nodelay;
         }
         // The socket's timeouts bound every blocking call; most cases take far less, so they
-        // are set once and only tightened when a case comes close to them. A driven session
-        // never blocks: its waits end at the case's deadline.
-        if self.driver.is_none() && self.timeout != Some(progress.limit) {
+        // are set once and only tightened when a case comes close to them.
+        if self.timeout != Some(progress.limit) {
             self.set_timeouts(progress.limit)?;
         }
         let mut outcome = RoundsOutcome::default();
@@ -217,7 +207,7 @@ impl Session {
                         self.read_echo(&conn.read, &sent, exact, end, scale, progress)?;
                 }
                 Step::Sleep(d) => {
-                    self.pause(scale.apply(*d));
+                    pause(scale.apply(*d));
                     check_deadline(progress)?;
                 }
                 Step::ShutdownWrite { .. } | Step::Close { .. } | Step::Expect { .. } => break,
@@ -249,13 +239,17 @@ impl Session {
 
     /// Bytes beyond the echo would otherwise be blamed on the next case.
     fn no_extra_bytes(&mut self) -> Result<(), DivergenceKind> {
-        match self.read_now(64) {
+        let io = |e: io::Error| io_kind(&e, "reading");
+        self.stream.set_nonblocking(true).map_err(io)?;
+        let read = self.stream.read(&mut self.read_buffer[..64]);
+        self.stream.set_nonblocking(false).map_err(io)?;
+        match read {
             Ok(0) => Err(DivergenceKind::EarlyEof),
             Ok(n) => Err(DivergenceKind::ExtraBytes {
                 bytes: self.read_buffer[..n].to_vec(),
             }),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(io_kind(&e, "reading")),
+            Err(e) => Err(io(e)),
         }
     }
 }
