@@ -47,6 +47,7 @@ mod writer;
 
 pub use divergence::{Divergence, DivergenceKind, FailedStep, MismatchEvidence, OpenSockets};
 pub use lockstep::Lockstep;
+pub(crate) use player::not_closed;
 pub use player::{
     play, play_confirmed, play_script, play_script_confirmed, ConnectionOutcome, Outcome,
     PlayOptions, ProxyInFront,

@@ -193,7 +193,7 @@ pub async fn play_script(
 }
 
 /// `outcome`, unless the target left one of its connections open for longer than `bound`.
-async fn not_closed(
+pub(crate) async fn not_closed(
     script: &Script,
     addr: SocketAddr,
     outcome: Outcome,

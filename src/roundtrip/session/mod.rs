@@ -35,7 +35,7 @@ mod round;
 #[cfg(test)]
 mod tests;
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -239,17 +239,36 @@ impl Session {
 
     /// Bytes beyond the echo would otherwise be blamed on the next case.
     fn no_extra_bytes(&mut self) -> Result<(), DivergenceKind> {
-        let io = |e: io::Error| io_kind(&e, "reading");
-        self.stream.set_nonblocking(true).map_err(io)?;
-        let read = self.stream.read(&mut self.read_buffer[..64]);
-        self.stream.set_nonblocking(false).map_err(io)?;
-        match read {
+        match self.read_now(64) {
             Ok(0) => Err(DivergenceKind::EarlyEof),
             Ok(n) => Err(DivergenceKind::ExtraBytes {
                 bytes: self.read_buffer[..n].to_vec(),
             }),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(io(e)),
+            Err(e) => Err(io_kind(&e, "reading")),
         }
+    }
+
+    /// Reads up to `len` bytes the socket holds now, without waiting (`WouldBlock` when it
+    /// holds none). On Unix one `recv(MSG_DONTWAIT)`: a fuzzer pays this on every input, and
+    /// switching the socket to non-blocking and back cost two more system calls.
+    #[cfg(unix)]
+    fn read_now(&mut self, len: usize) -> io::Result<usize> {
+        let buffer = &mut self.read_buffer[..len];
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recv` only writes initialized
+        // bytes into the buffer, so it stays a valid `[u8]`.
+        let buffer = unsafe {
+            &mut *(std::ptr::from_mut::<[u8]>(buffer) as *mut [std::mem::MaybeUninit<u8>])
+        };
+        socket2::SockRef::from(&self.stream).recv_with_flags(buffer, libc::MSG_DONTWAIT)
+    }
+
+    #[cfg(not(unix))]
+    fn read_now(&mut self, len: usize) -> io::Result<usize> {
+        use std::io::Read;
+        self.stream.set_nonblocking(true)?;
+        let read = self.stream.read(&mut self.read_buffer[..len]);
+        self.stream.set_nonblocking(false)?;
+        read
     }
 }
