@@ -92,12 +92,17 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
         }
     }
     // Two writes with a pause between them: the least fragmentation that still makes a server
-    // read twice, for bugs that need more than one read. Not simpler than a plan that writes
-    // twice at most already (and would undo clearing its pauses, round and round).
+    // read twice, for bugs that need more than one read. Simpler only than more writes or a
+    // longer first write: not than the same two writes without the pause (it would undo
+    // clearing the pauses, round and round).
     let total = case.connections[index].conversation.total_len();
-    if total >= 2 && writes(&case.connections[index].write, total) > 2 {
+    if total >= 2 {
         let half = usize::try_from(total.div_ceil(2)).unwrap_or(usize::MAX);
-        out.extend(with(&|c| split_in_two(&mut c.write, half)));
+        let write = &case.connections[index].write;
+        let first = write.chunks.first().map_or(total, |&c| c as u64);
+        if writes(write, total) > 2 || (half as u64) < first {
+            out.extend(with(&|c| split_in_two(&mut c.write, half)));
+        }
     }
     // 5. Simpler plans.
     out.extend(with(&|c| clear(&mut c.write.pauses)));
@@ -416,7 +421,8 @@ mod tests {
     }
 
     /// A plan of ten writes splits into two; splitting and clearing the pauses do not undo
-    /// each other: a plan that writes twice at most is not split again.
+    /// each other: the same two writes without the pause are not split again. A first write
+    /// longer than half is.
     #[test]
     fn a_plan_of_two_writes_is_not_split_again() {
         let mut case = Case::single(Conversation::Stream {
@@ -429,9 +435,14 @@ mod tests {
             .expect("a split into two writes");
         assert_eq!(split.connections[0].write.pauses.len(), 1);
         case.connections[0].write.chunks = vec![50];
+        case.connections[0].write.pauses.clear();
         assert!(candidates(&case, "c0", 0)
             .iter()
             .all(|c| c.connections[0].write.pauses.is_empty()));
+        case.connections[0].write.chunks = vec![99];
+        assert!(candidates(&case, "c0", 0)
+            .iter()
+            .any(|c| c.connections[0].write.chunks == vec![50]));
     }
 
     #[test]
