@@ -7,17 +7,15 @@
 #
 #   scripts/verdict-times.sh [--bin PATH] [--seeds 0,1,2,3,4] [--modes a,b] [--jobs N]
 #                            [--faulty PATH] [--raw DIR] [-- CHECK ARGS]
+#   scripts/verdict-times.sh --report DIR [--modes a,b] [--seeds 0,1,2,3,4]
 #
 # --faulty PATH takes an already built faulty_echo (as --bin an already built echo-harness)
-# instead of building it.
-#
-# --report DIR prints the table of runs kept earlier with --raw DIR, running nothing.
-#
-# --raw DIR keeps each run's JSON and stderr there (DIR/MODE-SEED.json, .log); the stderr holds
-# the shrinker's phase timings (ECHO_HARNESS_SHRINK_TIMES=1; a binary from before
-# they were added prints none). Per bug it also
-# prints the shrink time, steps, how many runs hit the shrink bound, and the minimal case's
-# connections and bytes (median), to compare the shrinker's results between two binaries.
+# instead of building it. --raw DIR keeps each run's JSON and stderr there (DIR/MODE-SEED.json,
+# .log); the stderr holds the shrinker's phase times (ECHO_HARNESS_SHRINK_TIMES=1 is set; a
+# binary from before they were added prints none). --report DIR prints the table of runs kept
+# earlier with --raw DIR, running nothing. Per bug the table also gives the shrink time, steps,
+# how many runs hit the shrink bound, and the minimal case's connections and bytes (medians),
+# to compare two binaries' shrinking.
 #
 # Timings drift by ±30% on a loaded 2-core machine: compare runs interleaved, not one against a
 # figure from another day. Exit code: 0 when it ran (a bug that was not caught is listed as
@@ -43,7 +41,7 @@ while [ $# -gt 0 ]; do
     --faulty) faulty=$2; shift 2 ;;
     --report) report=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "verdict-times.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
