@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --faulty) faulty=$2; shift 2 ;;
     --report) report=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "verdict-times.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
