@@ -57,12 +57,54 @@ impl Check {
         options: &PlayOptions,
         watch: &mut Option<GrowthWatch>,
     ) -> Result<Outcome, Divergence> {
-        let outcome = roundtrip::play_confirmed(case, self.addr, options).await?;
+        self.play_watched_as(case, options, watch, true).await
+    }
+
+    /// [`play_watched`](Check::play_watched) without confirming a timing-only failure: it is
+    /// returned unconfirmed, for [`judge`](Check::judge) to shrink and then confirm, so that a
+    /// stall is waited out at four times the timeout once, on the minimal case, not twice.
+    // Unused until campaign.rs (another helper's) calls it with `judge`; see the issue 12
+    // verdict note.
+    #[allow(dead_code)]
+    pub(super) async fn play_watched_once(
+        &self,
+        case: &Case,
+        options: &PlayOptions,
+        watch: &mut Option<GrowthWatch>,
+    ) -> Result<Outcome, Divergence> {
+        self.play_watched_as(case, options, watch, false).await
+    }
+
+    async fn play_watched_as(
+        &self,
+        case: &Case,
+        options: &PlayOptions,
+        watch: &mut Option<GrowthWatch>,
+        confirmed: bool,
+    ) -> Result<Outcome, Divergence> {
+        let outcome = if confirmed {
+            roundtrip::play_confirmed(case, self.addr, options).await?
+        } else {
+            roundtrip::play(case, self.addr, options).await?
+        };
         let (Some((probe, bound)), Some(w)) = (self.watched(), watch.as_mut()) else {
             return Ok(outcome);
         };
-        let Some(settled) = leaks::settle(probe, w.level, bound).await else {
+        // Growth is called a leak only after many cases in a row, so most cases need not wait
+        // the whole bound: a level that has not settled after a short wait is taken as it is,
+        // unless it would complete a leak; that case then waits the whole bound. Late cleanup
+        // shows in a later case's level (lower again), which starts the count anew.
+        let Some(early) = leaks::settle(probe, w.level, GrowthWatch::early_wait(bound)).await
+        else {
             return Ok(outcome);
+        };
+        let settled = if w.would_leak(early) {
+            match leaks::settle(probe, w.level, bound).await {
+                Some(settled) => settled,
+                None => return Ok(outcome),
+            }
+        } else {
+            early
         };
         match w.record(settled) {
             Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
@@ -71,8 +113,8 @@ impl Check {
     }
 
     /// Plays one case, confirming a timing-only failure when `confirmed`; when `alone`, the
-    /// process group's level after it (settled) is judged against its level before: a shrink
-    /// step of a leak.
+    /// process group's level after it, settled within the options' leak bound, is judged
+    /// against its level before: a shrink step of a leak.
     pub(super) async fn play_alone(
         &self,
         case: &Case,
@@ -90,6 +132,8 @@ impl Check {
         let (Some((probe, bound)), Some(before)) = (watched, before) else {
             return Ok(outcome);
         };
+        // The options' bound: shorter for a shrink candidate, longer for a confirmation.
+        let bound = options.leak_bound.unwrap_or(bound);
         match leaks::judge_alone(probe, before, bound).await {
             Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
             None => Ok(outcome),

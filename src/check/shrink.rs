@@ -1,7 +1,14 @@
-//! Shrinking a failing case: proptest's own shrinking for a quarter of the time, then the
-//! case-level steps of `simplify`, each candidate kept only when it fails with
-//! the same class of evidence; bounded by the campaign's `shrink_time`, and confirmed at the end
+//! Shrinking a failing case, then confirming it: the case-level steps of `simplify` first (big
+//! jumps: one connection, one stream, a prefix cut where the first failure went wrong), then
+//! proptest's own shrinking for at most a quarter of the time on what is left, then `simplify`
+//! again if proptest found more; each candidate kept only when it fails with the same class of
+//! evidence. Bounded by the campaign's `shrink_time`, and the minimal case confirmed at the end
 //! the way the campaign judges any case.
+//!
+//! A failure whose only evidence is time need not be confirmed before shrinking
+//! ([`Check::judge`]): the shrink plays candidates with a short timeout anyway, and only the
+//! minimal case is then played at four times the timeouts (the original, if the minimal one
+//! does not fail again). So a stall costs one long wait, not two.
 
 use std::time::{Duration, Instant};
 
@@ -9,17 +16,75 @@ use proptest::strategy::ValueTree;
 
 use super::{simplify, Check, CheckFailure};
 use crate::case::Case;
-use crate::roundtrip::{Divergence, DivergenceKind, PlayOptions};
+use crate::roundtrip::{Divergence, DivergenceKind, Outcome, PlayOptions};
 
 /// The no-progress timeout while shrinking a failure whose only evidence is time.
 const SHRINK_TIMEOUT: Duration = Duration::from_millis(300);
 /// How often a simpler candidate is played before it counts as passing.
 const CANDIDATE_TRIES: u32 = 3;
+/// proptest's shrinking stops after this many candidates in a row bigger than the minimal case
+/// so far: its tree, which starts from the original, is then still busy with parts the
+/// case-level steps have cut already.
+const MAX_UNPLAYED: u32 = 256;
 /// Generated payloads of a minimal case up to this size are saved as their literal bytes.
 const LITERAL_LIMIT: usize = 256;
 
+/// What makes a smaller case's failure the same failure as the original's.
+struct SameClass {
+    timing_only: bool,
+    /// Bytes seen crossing between connections are the strongest evidence there is; a smaller
+    /// case that loses it (too few wrong bytes to attribute) is not the same failure.
+    must_cross: bool,
+    /// A stall while another connection was held open stays the same kind of wait: a stall on
+    /// an echo is not to shrink into a missing EOF of a connection that sends nothing. A
+    /// smaller case without such a witness may still count: the bug may not need the hold.
+    must_hold: bool,
+    kind: &'static str,
+}
+
+impl SameClass {
+    fn of(divergence: &Divergence) -> SameClass {
+        SameClass {
+            timing_only: divergence.kind.is_timing_only(),
+            must_cross: crossed(divergence),
+            must_hold: !divergence.held_open().is_empty(),
+            kind: divergence.kind.name(),
+        }
+    }
+
+    fn held(&self, d: &Divergence) -> bool {
+        !self.must_hold || d.held_open().is_empty() || d.kind.name() == self.kind
+    }
+
+    /// A shrink candidate's failure.
+    fn candidate(&self, d: &Divergence) -> bool {
+        (self.timing_only || !d.kind.is_timing_only())
+            && (!self.must_cross || crossed(d))
+            && self.held(d)
+    }
+
+    /// The minimal case's failure when it is confirmed: it may fail another way than during
+    /// shrinking (a truncating server can stall a reader or close early, by timing); a
+    /// confirmed failure is a failure.
+    fn confirmed(&self, d: &Divergence) -> bool {
+        d.confirmed && (!self.must_cross || crossed(d)) && (!self.must_hold || self.held(d))
+    }
+}
+
+fn crossed(d: &Divergence) -> bool {
+    matches!(&d.kind, DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some())
+}
+
+/// Where a shrink got to.
+struct Shrunk {
+    minimal: (Case, Divergence),
+    steps: u32,
+    hit_bound: bool,
+}
+
 impl Check {
-    /// Minimises a failing case with proptest's shrinking, bounded by `shrink_time`.
+    /// Minimises a failing case the campaign has confirmed ([`Check::play_watched`]), bounded
+    /// by `shrink_time`; the original is reported when the minimal case does not fail again.
     pub(super) async fn shrink(
         &self,
         index: u32,
@@ -28,58 +93,278 @@ impl Check {
         tree: &mut impl ValueTree<Value = Case>,
         options: &PlayOptions,
     ) -> CheckFailure {
+        let (case, first) = (original.clone(), divergence.clone());
+        match self.judge(index, original, divergence, tree, options).await {
+            Ok(failure) => failure,
+            // Only a failure never confirmed can fail to confirm, and `play_watched` confirms
+            // before the campaign shrinks; should one come here all the same, it is reported
+            // as it was found, the way the campaign reported it before `judge`.
+            Err(_) => {
+                let shrunk = Shrunk {
+                    minimal: (case.clone(), first.clone()),
+                    steps: 0,
+                    hit_bound: false,
+                };
+                let mut failure = Self::failure(index, case, first, &shrunk, Instant::now());
+                failure.through = options.through.as_ref().map(|f| f.through.clone());
+                failure
+            }
+        }
+    }
+
+    /// The verdict on a failure the campaign played once ([`Check::play_watched_once`]):
+    /// shrinks it, then confirms it. A failure whose only evidence is time counts only once
+    /// the minimal case (or, failing that, the original) fails again at four times the
+    /// timeouts; when neither does, `Err` gives the original's outcome of that slower play, its
+    /// first failure as [`Outcome::unconfirmed`], for the campaign to record as a pass.
+    pub(super) async fn judge(
+        &self,
+        index: u32,
+        original: Case,
+        divergence: Divergence,
+        tree: &mut impl ValueTree<Value = Case>,
+        options: &PlayOptions,
+    ) -> Result<CheckFailure, Outcome> {
         let started = Instant::now();
-        let timing_only = divergence.kind.is_timing_only();
-        // Bytes seen crossing between connections are the strongest evidence there is; a
-        // smaller case that loses it (too few wrong bytes to attribute) is not the same failure.
-        let crossed = |d: &Divergence| matches!(&d.kind, DivergenceKind::Mismatch { evidence, .. } if evidence.crossed_from.is_some());
-        let must_cross = crossed(&divergence);
-        // A stall while another connection was held open stays the same kind of wait: a stall
-        // on an echo is not to shrink into a missing EOF of a connection that sends nothing. A
-        // smaller case without such a witness may still count: the bug may not need the hold.
-        let must_hold = !divergence.held_open().is_empty();
-        let held = |d: &Divergence| {
-            !must_hold || d.held_open().is_empty() || d.kind.name() == divergence.kind.name()
+        let shrunk = self
+            .minimise(&original, &divergence, tree, options, started)
+            .await;
+        let phase = Instant::now();
+        let confirmed = self
+            .confirm_minimal(&original, &divergence, &shrunk, options)
+            .await;
+        phase_done("confirming the minimal case", 1, phase);
+        let (minimal, found) = match confirmed {
+            Some(found) => found,
+            None if divergence.confirmed => (original.clone(), divergence.clone()),
+            None => {
+                let phase = Instant::now();
+                let again = self.confirm_slower(&original, &divergence, options).await;
+                phase_done("confirming the original", 1, phase);
+                match again {
+                    Ok(mut outcome) => {
+                        outcome.unconfirmed = Some(divergence);
+                        return Err(outcome);
+                    }
+                    Err(again) => (original.clone(), self.blame_dead_server(again)),
+                }
+            }
         };
-        let same_class = |d: &Divergence| {
-            (timing_only || !d.kind.is_timing_only()) && (!must_cross || crossed(d)) && held(d)
+        let mut failure = Self::failure(index, original, divergence, &shrunk, started);
+        (failure.minimal, failure.divergence) = (minimal, found);
+        failure.through = options.through.as_ref().map(|f| f.through.clone());
+        Ok(failure)
+    }
+
+    /// The failure of `original`, its minimal case yet to be filled in.
+    fn failure(
+        index: u32,
+        original: Case,
+        divergence: Divergence,
+        shrunk: &Shrunk,
+        started: Instant,
+    ) -> CheckFailure {
+        CheckFailure {
+            case_index: index,
+            minimal: original.clone(),
+            divergence: divergence.clone(),
+            original,
+            original_divergence: divergence,
+            shrink_steps: shrunk.steps,
+            shrink_elapsed: started.elapsed(),
+            shrink_hit_bound: shrunk.hit_bound,
+            through: None,
+        }
+    }
+
+    /// The minimal case and how it failed once confirmed the way the campaign judges any case;
+    /// `None` when it is the original or does not fail again.
+    async fn confirm_minimal(
+        &self,
+        original: &Case,
+        divergence: &Divergence,
+        shrunk: &Shrunk,
+        options: &PlayOptions,
+    ) -> Option<(Case, Divergence)> {
+        let (minimal, shrunk_as) = &shrunk.minimal;
+        if minimal == original {
+            return None;
+        }
+        let class = SameClass::of(divergence);
+        let alone = matches!(divergence.kind, DivergenceKind::Leaked { .. });
+        // A bug that needs the server to see separate reads may not show in one play, as when
+        // shrinking: the minimal case gets as many tries. Each failure counts only as the
+        // campaign would count it, so a try that fails is a confirmed failure.
+        for _ in 0..CANDIDATE_TRIES {
+            let again = if shrunk_as.confirmed {
+                // Its evidence is more than time: played as the campaign plays a case (which
+                // confirms it at 4x should it now fail by time only).
+                self.play_alone(minimal, options, alone, true).await
+            } else {
+                // It failed by time at the short shrink timeout already; the slower play is
+                // the confirmation.
+                self.confirm_slower(minimal, shrunk_as, options).await
+            };
+            match again {
+                Err(d) if class.confirmed(&d) => {
+                    return Some((minimal.clone(), self.blame_dead_server(d)));
+                }
+                Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+        None
+    }
+
+    /// `case`, which failed by time only as `first`, played once more at four times the
+    /// timeouts: `Err` (confirmed) when it fails again.
+    async fn confirm_slower(
+        &self,
+        case: &Case,
+        first: &Divergence,
+        options: &PlayOptions,
+    ) -> Result<Outcome, Divergence> {
+        let alone = matches!(first.kind, DivergenceKind::Leaked { .. });
+        self.play_alone(case, &options.slower(), alone, false)
+            .await
+            .map_err(|mut again| {
+                again.confirmed = true;
+                again
+            })
+    }
+
+    /// Searches for a smaller case that fails the same way, bounded by `shrink_time`.
+    async fn minimise(
+        &self,
+        original: &Case,
+        divergence: &Divergence,
+        tree: &mut impl ValueTree<Value = Case>,
+        options: &PlayOptions,
+        started: Instant,
+    ) -> Shrunk {
+        let class = SameClass::of(divergence);
+        let mut shrunk = Shrunk {
+            minimal: (original.clone(), divergence.clone()),
+            steps: 0,
+            hit_bound: false,
         };
+        // A dead server cannot tell us anything more; a shrink needs a live one.
+        if matches!(divergence.kind, DivergenceKind::ServerDied { .. }) {
+            return shrunk;
+        }
         // A candidate that stalls costs a whole timeout; shrink with a short one. A spurious
         // stall only rejects a candidate (or, for a timing-only failure, is caught when the
-        // minimal case is confirmed with the full timeout, and 4x, at the end).
+        // minimal case is confirmed with four times the full timeout at the end).
+        // The leak checks only for a leak: with a short bound a loaded machine closes late,
+        // and a stall that "shrank" into a socket closed late is no longer the same bug, and
+        // does not confirm.
+        let leak = matches!(
+            divergence.kind,
+            DivergenceKind::NotClosed { .. } | DivergenceKind::Leaked { .. }
+        );
         let shrink_options = PlayOptions {
             timeout: options.timeout.min(SHRINK_TIMEOUT),
-            leak_bound: options.leak_bound.map(|b| b.min(SHRINK_TIMEOUT)),
+            leak_bound: options
+                .leak_bound
+                .filter(|_| leak)
+                .map(|b| b.min(SHRINK_TIMEOUT)),
             ..options.clone()
         };
         // Lasting growth was judged over many cases; a candidate is judged alone, its level
         // after against its level before.
         let alone = matches!(divergence.kind, DivergenceKind::Leaked { .. });
-        let mut minimal = (original.clone(), divergence.clone());
-        let mut steps = 0u32;
-        let mut hit_bound = false;
-        // A dead server cannot tell us anything more; a shrink needs a live one.
-        let shrinkable = !matches!(divergence.kind, DivergenceKind::ServerDied { .. });
-        // proptest's shrinking first, for a quarter of the time; then the case-level steps,
-        // which measured more effective on real server bugs (see `simplify`).
-        let proptest_time = self.shrink_time / 4;
-        if shrinkable && tree.simplify() {
+        let play = |candidate: Case| {
+            let shrink_options = &shrink_options;
+            async move {
+                let result = self
+                    .play_alone(&candidate, shrink_options, alone, false)
+                    .await;
+                (candidate, result)
+            }
+        };
+        if class.must_cross {
+            // Bytes that cross between connections: proptest's steps first, which shrink every
+            // connection a little at a time, where the case-level steps cut one connection at
+            // a time and each cut of another connection may lose the crossing. (A stall with
+            // a connection held open shrinks well either way, and each of proptest's many
+            // failing steps costs it a timeout.)
+            self.proptest_phase(&mut shrunk, &class, &play, tree, false, started)
+                .await;
+            self.simplify_phase("case-level steps", &mut shrunk, &class, &play, started)
+                .await;
+        } else {
+            // The case-level steps first: they cut a case to its failing connection and a
+            // prefix in a few plays, where proptest's steps take one element or one halving at
+            // a time.
+            self.simplify_phase("case-level steps", &mut shrunk, &class, &play, started)
+                .await;
+            if self
+                .proptest_phase(&mut shrunk, &class, &play, tree, true, started)
+                .await
+            {
+                self.simplify_phase(
+                    "case-level steps again",
+                    &mut shrunk,
+                    &class,
+                    &play,
+                    started,
+                )
+                .await;
+            }
+        }
+        simplify::literalize(&mut shrunk.minimal.0, LITERAL_LIMIT);
+        shrunk
+    }
+
+    /// proptest's shrinking, for a quarter of `shrink_time` at most; whether it found a
+    /// smaller failing case. Its tree starts from the original: `after_simplify`, a candidate
+    /// bigger than the minimal case so far is not played, and the phase ends after
+    /// [`MAX_UNPLAYED`] such in a row.
+    async fn proptest_phase<F, Fut>(
+        &self,
+        shrunk: &mut Shrunk,
+        class: &SameClass,
+        play: &F,
+        tree: &mut impl ValueTree<Value = Case>,
+        after_simplify: bool,
+        started: Instant,
+    ) -> bool
+    where
+        F: Fn(Case) -> Fut,
+        Fut: std::future::Future<Output = (Case, Result<Outcome, Divergence>)>,
+    {
+        let phase = Instant::now();
+        let steps = shrunk.steps;
+        let end = phase + self.shrink_time / 4;
+        let mut improved = false;
+        let mut unplayed = 0u32;
+        if !shrunk.hit_bound && tree.simplify() {
             loop {
-                if started.elapsed() >= proptest_time {
+                if started.elapsed() >= self.shrink_time {
+                    shrunk.hit_bound = true;
                     break;
                 }
-                steps += 1;
+                if Instant::now() >= end {
+                    break;
+                }
                 let candidate = tree.current();
-                let failed = match self
-                    .play_alone(&candidate, &shrink_options, alone, false)
-                    .await
-                {
-                    Err(d) if same_class(&d) => Some(d),
-                    _ => None,
+                let failed = if !after_simplify || size(&candidate) <= size(&shrunk.minimal.0) {
+                    unplayed = 0;
+                    shrunk.steps += 1;
+                    match play(candidate).await {
+                        (candidate, Err(d)) if class.candidate(&d) => Some((candidate, d)),
+                        _ => None,
+                    }
+                } else if unplayed >= MAX_UNPLAYED {
+                    break;
+                } else {
+                    unplayed += 1;
+                    None
                 };
                 let more = match failed {
-                    Some(d) => {
-                        minimal = (candidate, d);
+                    Some(found) => {
+                        improved |= found.0 != shrunk.minimal.0;
+                        shrunk.minimal = found;
                         tree.simplify()
                     }
                     None => tree.complicate(),
@@ -89,59 +374,84 @@ impl Check {
                 }
             }
         }
-        let mut improved = shrinkable;
+        phase_done("proptest's steps", shrunk.steps - steps, phase);
+        improved
+    }
+
+    /// The case-level steps of `simplify`, to a fixed point or the time bound.
+    async fn simplify_phase<F, Fut>(
+        &self,
+        name: &str,
+        shrunk: &mut Shrunk,
+        class: &SameClass,
+        play: &F,
+        started: Instant,
+    ) where
+        F: Fn(Case) -> Fut,
+        Fut: std::future::Future<Output = (Case, Result<Outcome, Divergence>)>,
+    {
+        let phase = Instant::now();
+        let steps = shrunk.steps;
+        self.simplify_steps(shrunk, class, play, started).await;
+        phase_done(name, shrunk.steps - steps, phase);
+    }
+
+    async fn simplify_steps<F, Fut>(
+        &self,
+        shrunk: &mut Shrunk,
+        class: &SameClass,
+        play: &F,
+        started: Instant,
+    ) where
+        F: Fn(Case) -> Fut,
+        Fut: std::future::Future<Output = (Case, Result<Outcome, Divergence>)>,
+    {
+        let mut improved = true;
         while improved {
             improved = false;
-            'candidates: for candidate in simplify::candidates(&minimal.0, &minimal.1.connection) {
+            let (case, found) = &shrunk.minimal;
+            'candidates: for candidate in
+                simplify::candidates(case, &found.connection, found.received)
+            {
                 // A bug that needs the server to see separate reads shows only when the kernel
                 // does not join the pieces, which a loaded machine often does: a candidate gets
                 // a few tries before it counts as passing.
                 for _ in 0..CANDIDATE_TRIES {
                     if started.elapsed() >= self.shrink_time {
-                        hit_bound = true;
-                        break 'candidates;
+                        shrunk.hit_bound = true;
+                        return;
                     }
-                    steps += 1;
-                    match self
-                        .play_alone(&candidate, &shrink_options, alone, false)
-                        .await
-                    {
-                        Err(d) if same_class(&d) => {
-                            minimal = (candidate, d);
+                    shrunk.steps += 1;
+                    match play(candidate.clone()).await {
+                        (candidate, Err(d)) if class.candidate(&d) => {
+                            shrunk.minimal = (candidate, d);
                             improved = true;
                             break 'candidates;
                         }
-                        Err(_) => break,
-                        Ok(_) => {}
+                        (_, Err(_)) => break,
+                        (_, Ok(_)) => {}
                     }
                 }
             }
         }
-        simplify::literalize(&mut minimal.0, LITERAL_LIMIT);
-        // Confirm the minimal case the way the campaign judges any case.
-        if minimal.0 != original {
-            match self.play_alone(&minimal.0, options, alone, true).await {
-                // It may fail another way than during shrinking (a truncating server can stall
-                // a reader or close early, by timing); a confirmed failure is a failure.
-                Err(d)
-                    if d.confirmed && (!must_cross || crossed(&d)) && (!must_hold || held(&d)) =>
-                {
-                    minimal.1 = self.blame_dead_server(d)
-                }
-                // Flaky at the minimum: report the original, which failed confirmed.
-                _ => minimal = (original.clone(), divergence.clone()),
-            }
-        }
-        CheckFailure {
-            case_index: index,
-            original,
-            original_divergence: divergence,
-            minimal: minimal.0,
-            divergence: minimal.1,
-            shrink_steps: steps,
-            shrink_elapsed: started.elapsed(),
-            shrink_hit_bound: hit_bound,
-            through: options.through.as_ref().map(|f| f.through.clone()),
-        }
+    }
+}
+
+/// A case's size as shrinking compares it: connections, then bytes.
+fn size(case: &Case) -> (usize, u64) {
+    (case.connections.len(), case.total_len())
+}
+
+/// Says how long a phase of the shrink took: a `tracing` event, and a line on stderr when
+/// `ECHO_HARNESS_SHRINK_TIMES` is set (`scripts/verdict-times.sh` sets it, to say where the
+/// time to a verdict goes).
+fn phase_done(phase: &str, steps: u32, started: Instant) {
+    let elapsed = started.elapsed();
+    tracing::debug!(steps, ?elapsed, "shrink: {phase}");
+    if std::env::var_os("ECHO_HARNESS_SHRINK_TIMES").is_some() {
+        eprintln!(
+            "echo-harness: shrink: {phase}: {steps} plays in {} ms",
+            elapsed.as_millis()
+        );
     }
 }

@@ -12,8 +12,9 @@ use crate::case::{Case, ConnectionCase, Conversation, Hold, Payload, ReadPlan, W
 const SUFFIX_LIMIT: usize = 64 * 1024;
 
 /// Simpler variants of `case`, most promising first. `failing` names the connection that
-/// diverged.
-pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
+/// diverged, after `received` bytes of its echo had come back intact: a prefix that ends just
+/// past them keeps where it went wrong (the wrong byte, or the byte the server never echoed).
+pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case> {
     let mut out = Vec::new();
     let Some(index) = case.connections.iter().position(|c| c.name == failing) else {
         return out;
@@ -54,22 +55,17 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
     out.extend(with(&|c| drop_round(&mut c.conversation, true)));
     out.extend(with(&|c| drop_round(&mut c.conversation, false)));
     // 4. Shorter payloads: a prefix of each.
-    let payloads = case.connections[index].conversation.payloads().len();
-    for p in 0..payloads {
-        let len = case.connections[index].conversation.payloads()[p].len();
-        // Halving the distance to the full length, smallest first: the first that still fails
-        // is at most twice as far from the shortest failing length as that is from the full
-        // one, so shrinking closes in on it in a few rounds, not a byte at a time. Just past
-        // the first write chunk keeps the least fragmentation a bug may need: two writes.
+    let payloads = case.connections[index].conversation.payloads();
+    // Where `received` falls: the payload, and the offset in it.
+    let mut wrong_at = usize::try_from(received).ok();
+    for (p, payload) in payloads.iter().enumerate() {
+        let len = payload.len();
+        let here = wrong_at.filter(|&at| at < len);
+        wrong_at = wrong_at
+            .and_then(|at| at.checked_sub(len))
+            .filter(|_| here.is_none());
         let first_chunk = case.connections[index].write.chunks.first().copied();
-        let mut lengths: Vec<usize> = (1..usize::BITS)
-            .map(|k| len - (len >> k))
-            .chain(first_chunk.map(|c| c + 1))
-            .chain([len.saturating_sub(1)])
-            .collect();
-        lengths.sort_unstable();
-        lengths.dedup();
-        for new_len in lengths.into_iter().filter(|&l| l < len) {
+        for new_len in prefix_lengths(len, first_chunk, here) {
             out.extend(with(&|c| truncate(&mut c.conversation, p, new_len)));
         }
         // A suffix keeps a bad byte near the end; only for payloads small enough to save as
@@ -82,12 +78,31 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
             }
         }
     }
+    // The other connections' payloads, cut the same way: a bug between connections (bytes that
+    // cross, a connection held while another waits) needs them, but seldom all their bytes.
+    for other in (0..case.connections.len()).filter(|&i| i != index) {
+        let payloads = case.connections[other].conversation.payloads();
+        for (p, payload) in payloads.iter().enumerate() {
+            for new_len in prefix_lengths(payload.len(), None, None) {
+                let mut simpler = case.clone();
+                if truncate(&mut simpler.connections[other].conversation, p, new_len) {
+                    out.push(simpler);
+                }
+            }
+        }
+    }
     // Two writes with a pause between them: the least fragmentation that still makes a server
-    // read twice, for bugs that need more than one read.
+    // read twice, for bugs that need more than one read. Simpler only than more writes or a
+    // longer first write: not than the same two writes without the pause (it would undo
+    // clearing the pauses, round and round).
     let total = case.connections[index].conversation.total_len();
     if total >= 2 {
         let half = usize::try_from(total.div_ceil(2)).unwrap_or(usize::MAX);
-        out.extend(with(&|c| split_in_two(&mut c.write, half)));
+        let write = &case.connections[index].write;
+        let first = write.chunks.first().map_or(total, |&c| c as u64);
+        if writes(write, total) > 2 || (half as u64) < first {
+            out.extend(with(&|c| split_in_two(&mut c.write, half)));
+        }
     }
     // 5. Simpler plans.
     out.extend(with(&|c| clear(&mut c.write.pauses)));
@@ -100,6 +115,45 @@ pub(crate) fn candidates(case: &Case, failing: &str) -> Vec<Case> {
     // A change to the outer connection of a hold can leave it nothing to hold on.
     out.retain(|c| c.validate().is_ok());
     out
+}
+
+/// The lengths to cut a payload of `len` bytes to, shortest first. Nothing or one byte first:
+/// many bugs need no more, and a short candidate that passes costs little. Then halving the
+/// distance to the full length: the first that still fails is at most twice as far from the
+/// shortest failing length as that is from the full one, so shrinking closes in on it in a few
+/// rounds, not a byte at a time. Just past the `first_chunk` written keeps the least
+/// fragmentation a bug may need: two writes; just past `wrong_at`, the offset where the echo
+/// went wrong, keeps where it did.
+fn prefix_lengths(len: usize, first_chunk: Option<usize>, wrong_at: Option<usize>) -> Vec<usize> {
+    let mut lengths: Vec<usize> = (1..usize::BITS)
+        .map(|k| len - (len >> k))
+        .chain([0, 1])
+        .chain(first_chunk.map(|c| c + 1))
+        .chain(wrong_at.map(|at| at + 1))
+        .chain([len.saturating_sub(1)])
+        .filter(|&l| l < len)
+        .collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    lengths
+}
+
+/// How many writes `write` makes of `total` bytes, counted up to 3.
+fn writes(write: &WritePlan, total: u64) -> usize {
+    let mut written = 0u64;
+    let mut writes = 0;
+    for chunk in write.chunks.iter().cycle().take(3) {
+        if written >= total {
+            break;
+        }
+        written += *chunk as u64;
+        writes += 1;
+    }
+    if write.chunks.is_empty() {
+        1
+    } else {
+        writes.max(1)
+    }
 }
 
 /// `case` without connection `i`; a hold that names it goes too, one past it is renumbered.
@@ -291,7 +345,7 @@ mod tests {
         let mut other = case.connections[0].clone();
         other.name = "c1".into();
         case.connections.push(other);
-        let candidates = candidates(&case, "c0");
+        let candidates = candidates(&case, "c0", 0);
         assert!(candidates.iter().all(|c| c != &case));
         assert!(candidates.iter().any(|c| c.connections.len() == 1));
         assert!(candidates.iter().any(|c| c.total_len() < case.total_len()));
@@ -311,7 +365,7 @@ mod tests {
             payload: Payload::generated(1000, 2),
             after: 600,
         });
-        let candidates = candidates(&case, "c0");
+        let candidates = candidates(&case, "c0", 0);
         let conversations: Vec<&Conversation> = candidates
             .iter()
             .map(|c| &c.connections[0].conversation)
@@ -331,6 +385,64 @@ mod tests {
             after: 499
         }));
         assert!(candidates.iter().all(|c| c.validate().is_ok()));
+    }
+
+    /// A prefix cut just past the bytes that came back intact, in the payload where they end,
+    /// and the empty prefix; nothing past the end.
+    #[test]
+    fn a_prefix_ends_just_past_where_the_echo_went_wrong() {
+        let case = Case::single(Conversation::Interactive {
+            messages: vec![Payload::generated(1000, 1), Payload::generated(1000, 2)],
+        });
+        let lengths = |received| -> Vec<(usize, usize)> {
+            candidates(&case, "c0", received)
+                .iter()
+                .filter_map(|c| match &c.connections[0].conversation {
+                    Conversation::Interactive { messages } if messages.len() == 2 => {
+                        Some((messages[0].len(), messages[1].len()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let wrong_in_second = lengths(1000 + 637);
+        assert!(
+            wrong_in_second.contains(&(1000, 638)),
+            "{wrong_in_second:?}"
+        );
+        assert!(
+            !wrong_in_second.contains(&(638, 1000)),
+            "{wrong_in_second:?}"
+        );
+        let wrong_in_first = lengths(637);
+        assert!(wrong_in_first.contains(&(638, 1000)), "{wrong_in_first:?}");
+        assert!(!wrong_in_first.contains(&(1000, 638)), "{wrong_in_first:?}");
+        assert!(lengths(5000).iter().all(|&(a, b)| a <= 1000 && b <= 1000));
+    }
+
+    /// A plan of ten writes splits into two; splitting and clearing the pauses do not undo
+    /// each other: the same two writes without the pause are not split again. A first write
+    /// longer than half is.
+    #[test]
+    fn a_plan_of_two_writes_is_not_split_again() {
+        let mut case = Case::single(Conversation::Stream {
+            payload: Payload::generated(100, 3),
+        });
+        case.connections[0].write.chunks = vec![10];
+        let split = candidates(&case, "c0", 0)
+            .into_iter()
+            .find(|c| c.connections[0].write.chunks == vec![50])
+            .expect("a split into two writes");
+        assert_eq!(split.connections[0].write.pauses.len(), 1);
+        case.connections[0].write.chunks = vec![50];
+        case.connections[0].write.pauses.clear();
+        assert!(candidates(&case, "c0", 0)
+            .iter()
+            .all(|c| c.connections[0].write.pauses.is_empty()));
+        case.connections[0].write.chunks = vec![99];
+        assert!(candidates(&case, "c0", 0)
+            .iter()
+            .any(|c| c.connections[0].write.chunks == vec![50]));
     }
 
     #[test]

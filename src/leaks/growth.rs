@@ -109,10 +109,13 @@ impl Run {
     }
 }
 
-/// A campaign's judge of lasting growth: after each case, the settled level; a leak once a
-/// count has grown in each of `cases` cases in a row, by at least `cases` in all. A pool that
-/// grows for a few cases and then stays where it is passes; so does cleanup that comes late
-/// but within the bound.
+/// A campaign's judge of lasting growth: after each case, the level; a leak once a count has
+/// grown in each of `cases` cases in a row, by at least `cases` in all. A pool that grows for a
+/// few cases and then stays where it is passes; so does cleanup that comes late but within the
+/// bound. The level after a case may be taken before it settled
+/// ([`early_wait`](GrowthWatch::early_wait)), but not the one that completes a leak: cleanup
+/// still under way then shows as a lower level in the next case, which ends the run, and the
+/// level that completes it has had the whole bound.
 #[derive(Debug, Clone)]
 pub(crate) struct GrowthWatch {
     descriptors: Run,
@@ -135,6 +138,20 @@ impl GrowthWatch {
             cases,
             level,
         }
+    }
+
+    /// How long a campaign's case waits for the level to settle before it is taken as it is:
+    /// a tenth of the bound, so that a target that lets go at once, or within a few
+    /// milliseconds, is seen settled. Only a level that would complete a leak waits the whole
+    /// bound (see [`would_leak`](GrowthWatch::would_leak)).
+    pub(crate) fn early_wait(bound: Duration) -> Duration {
+        bound / 10
+    }
+
+    /// Whether [`record`](GrowthWatch::record)ing `level` would call a leak: the level after
+    /// a case is then waited for until it settles, or the bound passes, before it is recorded.
+    pub(crate) fn would_leak(&self, level: ResourceLevel) -> bool {
+        self.clone().record(level).is_some()
     }
 
     /// Takes the settled level after a case; the growth, once it is a leak.
@@ -210,6 +227,25 @@ mod tests {
         seen = feed(&mut watch, &[(10, 5)]);
         assert_eq!(seen[0].map(|g| g.threads), Some(Some((2, 5))));
         assert_eq!(seen[0].map(|g| g.descriptors), Some(Some((7, 10))));
+    }
+
+    #[test]
+    fn would_leak_foretells_record_and_changes_nothing() {
+        let mut watch = GrowthWatch::with_cases(level(7, 2), 3);
+        feed(&mut watch, &[(8, 2), (9, 2)]);
+        // The third rise would complete the leak; a level that did not rise would not.
+        assert!(watch.would_leak(level(10, 2)));
+        assert!(!watch.would_leak(level(9, 2)));
+        assert_eq!(watch.level, level(9, 2), "asking records nothing");
+        assert!(watch.record(level(10, 2)).is_some());
+    }
+
+    #[test]
+    fn early_wait_is_a_tenth_of_the_bound() {
+        assert_eq!(
+            GrowthWatch::early_wait(Duration::from_secs(1)),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]
