@@ -1,7 +1,9 @@
-//! The campaign loop: draw the seed's cases in order, play each (confirming a timing-only
-//! failure, watching the target's process group for lasting growth), stop at the case count or
-//! the duration, and on the first failure blame a dead server and shrink the case. Several
-//! cases at once (`Check::jobs`) are scheduled in `jobs`; one at a time plays here.
+//! The campaign loop: draw the seed's cases in order, play each (watching the target's process
+//! group for lasting growth), stop at the case count or the duration, and on the first failure
+//! blame a dead server, then shrink and confirm it (`judge`): a failure whose only evidence is
+//! time and that does not fail again at four times the timeouts is recorded as unconfirmed,
+//! and the campaign plays on. Several cases at once (`Check::jobs`) are scheduled in `jobs`;
+//! one at a time plays here.
 
 use std::time::Instant;
 
@@ -78,7 +80,7 @@ impl Check {
             if let Some(in_front) = &self.through {
                 options.through = Some(in_front.with_seed(proxy_seed(seed, index)));
             }
-            match self.play_watched(&case, &options, &mut watch).await {
+            match self.play_watched_once(&case, &options, &mut watch).await {
                 Ok(outcome) => {
                     verdict.record_pass(&outcome);
                     if let Some(hook) = &self.progress {
@@ -87,12 +89,17 @@ impl Check {
                 }
                 Err(divergence) => {
                     let divergence = self.blame_dead_server(divergence);
-                    let failure = self
-                        .shrink(index, case, divergence, &mut tree, &options)
-                        .await;
-                    verdict.cases += 1;
-                    verdict.failure = Some(Box::new(failure));
-                    break;
+                    match self
+                        .judge(index, case, divergence, &mut tree, &options)
+                        .await
+                    {
+                        Ok(failure) => {
+                            verdict.cases += 1;
+                            verdict.failure = Some(Box::new(failure));
+                            break;
+                        }
+                        Err(unconfirmed) => verdict.record_pass(&unconfirmed),
+                    }
                 }
             }
         }

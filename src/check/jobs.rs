@@ -9,8 +9,8 @@
 //!   once every case before it has been committed.
 //! - A failure is not judged while anything else is in flight: no new case starts, the cases
 //!   already playing finish, and then the lowest failing index is played again alone, the way
-//!   a one-at-a-time campaign plays it (a timing-only failure confirmed at four times the
-//!   timeouts). Only a failure that fails alone counts; one that passes alone was the doing of
+//!   a one-at-a-time campaign plays it, and judged the same way (shrunk, then a timing-only
+//!   failure confirmed at four times the timeouts). Only a failure that fails alone counts; one that passes alone was the doing of
 //!   the cases beside it (load, or a bug between connections that this case alone does not
 //!   show) and goes to [`Verdict::unconfirmed`], as a timing-only failure that passed slower
 //!   does. So the failing index is the lowest one that fails alone, as with one job.
@@ -88,14 +88,15 @@ impl Check {
                     continue;
                 };
                 let replayed = match result {
-                    Err(seen) if !alone => match self.play_alone(&case, options, false, true).await
-                    {
-                        Ok(outcome) => {
-                            verdict.unconfirmed.push(seen);
-                            Ok(outcome)
+                    Err(seen) if !alone => {
+                        match self.play_alone(&case, options, false, false).await {
+                            Ok(outcome) => {
+                                verdict.unconfirmed.push(seen);
+                                Ok(outcome)
+                            }
+                            failed => failed,
                         }
-                        failed => failed,
-                    },
+                    }
                     played => played,
                 };
                 let outcome = match replayed {
@@ -103,16 +104,31 @@ impl Check {
                     Err(failed) => {
                         let divergence = self.blame_dead_server(failed);
                         let tree = trees.get_mut(&index).expect("a played case has its tree");
-                        return self
-                            .fail(verdict, index, case, divergence, tree, options)
-                            .await;
+                        if self
+                            .fail(&mut verdict, index, case, divergence, tree, options)
+                            .await
+                        {
+                            return verdict;
+                        }
+                        trees.remove(&index);
+                        if let Some(hook) = &self.progress {
+                            hook(verdict.cases, verdict.bytes_verified);
+                        }
+                        continue;
                     }
                 };
                 if windowed && window_last == Some(index) {
                     let judged = self.judge_window(&mut watch, window_cases, &case, &outcome);
                     if let Some(growth) = judged.await {
                         let tree = trees.get_mut(&index).expect("a played case has its tree");
-                        return self.fail(verdict, index, case, growth, tree, options).await;
+                        if self
+                            .fail(&mut verdict, index, case, growth, tree, options)
+                            .await
+                        {
+                            return verdict;
+                        }
+                        trees.remove(&index);
+                        continue;
                     }
                 }
                 trees.remove(&index);
@@ -148,7 +164,7 @@ impl Check {
                     trees.insert(index, tree);
                     in_flight.push(async move {
                         let result = if alone {
-                            self.play_alone(&case, options, false, true).await
+                            self.play_alone(&case, options, false, false).await
                         } else {
                             self.play_in_flight(&case, options).await
                         };
@@ -190,20 +206,28 @@ impl Check {
         roundtrip::play(case, self.addr, options).await
     }
 
-    /// Ends the campaign with the failure of the case at `index`, shrunk, as the one-at-a-time
-    /// campaign does.
+    /// Judges the failure of the case at `index` as the one-at-a-time campaign does
+    /// ([`judge`](Check::judge): shrunk, then confirmed): `Some` ends the campaign with it,
+    /// `None` means it did not fail again and was recorded as unconfirmed.
     async fn fail(
         &self,
-        mut verdict: Verdict,
+        verdict: &mut Verdict,
         index: u32,
         case: Case,
         divergence: Divergence,
         tree: &mut Tree,
         options: &PlayOptions,
-    ) -> Verdict {
-        let failure = self.shrink(index, case, divergence, tree, options).await;
-        verdict.cases += 1;
-        verdict.failure = Some(Box::new(failure));
-        verdict
+    ) -> bool {
+        match self.judge(index, case, divergence, tree, options).await {
+            Ok(failure) => {
+                verdict.cases += 1;
+                verdict.failure = Some(Box::new(failure));
+                true
+            }
+            Err(unconfirmed) => {
+                verdict.record_pass(&unconfirmed);
+                false
+            }
+        }
     }
 }

@@ -49,44 +49,17 @@ impl Check {
         probe().map(GrowthWatch::new)
     }
 
-    /// Plays a campaign's case (confirming a timing-only failure), then judges the settled
-    /// level of the process group against the cases before it.
-    pub(super) async fn play_watched(
-        &self,
-        case: &Case,
-        options: &PlayOptions,
-        watch: &mut Option<GrowthWatch>,
-    ) -> Result<Outcome, Divergence> {
-        self.play_watched_as(case, options, watch, true).await
-    }
-
-    /// [`play_watched`](Check::play_watched) without confirming a timing-only failure: it is
-    /// returned unconfirmed, for [`judge`](Check::judge) to shrink and then confirm, so that a
-    /// stall is waited out at four times the timeout once, on the minimal case, not twice.
-    // Unused until campaign.rs (another helper's) calls it with `judge`; see the issue 12
-    // verdict note.
-    #[allow(dead_code)]
+    /// Plays a campaign's case, then judges the level of the process group against the cases
+    /// before it. A timing-only failure is returned unconfirmed, for [`judge`](Check::judge)
+    /// to shrink and then confirm, so that a stall is waited out at four times the timeout
+    /// once, on the minimal case, not twice.
     pub(super) async fn play_watched_once(
         &self,
         case: &Case,
         options: &PlayOptions,
         watch: &mut Option<GrowthWatch>,
     ) -> Result<Outcome, Divergence> {
-        self.play_watched_as(case, options, watch, false).await
-    }
-
-    async fn play_watched_as(
-        &self,
-        case: &Case,
-        options: &PlayOptions,
-        watch: &mut Option<GrowthWatch>,
-        confirmed: bool,
-    ) -> Result<Outcome, Divergence> {
-        let outcome = if confirmed {
-            roundtrip::play_confirmed(case, self.addr, options).await?
-        } else {
-            roundtrip::play(case, self.addr, options).await?
-        };
+        let outcome = roundtrip::play(case, self.addr, options).await?;
         let (Some((probe, bound)), Some(w)) = (self.watched(), watch.as_mut()) else {
             return Ok(outcome);
         };

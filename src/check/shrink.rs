@@ -83,35 +83,6 @@ struct Shrunk {
 }
 
 impl Check {
-    /// Minimises a failing case the campaign has confirmed ([`Check::play_watched`]), bounded
-    /// by `shrink_time`; the original is reported when the minimal case does not fail again.
-    pub(super) async fn shrink(
-        &self,
-        index: u32,
-        original: Case,
-        divergence: Divergence,
-        tree: &mut impl ValueTree<Value = Case>,
-        options: &PlayOptions,
-    ) -> CheckFailure {
-        let (case, first) = (original.clone(), divergence.clone());
-        match self.judge(index, original, divergence, tree, options).await {
-            Ok(failure) => failure,
-            // Only a failure never confirmed can fail to confirm, and `play_watched` confirms
-            // before the campaign shrinks; should one come here all the same, it is reported
-            // as it was found, the way the campaign reported it before `judge`.
-            Err(_) => {
-                let shrunk = Shrunk {
-                    minimal: (case.clone(), first.clone()),
-                    steps: 0,
-                    hit_bound: false,
-                };
-                let mut failure = Self::failure(index, case, first, &shrunk, Instant::now());
-                failure.through = options.through.as_ref().map(|f| f.through.clone());
-                failure
-            }
-        }
-    }
-
     /// The verdict on a failure the campaign played once ([`Check::play_watched_once`]):
     /// shrinks it, then confirms it. A failure whose only evidence is time counts only once
     /// the minimal case (or, failing that, the original) fails again at four times the
