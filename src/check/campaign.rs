@@ -88,7 +88,7 @@ impl Check {
                     }
                 }
                 Err(divergence) => {
-                    let divergence = self.blame_dead_server(divergence);
+                    let divergence = self.blame_dead_server(divergence).await;
                     match self
                         .judge(index, case, divergence, &mut tree, &options)
                         .await

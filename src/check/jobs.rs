@@ -102,7 +102,7 @@ impl Check {
                 let outcome = match replayed {
                     Ok(outcome) => outcome,
                     Err(failed) => {
-                        let divergence = self.blame_dead_server(failed);
+                        let divergence = self.blame_dead_server(failed).await;
                         let tree = trees.get_mut(&index).expect("a played case has its tree");
                         if self
                             .fail(&mut verdict, index, case, divergence, tree, options)

@@ -157,6 +157,6 @@ impl Check {
         // The watch counts windows; the report counts cases.
         growth.cases = growth.cases.saturating_mul(cases);
         let divergence = growth.divergence(bound, case.total_len(), outcome);
-        Some(self.blame_dead_server(divergence))
+        Some(self.blame_dead_server(divergence).await)
     }
 }

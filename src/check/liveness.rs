@@ -2,6 +2,7 @@
 //! what the socket said matters less than a dead process.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::Check;
 use crate::roundtrip::{Divergence, DivergenceKind};
@@ -9,9 +10,24 @@ use crate::roundtrip::{Divergence, DivergenceKind};
 /// Tells whether the server under test is still alive: `Some(status)` once it has died.
 pub type Liveness = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
+/// How long a refused connection waits for a server process that may be on its way out.
+const DYING_GRACE: Duration = Duration::from_millis(500);
+/// How often the liveness probe is asked meanwhile.
+const DYING_POLL: Duration = Duration::from_millis(5);
+
 impl Check {
-    /// This campaign's [`blame_dead_server`], with its own liveness probe.
-    pub(super) fn blame_dead_server(&self, divergence: Divergence) -> Divergence {
+    /// This campaign's [`blame_dead_server`], with its own liveness probe. A refused connection
+    /// is what a server that has closed its listener on its way out gives before the process
+    /// has been reaped: with `--jobs`, the next case can be refused within a millisecond of the
+    /// exit. So a refusal waits up to [`DYING_GRACE`] for the process to be seen dead; any
+    /// other divergence is judged by the probe at once.
+    pub(super) async fn blame_dead_server(&self, divergence: Divergence) -> Divergence {
+        if let (Some(alive), DivergenceKind::Refused) = (&self.liveness, &divergence.kind) {
+            let deadline = Instant::now() + DYING_GRACE;
+            while alive().is_none() && Instant::now() < deadline {
+                tokio::time::sleep(DYING_POLL).await;
+            }
+        }
         blame_dead_server(self.liveness.as_ref(), divergence)
     }
 }

@@ -117,7 +117,7 @@ impl Check {
                         outcome.unconfirmed = Some(divergence);
                         return Err(outcome);
                     }
-                    Err(again) => (original.clone(), self.blame_dead_server(again)),
+                    Err(again) => (original.clone(), self.blame_dead_server(again).await),
                 }
             }
         };
@@ -178,7 +178,7 @@ impl Check {
             };
             match again {
                 Err(d) if class.confirmed(&d) => {
-                    return Some((minimal.clone(), self.blame_dead_server(d)));
+                    return Some((minimal.clone(), self.blame_dead_server(d).await));
                 }
                 Err(_) => return None,
                 Ok(_) => {}
