@@ -1,11 +1,13 @@
 //! The fast path's splice(2) bursts ([`ServerConfig::splice`](crate::ServerConfig::splice)): a
 //! streaming connection's bytes move socket → pipe → socket inside the kernel, through a pipe
 //! lent from the bounded [`PipePool`](crate::listener::pipes::PipePool) for one burst, at most one
-//! buffer's worth at a time (so the memory bound is the buffers').
+//! buffer's worth at a time (so the memory bound is the buffers'). The splices themselves are
+//! the pool's ([`LentPipe::fill_from`], [`LentPipe::drain_to`], which also keeps a SIGPIPE
+//! from a peer that has gone away from killing a process with a C `main`).
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use tokio::io::unix::AsyncFdReadyGuard;
 
@@ -32,14 +34,13 @@ impl<'a> Conn<'a> {
         loop {
             // Only EAGAIN ends a splice burst: a pipe can fill its slots with small segments
             // before the socket is drained, so a short splice proves nothing.
-            let n = match guard.try_io(|_| splice(socket, pipe.write_end(), budget)) {
+            let n = match guard.try_io(|_| pipe.fill_from(socket, budget)) {
                 Ok(Ok(0)) => return Ok(Burst::Eof),
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) => return Err(end_of(&e)),
                 Err(_would_block) => return Ok(Burst::More),
             };
-            pipe.held = n;
             self.tally.read(n);
             self.clock.progress();
             if first && n < BULK_MIN {
@@ -57,11 +58,11 @@ impl<'a> Conn<'a> {
     async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
         let socket = self.fd.as_raw_fd();
         while pipe.held > 0 {
-            let written = match splice(pipe.read_end(), socket, pipe.held) {
+            let written = match pipe.drain_to(socket) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let mut guard = self.wait_writable().await?;
                     // Retry under the guard, so EAGAIN clears the readiness it reported.
-                    match guard.try_io(|_| splice(pipe.read_end(), socket, pipe.held)) {
+                    match guard.try_io(|_| pipe.drain_to(socket)) {
                         Ok(written) => written,
                         Err(_would_block) => continue,
                     }
@@ -71,7 +72,6 @@ impl<'a> Conn<'a> {
             match written {
                 Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
                 Ok(n) => {
-                    pipe.held -= n;
                     self.tally.wrote(n);
                     self.clock.progress();
                 }
@@ -81,22 +81,4 @@ impl<'a> Conn<'a> {
         }
         Ok(())
     }
-}
-
-/// `splice(2)` of up to `len` bytes from `from` to `to`, never blocking on the pipe.
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: both descriptors are open for the whole call (the socket is owned by the
-    // connection, the pipe by the lent pipe); null offsets mean "the file position", which is
-    // what sockets and pipes require.
-    let n = unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
