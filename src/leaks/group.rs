@@ -117,10 +117,14 @@ mod tests {
             .spawn()
             .expect("start sleep");
         // `spawn` can return before the child has exec'd, while it still holds a copy of every
-        // descriptor of this (multi-threaded) test process: wait, bounded, until it is `sleep`.
-        let comm = format!("/proc/{}/comm", child.id());
+        // descriptor of this (multi-threaded) test process: wait, bounded, until it is `sleep`
+        // and asleep. Its name alone is not enough: exec renames the process before it closes
+        // the close-on-exec descriptors, and another test opening pipes meanwhile made the
+        // count 2 too high in that window (seen once in CI).
+        let stat = format!("/proc/{}/stat", child.id());
+        let asleep = |s: String| s.starts_with(&format!("{} (sleep) S", child.id()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep")
+        while !std::fs::read_to_string(&stat).is_ok_and(asleep)
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
