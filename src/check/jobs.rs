@@ -99,43 +99,37 @@ impl Check {
                     }
                     played => played,
                 };
-                let outcome = match replayed {
-                    Ok(outcome) => outcome,
-                    Err(failed) => {
-                        let divergence = self.blame_dead_server(failed).await;
-                        let tree = trees.get_mut(&index).expect("a played case has its tree");
-                        if self
-                            .fail(&mut verdict, index, case, divergence, tree, options)
-                            .await
-                        {
-                            return verdict;
+                // A failure (seen, or lasting growth judged at a window's end) is judged as one
+                // job judges it; one that does not fail again counts as an unconfirmed pass.
+                let failed = match replayed {
+                    Err(failed) => self.blame_dead_server(failed).await,
+                    Ok(outcome) => {
+                        let growth = if windowed && window_last == Some(index) {
+                            self.judge_window(&mut watch, window_cases, &case, &outcome)
+                                .await
+                        } else {
+                            None
+                        };
+                        match growth {
+                            Some(growth) => growth,
+                            None => {
+                                verdict.record_pass(&outcome);
+                                trees.remove(&index);
+                                self.report_progress(&verdict);
+                                continue;
+                            }
                         }
-                        trees.remove(&index);
-                        if let Some(hook) = &self.progress {
-                            hook(verdict.cases, verdict.bytes_verified);
-                        }
-                        continue;
                     }
                 };
-                if windowed && window_last == Some(index) {
-                    let judged = self.judge_window(&mut watch, window_cases, &case, &outcome);
-                    if let Some(growth) = judged.await {
-                        let tree = trees.get_mut(&index).expect("a played case has its tree");
-                        if self
-                            .fail(&mut verdict, index, case, growth, tree, options)
-                            .await
-                        {
-                            return verdict;
-                        }
-                        trees.remove(&index);
-                        continue;
-                    }
+                let tree = trees.get_mut(&index).expect("a played case has its tree");
+                if self
+                    .fail(&mut verdict, index, case, failed, tree, options)
+                    .await
+                {
+                    return verdict;
                 }
                 trees.remove(&index);
-                verdict.record_pass(&outcome);
-                if let Some(hook) = &self.progress {
-                    hook(verdict.cases, verdict.bytes_verified);
-                }
+                self.report_progress(&verdict);
             }
             let failing = played
                 .values()
@@ -193,6 +187,13 @@ impl Check {
             }
         }
         verdict
+    }
+
+    /// Tells the progress hook, if any, what the verdict has counted so far.
+    fn report_progress(&self, verdict: &Verdict) {
+        if let Some(hook) = &self.progress {
+            hook(verdict.cases, verdict.bytes_verified);
+        }
     }
 
     /// Plays one case while others may be in flight. A failure is not confirmed here: it is
