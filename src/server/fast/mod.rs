@@ -258,10 +258,26 @@ impl<'a> Conn<'a> {
     /// Not even the cut interrupts it: these bytes were read, so they are owed.
     async fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), ConnectionEnd> {
         while !bytes.is_empty() {
-            let written = match self.fd.get_ref().write(bytes) {
+            let n = self.write_some(|mut fd| fd.write(bytes)).await?;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    /// One write towards the client by `write` (a `write(2)`, or a splice out of a pipe),
+    /// waiting for the socket to become writable as long as it takes nothing; the bytes it
+    /// moved are counted. Every write of the fast path goes through here, so each waits,
+    /// retries and counts the same way.
+    async fn write_some(
+        &mut self,
+        mut write: impl FnMut(&TcpStream) -> io::Result<usize>,
+    ) -> Result<usize, ConnectionEnd> {
+        loop {
+            let written = match write(self.fd.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let mut guard = self.wait_writable().await?;
-                    match guard.try_io(|fd| fd.get_ref().write(bytes)) {
+                    // Retry under the guard, so EAGAIN clears the readiness it reported.
+                    match guard.try_io(|fd| write(fd.get_ref())) {
                         Ok(written) => written,
                         // Readiness was stale: wait again.
                         Err(_would_block) => continue,
@@ -274,13 +290,12 @@ impl<'a> Conn<'a> {
                 Ok(n) => {
                     self.tally.wrote(n);
                     self.clock.progress();
-                    bytes = &bytes[n..];
+                    return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(end_of(&e)),
             }
         }
-        Ok(())
     }
 
     async fn wait_writable(&mut self) -> Result<AsyncFdReadyGuard<'a, TcpStream>, ConnectionEnd> {

@@ -58,26 +58,7 @@ impl<'a> Conn<'a> {
     async fn drain(&mut self, pipe: &mut LentPipe) -> Result<(), ConnectionEnd> {
         let socket = self.fd.as_raw_fd();
         while pipe.held > 0 {
-            let written = match pipe.drain_to(socket) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut guard = self.wait_writable().await?;
-                    // Retry under the guard, so EAGAIN clears the readiness it reported.
-                    match guard.try_io(|_| pipe.drain_to(socket)) {
-                        Ok(written) => written,
-                        Err(_would_block) => continue,
-                    }
-                }
-                written => written,
-            };
-            match written {
-                Ok(0) => return Err(ConnectionEnd::Error(io::ErrorKind::WriteZero)),
-                Ok(n) => {
-                    self.tally.wrote(n);
-                    self.clock.progress();
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(end_of(&e)),
-            }
+            self.write_some(|_| pipe.drain_to(socket)).await?;
         }
         Ok(())
     }
