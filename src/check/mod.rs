@@ -71,6 +71,7 @@
 
 mod campaign;
 mod jobs;
+mod judge;
 mod leaks;
 mod liveness;
 mod play_case;

@@ -1,36 +1,31 @@
-//! Shrinking a failing case, then confirming it: the case-level steps of `simplify` first (big
-//! jumps: one connection, one stream, a prefix cut where the first failure went wrong), then
-//! proptest's own shrinking for at most a quarter of the time on what is left, then `simplify`
-//! again if proptest found more; each candidate kept only when it fails with the same class of
-//! evidence. Bounded by the campaign's `shrink_time`, and the minimal case confirmed at the end
-//! the way the campaign judges any case.
-//!
-//! A failure whose only evidence is time need not be confirmed before shrinking
-//! ([`Check::judge`]): the shrink plays candidates with a short timeout anyway, and only the
-//! minimal case is then played at four times the timeouts (the original, if the minimal one
-//! does not fail again). So a stall costs one long wait, not two.
+//! Shrinking a failing case: the case-level steps of `simplify` first (big jumps: one
+//! connection, one stream, a prefix cut where the first failure went wrong), then proptest's own
+//! shrinking for at most a quarter of the time on what is left, then `simplify` again if
+//! proptest found more; each candidate kept only when it fails with the same class of evidence
+//! ([`SameClass`]). Bounded by the campaign's `shrink_time`. What it finds is confirmed in
+//! `judge`, which may fall back along the [`Shrunk::trail`].
 
 use std::time::{Duration, Instant};
 
 use proptest::strategy::ValueTree;
 
-use super::{simplify, Check, CheckFailure};
+use super::{simplify, Check};
 use crate::case::Case;
 use crate::roundtrip::{Divergence, DivergenceKind, Outcome, PlayOptions};
 
 /// The no-progress timeout while shrinking a failure whose only evidence is time.
 const SHRINK_TIMEOUT: Duration = Duration::from_millis(300);
 /// How often a simpler candidate is played before it counts as passing.
-const CANDIDATE_TRIES: u32 = 3;
+pub(super) const CANDIDATE_TRIES: u32 = 3;
 /// proptest's shrinking stops after this many candidates in a row bigger than the minimal case
 /// so far: its tree, which starts from the original, is then still busy with parts the
 /// case-level steps have cut already.
 const MAX_UNPLAYED: u32 = 256;
-/// Generated payloads of a minimal case up to this size are saved as their literal bytes.
-const LITERAL_LIMIT: usize = 256;
+/// How many of the cases a shrink went through are kept for [`Shrunk::trail`].
+const TRAIL_LEN: usize = 32;
 
 /// What makes a smaller case's failure the same failure as the original's.
-struct SameClass {
+pub(super) struct SameClass {
     timing_only: bool,
     /// Bytes seen crossing between connections are the strongest evidence there is; a smaller
     /// case that loses it (too few wrong bytes to attribute) is not the same failure.
@@ -43,7 +38,7 @@ struct SameClass {
 }
 
 impl SameClass {
-    fn of(divergence: &Divergence) -> SameClass {
+    pub(super) fn of(divergence: &Divergence) -> SameClass {
         SameClass {
             timing_only: divergence.kind.is_timing_only(),
             must_cross: crossed(divergence),
@@ -66,7 +61,7 @@ impl SameClass {
     /// The minimal case's failure when it is confirmed: it may fail another way than during
     /// shrinking (a truncating server can stall a reader or close early, by timing); a
     /// confirmed failure is a failure.
-    fn confirmed(&self, d: &Divergence) -> bool {
+    pub(super) fn confirmed(&self, d: &Divergence) -> bool {
         d.confirmed && (!self.must_cross || crossed(d)) && (!self.must_hold || self.held(d))
     }
 }
@@ -76,136 +71,33 @@ fn crossed(d: &Divergence) -> bool {
 }
 
 /// Where a shrink got to.
-struct Shrunk {
-    minimal: (Case, Divergence),
-    steps: u32,
-    hit_bound: bool,
+pub(super) struct Shrunk {
+    /// The smallest case that failed the same way, and how it failed.
+    pub(super) minimal: (Case, Divergence),
+    /// The cases the shrink kept before `minimal`, oldest first (the original, while fewer
+    /// than [`TRAIL_LEN`] were kept): a case that failed once may not fail again (a
+    /// simplification can leave a bug to the kernel's timing, as clearing the pause that kept
+    /// two one-byte writes apart does), and the last one before it that does is the minimal
+    /// case to report.
+    pub(super) trail: Vec<(Case, Divergence)>,
+    pub(super) steps: u32,
+    pub(super) hit_bound: bool,
+}
+
+impl Shrunk {
+    /// `found` failed the same way and is smaller than the minimal case so far.
+    fn keep(&mut self, found: (Case, Divergence)) {
+        let before = std::mem::replace(&mut self.minimal, found);
+        if self.trail.len() == TRAIL_LEN {
+            self.trail.remove(0);
+        }
+        self.trail.push(before);
+    }
 }
 
 impl Check {
-    /// The verdict on a failure the campaign played once ([`Check::play_watched_once`]):
-    /// shrinks it, then confirms it. A failure whose only evidence is time counts only once
-    /// the minimal case (or, failing that, the original) fails again at four times the
-    /// timeouts; when neither does, `Err` gives the original's outcome of that slower play, its
-    /// first failure as [`Outcome::unconfirmed`], for the campaign to record as a pass.
-    pub(super) async fn judge(
-        &self,
-        index: u32,
-        original: Case,
-        divergence: Divergence,
-        tree: &mut impl ValueTree<Value = Case>,
-        options: &PlayOptions,
-    ) -> Result<CheckFailure, Outcome> {
-        let started = Instant::now();
-        let shrunk = self
-            .minimise(&original, &divergence, tree, options, started)
-            .await;
-        let phase = Instant::now();
-        let confirmed = self
-            .confirm_minimal(&original, &divergence, &shrunk, options)
-            .await;
-        phase_done("confirming the minimal case", 1, phase);
-        let (minimal, found) = match confirmed {
-            Some(found) => found,
-            None if divergence.confirmed => (original.clone(), divergence.clone()),
-            None => {
-                let phase = Instant::now();
-                let again = self.confirm_slower(&original, &divergence, options).await;
-                phase_done("confirming the original", 1, phase);
-                match again {
-                    Ok(mut outcome) => {
-                        outcome.unconfirmed = Some(divergence);
-                        return Err(outcome);
-                    }
-                    Err(again) => (original.clone(), self.blame_dead_server(again).await),
-                }
-            }
-        };
-        let mut failure = Self::failure(index, original, divergence, &shrunk, started);
-        (failure.minimal, failure.divergence) = (minimal, found);
-        failure.through = options.through.as_ref().map(|f| f.through.clone());
-        Ok(failure)
-    }
-
-    /// The failure of `original`, its minimal case yet to be filled in.
-    fn failure(
-        index: u32,
-        original: Case,
-        divergence: Divergence,
-        shrunk: &Shrunk,
-        started: Instant,
-    ) -> CheckFailure {
-        CheckFailure {
-            case_index: index,
-            minimal: original.clone(),
-            divergence: divergence.clone(),
-            original,
-            original_divergence: divergence,
-            shrink_steps: shrunk.steps,
-            shrink_elapsed: started.elapsed(),
-            shrink_hit_bound: shrunk.hit_bound,
-            through: None,
-        }
-    }
-
-    /// The minimal case and how it failed once confirmed the way the campaign judges any case;
-    /// `None` when it is the original or does not fail again.
-    async fn confirm_minimal(
-        &self,
-        original: &Case,
-        divergence: &Divergence,
-        shrunk: &Shrunk,
-        options: &PlayOptions,
-    ) -> Option<(Case, Divergence)> {
-        let (minimal, shrunk_as) = &shrunk.minimal;
-        if minimal == original {
-            return None;
-        }
-        let class = SameClass::of(divergence);
-        let alone = matches!(divergence.kind, DivergenceKind::Leaked { .. });
-        // A bug that needs the server to see separate reads may not show in one play, as when
-        // shrinking: the minimal case gets as many tries. Each failure counts only as the
-        // campaign would count it, so a try that fails is a confirmed failure.
-        for _ in 0..CANDIDATE_TRIES {
-            let again = if shrunk_as.confirmed {
-                // Its evidence is more than time: played as the campaign plays a case (which
-                // confirms it at 4x should it now fail by time only).
-                self.play_alone(minimal, options, alone, true).await
-            } else {
-                // It failed by time at the short shrink timeout already; the slower play is
-                // the confirmation.
-                self.confirm_slower(minimal, shrunk_as, options).await
-            };
-            match again {
-                Err(d) if class.confirmed(&d) => {
-                    return Some((minimal.clone(), self.blame_dead_server(d).await));
-                }
-                Err(_) => return None,
-                Ok(_) => {}
-            }
-        }
-        None
-    }
-
-    /// `case`, which failed by time only as `first`, played once more at four times the
-    /// timeouts: `Err` (confirmed) when it fails again.
-    async fn confirm_slower(
-        &self,
-        case: &Case,
-        first: &Divergence,
-        options: &PlayOptions,
-    ) -> Result<Outcome, Divergence> {
-        let alone = matches!(first.kind, DivergenceKind::Leaked { .. });
-        self.play_alone(case, &options.slower(), alone, false)
-            .await
-            .map_err(|mut again| {
-                again.confirmed = true;
-                again
-            })
-    }
-
     /// Searches for a smaller case that fails the same way, bounded by `shrink_time`.
-    async fn minimise(
+    pub(super) async fn minimise(
         &self,
         original: &Case,
         divergence: &Divergence,
@@ -216,6 +108,7 @@ impl Check {
         let class = SameClass::of(divergence);
         let mut shrunk = Shrunk {
             minimal: (original.clone(), divergence.clone()),
+            trail: Vec::new(),
             steps: 0,
             hit_bound: false,
         };
@@ -283,7 +176,6 @@ impl Check {
                 .await;
             }
         }
-        simplify::literalize(&mut shrunk.minimal.0, LITERAL_LIMIT);
         shrunk
     }
 
@@ -334,8 +226,10 @@ impl Check {
                 };
                 let more = match failed {
                     Some(found) => {
-                        improved |= found.0 != shrunk.minimal.0;
-                        shrunk.minimal = found;
+                        if found.0 != shrunk.minimal.0 {
+                            improved = true;
+                            shrunk.keep(found);
+                        }
                         tree.simplify()
                     }
                     None => tree.complicate(),
@@ -395,7 +289,7 @@ impl Check {
                     shrunk.steps += 1;
                     match play(candidate.clone()).await {
                         (candidate, Err(d)) if class.candidate(&d) => {
-                            shrunk.minimal = (candidate, d);
+                            shrunk.keep((candidate, d));
                             improved = true;
                             break 'candidates;
                         }
@@ -416,7 +310,7 @@ fn size(case: &Case) -> (usize, u64) {
 /// Says how long a phase of the shrink took: a `tracing` event, and a line on stderr when
 /// `ECHO_HARNESS_SHRINK_TIMES` is set (`scripts/verdict-times.sh` sets it, to say where the
 /// time to a verdict goes).
-fn phase_done(phase: &str, steps: u32, started: Instant) {
+pub(super) fn phase_done(phase: &str, steps: u32, started: Instant) {
     let elapsed = started.elapsed();
     tracing::debug!(steps, ?elapsed, "shrink: {phase}");
     if std::env::var_os("ECHO_HARNESS_SHRINK_TIMES").is_some() {
