@@ -121,6 +121,10 @@ fn run_campaign(
     chain: Option<ToxicChain>,
     mut junit: Option<&mut CheckJunit>,
 ) -> Result<ExitCode, Failure> {
+    let runtime = crate::runtime::build(Some(1))
+        .context("cannot start the runtime")
+        .map_err(Failure::environment)?;
+    let stop = signal::StopSignal::install_on(&runtime)?;
     let target = ServerUnderTest::start(&args.target)?;
     if let Some(junit) = junit.as_deref_mut() {
         junit.target(&target);
@@ -200,10 +204,7 @@ fn run_campaign(
         }));
     }
 
-    let runtime = crate::runtime::build(Some(1))
-        .context("cannot start the runtime")
-        .map_err(Failure::environment)?;
-    let verdict = runtime.block_on(signal::unless_interrupted(campaign.run_async()));
+    let verdict = runtime.block_on(signal::unless_interrupted(stop, campaign.run_async()));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

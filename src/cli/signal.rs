@@ -43,6 +43,16 @@ impl StopSignal {
         }
     }
 
+    /// Installs the handlers on `runtime`. Commands install them before they print anything
+    /// or start a target, so that a signal sent as soon as they speak is heard and not fatal
+    /// (fatal, it would leave a spawned server behind).
+    pub(crate) fn install_on(runtime: &tokio::runtime::Runtime) -> Result<StopSignal, Failure> {
+        let _entered = runtime.enter();
+        StopSignal::install()
+            .context("cannot install the signal handlers")
+            .map_err(Failure::environment)
+    }
+
     /// Completes when the process is asked to stop (again, once it has been).
     pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
@@ -75,16 +85,13 @@ where
         .local_addr()
         .context("cannot read the bound address")
         .map_err(Failure::environment)?;
-    let (listener, mut signals) = {
+    let listener = {
         let _entered = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener)
+        tokio::net::TcpListener::from_std(listener)
             .context("cannot register the listener")
-            .map_err(Failure::environment)?;
-        let signals = StopSignal::install()
-            .context("cannot install the signal handlers")
-            .map_err(Failure::environment)?;
-        (listener, signals)
+            .map_err(Failure::environment)?
     };
+    let mut signals = StopSignal::install_on(&runtime)?;
     print_line(format_args!("listening on {local_addr}"))?;
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
     let stop: StopFuture = Box::pin(async move {
@@ -119,20 +126,15 @@ pub(crate) fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Runs `future` unless SIGINT or SIGTERM comes first (`None` then). Commands that give a
-/// verdict use it: an interrupted run cleans up as its values drop and exits 130.
+/// Runs `future` unless SIGINT or SIGTERM (heard by `stop`, installed beforehand) comes first
+/// (`None` then). Commands that give a verdict use it: an interrupted run cleans up as its
+/// values drop and exits 130.
 pub(crate) async fn unless_interrupted<T>(
+    mut stop: StopSignal,
     future: impl std::future::Future<Output = T>,
 ) -> Option<T> {
-    let stop = StopSignal::install().ok();
-    let interrupted = async {
-        match stop {
-            Some(mut stop) => stop.recv().await,
-            None => std::future::pending().await,
-        }
-    };
     tokio::select! {
         output = future => Some(output),
-        () = interrupted => None,
+        () = stop.recv() => None,
     }
 }

@@ -129,10 +129,11 @@ pub(crate) fn bench(args: BenchArgs) -> Result<ExitCode, Failure> {
         .build()
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
+    let stop = signal::StopSignal::install_on(&runtime)?;
     let progress = Arc::new(AtomicU64::new(0));
     let bar = progress_bar(&args, Arc::clone(&progress));
     let addr = target.addr();
-    let outcome = runtime.block_on(signal::unless_interrupted(async {
+    let outcome = runtime.block_on(signal::unless_interrupted(stop, async {
         match &args.mode {
             Mode::Rr(rr) => {
                 let options = RrOptions {

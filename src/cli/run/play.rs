@@ -94,8 +94,9 @@ pub(super) fn play(
     let runtime = crate::runtime::build(Some(1))
         .context("cannot start the runtime")
         .map_err(Failure::environment)?;
+    let stop = signal::StopSignal::install_on(&runtime)?;
     let probe = options.leak_bound.and_then(|_| target.resource_probe());
-    let played = runtime.block_on(signal::unless_interrupted(async {
+    let played = runtime.block_on(signal::unless_interrupted(stop, async {
         let before = probe.as_ref().and_then(|probe| probe());
         let mut played = scenario::play_file(file, target.addr(), options).await;
         if let (Ok(Ok(outcome)), Some(probe), Some(before), Some(bound)) =
