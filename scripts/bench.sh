@@ -24,6 +24,7 @@
 #                              toxics (A) with our server direct (B): rr 64 B p50 latency and a
 #                              stream, whose ratio is the share of direct throughput kept)
 #   BENCH_SKIP_BUILD [unset]   set to 1 to use the release binaries as they are
+#   CARGO_TARGET_DIR [target]  where cargo builds, and so where the binaries are taken from
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,8 +38,10 @@ client_threads=${BENCH_CLIENT_THREADS:-2}
 read -r -a serve_args <<<"${BENCH_SERVE_ARGS:-}"
 workloads=" ${BENCH_WORKLOADS:-rr64 rr512 rr1m stream connections proxy} "
 
-bin=target/release/echo-harness
-reference=target/release/examples/tokio_reference_echo
+# Where cargo builds them: CARGO_TARGET_DIR when set, else ./target.
+target_dir=${CARGO_TARGET_DIR:-target}
+bin=$target_dir/release/echo-harness
+reference=$target_dir/release/examples/tokio_reference_echo
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
   echo "building (release)..." >&2
   cargo build --release --quiet --bin echo-harness --example tokio_reference_echo
