@@ -47,7 +47,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::context::{end_of, ConnectionContext};
 use super::stats::{ConnectionEnd, ConnectionTally};
-use crate::listener::drain::LINGER;
+use crate::listener::drain::{discard, LINGER};
 use gate::Gate;
 use scratch::{Scratch, SCRATCH_MAX};
 
@@ -355,13 +355,13 @@ impl<'a> Conn<'a> {
     /// closes, at most [`LINGER`]), so closing does not reset what is still on its way.
     async fn cut(&self) -> ConnectionEnd {
         let end = self.close_write(ConnectionEnd::ShutdownAborted);
-        let mut scratch = [0u8; 4096];
         let _ = tokio::time::timeout(LINGER, async {
             loop {
                 let Ok(mut guard) = self.fd.readable().await else {
                     return;
                 };
-                match guard.try_io(|fd| fd.get_ref().read(&mut scratch)) {
+                // Read through `discard`, whose buffer stays out of this task's future.
+                match guard.try_io(|fd| discard(|scratch| fd.get_ref().read(scratch))) {
                     Ok(Ok(0)) => return,
                     Ok(Err(e)) if e.kind() != io::ErrorKind::Interrupted => return,
                     // Bytes discarded, or readiness cleared by EAGAIN: wait again.
