@@ -34,7 +34,18 @@ pub(super) struct SameClass {
     /// an echo is not to shrink into a missing EOF of a connection that sends nothing. A
     /// smaller case without such a witness may still count: the bug may not need the hold.
     must_hold: bool,
+    /// What the failing connection waited for ([`waited_for`]).
     kind: &'static str,
+}
+
+/// What a connection that failed as `kind` waited for: its echo (a stream that stalled and a
+/// round left unanswered are the same wait, the shape of the conversation aside), else the
+/// kind itself (an EOF that never came is another).
+fn waited_for(kind: &DivergenceKind) -> &'static str {
+    match kind {
+        DivergenceKind::Stalled { .. } | DivergenceKind::RoundUnanswered { .. } => "echo",
+        other => other.name(),
+    }
 }
 
 impl SameClass {
@@ -43,12 +54,12 @@ impl SameClass {
             timing_only: divergence.kind.is_timing_only(),
             must_cross: crossed(divergence),
             must_hold: !divergence.held_open().is_empty(),
-            kind: divergence.kind.name(),
+            kind: waited_for(&divergence.kind),
         }
     }
 
     fn held(&self, d: &Divergence) -> bool {
-        !self.must_hold || d.held_open().is_empty() || d.kind.name() == self.kind
+        !self.must_hold || d.held_open().is_empty() || waited_for(&d.kind) == self.kind
     }
 
     /// A shrink candidate's failure.
@@ -275,9 +286,17 @@ impl Check {
         while improved {
             improved = false;
             let (case, found) = &shrunk.minimal;
-            'candidates: for candidate in
-                simplify::candidates(case, &found.connection, found.received)
-            {
+            let mut candidates = simplify::candidates(case, &found.connection, found.received);
+            if class.kind == "echo" {
+                // A connection that sends nothing waits for no echo: such a candidate cannot
+                // fail the same way through it (it stalls on an EOF instead, a timeout spent
+                // for a rejection after every step kept), so it is tried last.
+                candidates.sort_by_key(|c| {
+                    c.connection(&found.connection)
+                        .is_some_and(|c| c.conversation.total_len() == 0)
+                });
+            }
+            'candidates: for candidate in candidates {
                 // A bug that needs the server to see separate reads shows only when the kernel
                 // does not join the pieces, which a loaded machine often does: a candidate gets
                 // a few tries before it counts as passing.
@@ -318,5 +337,52 @@ pub(super) fn phase_done(phase: &str, steps: u32, started: Instant) {
             "echo-harness: shrink: {phase}: {steps} plays in {} ms",
             elapsed.as_millis()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::roundtrip::FailedStep;
+    use crate::script::LaneId;
+
+    /// A timing-only failure of `c1` as `kind`, with `c0` held open meanwhile.
+    fn held(kind: DivergenceKind) -> Divergence {
+        let mut d = Divergence::new("c1", kind, 1, 0, 1);
+        d.step = Some(Box::new(FailedStep {
+            lane: LaneId::Own(1),
+            index: 2,
+            text: "c1 expect echo".into(),
+            line: None,
+            held_open: vec!["c0".into()],
+        }));
+        d
+    }
+
+    /// A stream that stalls and a round left unanswered behind a held connection are one wait
+    /// for an echo; an EOF that never came is another.
+    #[test]
+    fn a_held_stall_shrinks_across_conversation_shapes_but_not_into_a_missing_eof() {
+        let waited = Duration::from_millis(300);
+        let round = held(DivergenceKind::RoundUnanswered {
+            round: 0,
+            rounds: 2,
+            round_received: 0,
+            round_len: 1,
+            waited,
+        });
+        let stalled = held(DivergenceKind::Stalled { waited });
+        let no_eof = held(DivergenceKind::NoEof { waited });
+        let class = SameClass::of(&round);
+        assert!(class.candidate(&stalled));
+        assert!(class.candidate(&round));
+        assert!(!class.candidate(&no_eof));
+        assert!(SameClass::of(&stalled).candidate(&round));
+        // Without a held connection, any timing-only failure may do.
+        let mut alone = no_eof.clone();
+        alone.step = None;
+        assert!(class.candidate(&alone));
     }
 }

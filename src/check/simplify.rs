@@ -29,6 +29,18 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
         for other in (0..case.connections.len()).filter(|&i| i != index) {
             out.push(without_connection(case, other));
         }
+        // Or drop the connection that plays while another is held, the failing one playing
+        // in its place: a stall behind a held connection needs the held one, not the one that
+        // happened to play meanwhile (dropped alone, it takes the hold with it).
+        if let Some(h) = case.hold.filter(|h| h.inner != index && h.outer != index) {
+            let mut fewer = without_connection(case, h.inner);
+            let shift = |k: usize| if k > h.inner { k - 1 } else { k };
+            fewer.hold = Some(Hold {
+                outer: shift(h.outer),
+                inner: shift(index),
+            });
+            out.push(fewer);
+        }
     }
     // No connection held for another.
     if case.hold.is_some() {
@@ -78,6 +90,18 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
             }
         }
     }
+    // The other connections' rounds after their first: a connection held open needs only
+    // the message it holds with.
+    for other in (0..case.connections.len()).filter(|&i| i != index) {
+        let mut simpler = case.clone();
+        if let Conversation::Interactive { messages } = &mut simpler.connections[other].conversation
+        {
+            if messages.len() > 1 {
+                messages.truncate(1);
+                out.push(simpler);
+            }
+        }
+    }
     // The other connections' payloads, cut the same way: a bug between connections (bytes that
     // cross, a connection held while another waits) needs them, but seldom all their bytes.
     for other in (0..case.connections.len()).filter(|&i| i != index) {
@@ -104,7 +128,10 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
             out.extend(with(&|c| split_in_two(&mut c.write, half)));
         }
     }
-    // 5. Simpler plans.
+    // 5. Simpler plans: the reads and the socket's options all at once first (one step kept
+    //    where there would be up to four, each a timeout for a stall), then one at a time. The
+    //    writes are not in it: defaults there would undo the split above, round and round.
+    out.extend(with(&|c| plain_but_writes(c)));
     out.extend(with(&|c| clear(&mut c.write.pauses)));
     out.extend(with(&|c| clear(&mut c.read.pauses)));
     out.extend(with(&|c| flatten(&mut c.write.chunks)));
@@ -112,6 +139,17 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
     out.extend(with(&|c| default_buffers(&mut c.write)));
     out.extend(with(&|c| std::mem::replace(&mut c.write.nodelay, false)));
     out.extend(with(&|c| default_read(&mut c.read)));
+    // The other connections' plans, all defaults: a bug between connections seldom needs
+    // them, and a minimal case is read more easily without them.
+    for other in (0..case.connections.len()).filter(|&i| i != index) {
+        let mut simpler = case.clone();
+        let conn = &mut simpler.connections[other];
+        let plain = (WritePlan::default(), ReadPlan::default());
+        if (&conn.write, &conn.read) != (&plain.0, &plain.1) {
+            (conn.write, conn.read) = plain;
+            out.push(simpler);
+        }
+    }
     // A change to the outer connection of a hold can leave it nothing to hold on.
     out.retain(|c| c.validate().is_ok());
     out
@@ -123,11 +161,13 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
 /// shortest failing length as that is from the full one, so shrinking closes in on it in a few
 /// rounds, not a byte at a time. Just past the `first_chunk` written keeps the least
 /// fragmentation a bug may need: two writes; just past `wrong_at`, the offset where the echo
-/// went wrong, keeps where it did.
+/// went wrong, keeps where it did. Two bytes: the shortest payload an abort can keep (it resets
+/// before the last byte), which halving would reach only a step at a time, each a timeout when
+/// the case stalls.
 fn prefix_lengths(len: usize, first_chunk: Option<usize>, wrong_at: Option<usize>) -> Vec<usize> {
     let mut lengths: Vec<usize> = (1..usize::BITS)
         .map(|k| len - (len >> k))
-        .chain([0, 1])
+        .chain([0, 1, 2])
         .chain(first_chunk.map(|c| c + 1))
         .chain(wrong_at.map(|at| at + 1))
         .chain([len.saturating_sub(1)])
@@ -321,6 +361,16 @@ fn default_buffers(write: &mut WritePlan) -> bool {
     changed
 }
 
+/// Default reads, socket buffers and NODELAY (Nagle on); the write chunks and pauses stay.
+fn plain_but_writes(conn: &mut ConnectionCase) -> bool {
+    let changed = [
+        default_read(&mut conn.read),
+        default_buffers(&mut conn.write),
+        std::mem::replace(&mut conn.write.nodelay, false),
+    ];
+    changed.contains(&true)
+}
+
 fn default_read(read: &mut ReadPlan) -> bool {
     let default = ReadPlan::default();
     let changed = *read != default;
@@ -329,134 +379,4 @@ fn default_read(read: &mut ReadPlan) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_are_each_simpler_than_the_case() {
-        let mut case = Case::single(Conversation::Interactive {
-            messages: vec![
-                Payload::generated(100, 1),
-                Payload::Literal(b"abc".to_vec()),
-            ],
-        });
-        case.connections[0].write.pauses = vec![std::time::Duration::from_millis(1)];
-        case.connections[0].write.chunks = vec![1, 7];
-        let mut other = case.connections[0].clone();
-        other.name = "c1".into();
-        case.connections.push(other);
-        let candidates = candidates(&case, "c0", 0);
-        assert!(candidates.iter().all(|c| c != &case));
-        assert!(candidates.iter().any(|c| c.connections.len() == 1));
-        assert!(candidates.iter().any(|c| c.total_len() < case.total_len()));
-        assert!(candidates
-            .iter()
-            .any(|c| c.connections[0].write.pauses.is_empty()));
-        assert!(candidates
-            .iter()
-            .any(|c| c.connections[0].write.chunks == vec![7]));
-    }
-
-    /// An abort simplifies to a close of the same bytes, resets sooner, and keeps its reset
-    /// before the end of a shortened payload; every candidate is a valid case.
-    #[test]
-    fn an_abort_simplifies_to_a_close_or_an_earlier_reset() {
-        let case = Case::single(Conversation::Abort {
-            payload: Payload::generated(1000, 2),
-            after: 600,
-        });
-        let candidates = candidates(&case, "c0", 0);
-        let conversations: Vec<&Conversation> = candidates
-            .iter()
-            .map(|c| &c.connections[0].conversation)
-            .collect();
-        assert!(conversations.contains(&&Conversation::Close {
-            payload: Payload::generated(1000, 2)
-        }));
-        for after in [1, 300] {
-            assert!(conversations.contains(&&Conversation::Abort {
-                payload: Payload::generated(1000, 2),
-                after
-            }));
-        }
-        // Cut to 500 bytes, the reset comes before its last byte.
-        assert!(conversations.contains(&&Conversation::Abort {
-            payload: Payload::generated(500, 2),
-            after: 499
-        }));
-        assert!(candidates.iter().all(|c| c.validate().is_ok()));
-    }
-
-    /// A prefix cut just past the bytes that came back intact, in the payload where they end,
-    /// and the empty prefix; nothing past the end.
-    #[test]
-    fn a_prefix_ends_just_past_where_the_echo_went_wrong() {
-        let case = Case::single(Conversation::Interactive {
-            messages: vec![Payload::generated(1000, 1), Payload::generated(1000, 2)],
-        });
-        let lengths = |received| -> Vec<(usize, usize)> {
-            candidates(&case, "c0", received)
-                .iter()
-                .filter_map(|c| match &c.connections[0].conversation {
-                    Conversation::Interactive { messages } if messages.len() == 2 => {
-                        Some((messages[0].len(), messages[1].len()))
-                    }
-                    _ => None,
-                })
-                .collect()
-        };
-        let wrong_in_second = lengths(1000 + 637);
-        assert!(
-            wrong_in_second.contains(&(1000, 638)),
-            "{wrong_in_second:?}"
-        );
-        assert!(
-            !wrong_in_second.contains(&(638, 1000)),
-            "{wrong_in_second:?}"
-        );
-        let wrong_in_first = lengths(637);
-        assert!(wrong_in_first.contains(&(638, 1000)), "{wrong_in_first:?}");
-        assert!(!wrong_in_first.contains(&(1000, 638)), "{wrong_in_first:?}");
-        assert!(lengths(5000).iter().all(|&(a, b)| a <= 1000 && b <= 1000));
-    }
-
-    /// A plan of ten writes splits into two; splitting and clearing the pauses do not undo
-    /// each other: the same two writes without the pause are not split again. A first write
-    /// longer than half is.
-    #[test]
-    fn a_plan_of_two_writes_is_not_split_again() {
-        let mut case = Case::single(Conversation::Stream {
-            payload: Payload::generated(100, 3),
-        });
-        case.connections[0].write.chunks = vec![10];
-        let split = candidates(&case, "c0", 0)
-            .into_iter()
-            .find(|c| c.connections[0].write.chunks == vec![50])
-            .expect("a split into two writes");
-        assert_eq!(split.connections[0].write.pauses.len(), 1);
-        case.connections[0].write.chunks = vec![50];
-        case.connections[0].write.pauses.clear();
-        assert!(candidates(&case, "c0", 0)
-            .iter()
-            .all(|c| c.connections[0].write.pauses.is_empty()));
-        case.connections[0].write.chunks = vec![99];
-        assert!(candidates(&case, "c0", 0)
-            .iter()
-            .any(|c| c.connections[0].write.chunks == vec![50]));
-    }
-
-    #[test]
-    fn literalize_keeps_the_bytes() {
-        let mut case = Case::single(Conversation::Stream {
-            payload: Payload::generated(10, 5),
-        });
-        let before = case.connections[0].conversation.payloads()[0]
-            .bytes()
-            .into_owned();
-        literalize(&mut case, 64);
-        assert_eq!(
-            case.connections[0].conversation.payloads()[0],
-            Payload::Literal(before)
-        );
-    }
-}
+mod tests;
