@@ -161,13 +161,11 @@ pub(crate) fn candidates(case: &Case, failing: &str, received: u64) -> Vec<Case>
 /// shortest failing length as that is from the full one, so shrinking closes in on it in a few
 /// rounds, not a byte at a time. Just past the `first_chunk` written keeps the least
 /// fragmentation a bug may need: two writes; just past `wrong_at`, the offset where the echo
-/// went wrong, keeps where it did. Two bytes: the shortest payload an abort can keep (it resets
-/// before the last byte), which halving would reach only a step at a time, each a timeout when
-/// the case stalls.
+/// went wrong, keeps where it did.
 fn prefix_lengths(len: usize, first_chunk: Option<usize>, wrong_at: Option<usize>) -> Vec<usize> {
     let mut lengths: Vec<usize> = (1..usize::BITS)
         .map(|k| len - (len >> k))
-        .chain([0, 1, 2])
+        .chain([0, 1])
         .chain(first_chunk.map(|c| c + 1))
         .chain(wrong_at.map(|at| at + 1))
         .chain([len.saturating_sub(1)])

@@ -201,10 +201,3 @@ fn a_stall_behind_a_hold_keeps_the_hold_with_fewer_connections() {
                 }
     }));
 }
-
-/// An abort's payload can be cut to two bytes at once, the shortest it can keep.
-#[test]
-fn a_prefix_of_two_bytes_is_tried() {
-    assert!(prefix_lengths(1000, None, None).starts_with(&[0, 1, 2]));
-    assert_eq!(prefix_lengths(2, None, None), [0, 1]);
-}
