@@ -186,7 +186,8 @@ echo "$pairs pairs, A = echo-harness serve, B = tokio reference (proxy rows: A =
 printf '| %-22s | %-12s | %12s | %12s | %-22s |\n' workload metric "A (median)" "B (median)" "ratio median (min-max)"
 printf '|%s|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "--------------" "------------------------"
 cut -d'|' -f1,2 "$results" | awk '!seen[$0]++' | while IFS='|' read -r name metric; do
-  grep -F "$name|$metric|" "$results" | awk -F'|' '
+  # Matched whole: "rr 64 B, 1 conn" is also the end of "proxy: rr 64 B, 1 conn".
+  awk -F'|' -v name="$name" -v metric="$metric" '$1 == name && $2 == metric' "$results" | awk -F'|' '
     function median(v, n,   i, j, t) {
       for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
       return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
