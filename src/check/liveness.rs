@@ -16,20 +16,28 @@ const DYING_GRACE: Duration = Duration::from_millis(500);
 const DYING_POLL: Duration = Duration::from_millis(5);
 
 impl Check {
-    /// This campaign's [`blame_dead_server`], with its own liveness probe. A refused connection
-    /// is what a server that has closed its listener on its way out gives before the process
-    /// has been reaped: with `--jobs`, the next case can be refused within a millisecond of the
-    /// exit. So a refusal waits up to [`DYING_GRACE`] for the process to be seen dead; any
-    /// other divergence is judged by the probe at once.
+    /// This campaign's [`blame_dying_server`], with its own liveness probe.
     pub(super) async fn blame_dead_server(&self, divergence: Divergence) -> Divergence {
-        if let (Some(alive), DivergenceKind::Refused) = (&self.liveness, &divergence.kind) {
-            let deadline = Instant::now() + DYING_GRACE;
-            while alive().is_none() && Instant::now() < deadline {
-                tokio::time::sleep(DYING_POLL).await;
-            }
-        }
-        blame_dead_server(self.liveness.as_ref(), divergence)
+        blame_dying_server(self.liveness.as_ref(), divergence).await
     }
+}
+
+/// [`blame_dead_server`], for a server that may be on its way out. A refused connection is what
+/// a server that has closed its listener gives before the process has been reaped: with
+/// `--jobs`, the next case can be refused within a millisecond of the exit, and a `run` of a
+/// file right after it as well. So a refusal waits up to [`DYING_GRACE`] for the process to be
+/// seen dead; any other divergence is judged by the probe at once.
+pub(crate) async fn blame_dying_server(
+    liveness: Option<&Liveness>,
+    divergence: Divergence,
+) -> Divergence {
+    if let (Some(alive), DivergenceKind::Refused) = (liveness, &divergence.kind) {
+        let deadline = Instant::now() + DYING_GRACE;
+        while alive().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(DYING_POLL).await;
+        }
+    }
+    blame_dead_server(liveness, divergence)
 }
 
 /// A divergence seen while the server process is dead is that death, whatever the socket said.

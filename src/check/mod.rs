@@ -82,6 +82,7 @@ mod shrink;
 mod simplify;
 mod verdict;
 
+pub(crate) use liveness::blame_dying_server;
 pub use liveness::{blame_dead_server, Liveness};
 pub use play_case::{play_case, play_case_with, proptest_config};
 pub use seed::CaseSequence;

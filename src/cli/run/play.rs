@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::check::blame_dead_server;
+use crate::check::blame_dying_server;
 use crate::cli::target::{LeakArgs, ServerUnderTest};
 use crate::cli::{signal, value, Failure};
 use crate::leaks;
@@ -96,6 +96,7 @@ pub(super) fn play(
         .map_err(Failure::environment)?;
     let stop = signal::StopSignal::install_on(&runtime)?;
     let probe = options.leak_bound.and_then(|_| target.resource_probe());
+    let liveness = target.liveness();
     let played = runtime.block_on(signal::unless_interrupted(stop, async {
         let before = probe.as_ref().and_then(|probe| probe());
         let mut played = scenario::play_file(file, target.addr(), options).await;
@@ -108,7 +109,10 @@ pub(super) fn play(
                 played = Ok(Err(growth.divergence(bound, expected, outcome)));
             }
         }
-        played
+        match played {
+            Ok(Err(divergence)) => Ok(Err(blame_dying_server(liveness.as_ref(), divergence).await)),
+            other => other,
+        }
     }));
     let result = match played {
         None => None,
@@ -119,8 +123,7 @@ pub(super) fn play(
             ))
         }
     };
-    let liveness = target.liveness();
-    Ok(result.map(|r| r.map_err(|d| blame_dead_server(liveness.as_ref(), d))))
+    Ok(result)
 }
 
 pub(super) fn never_reached(divergence: &Divergence) -> bool {
