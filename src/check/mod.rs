@@ -82,6 +82,8 @@ mod shrink;
 mod simplify;
 mod verdict;
 
+// Only `run` and `replay` (the CLI) share it with `check`.
+#[cfg(feature = "cli")]
 pub(crate) use liveness::blame_dying_server;
 pub use liveness::{blame_dead_server, Liveness};
 pub use play_case::{play_case, play_case_with, proptest_config};
