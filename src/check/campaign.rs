@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use super::seed::{proxy_seed, CaseSequence};
-use super::{Check, Verdict, DEFAULT_CASES};
-use crate::roundtrip::PlayOptions;
+use super::{Check, Progress, Verdict, DEFAULT_CASES};
+use crate::roundtrip::{Outcome, PlayOptions};
 use crate::runtime;
 
 impl Check {
@@ -81,12 +81,7 @@ impl Check {
                 options.through = Some(in_front.with_seed(proxy_seed(seed, index)));
             }
             match self.play_watched_once(&case, &options, &mut watch).await {
-                Ok(outcome) => {
-                    verdict.record_pass(&outcome);
-                    if let Some(hook) = &self.progress {
-                        hook(verdict.cases, verdict.bytes_verified);
-                    }
-                }
+                Ok(outcome) => self.count_pass(&mut verdict, &outcome),
                 Err(divergence) => {
                     let divergence = self.blame_dead_server(divergence).await;
                     match self
@@ -98,12 +93,25 @@ impl Check {
                             verdict.failure = Some(Box::new(failure));
                             break;
                         }
-                        Err(unconfirmed) => verdict.record_pass(&unconfirmed),
+                        Err(unconfirmed) => self.count_pass(&mut verdict, &unconfirmed),
                     }
                 }
             }
         }
         verdict.elapsed = started.elapsed();
         verdict
+    }
+
+    /// Counts a passing case (or one whose failure did not happen again) in the verdict, and
+    /// tells the progress hook: one place for the serial campaign and for jobs.
+    pub(super) fn count_pass(&self, verdict: &mut Verdict, outcome: &Outcome) {
+        verdict.record_pass(outcome);
+        if let Some(hook) = &self.progress {
+            hook(&Progress {
+                cases: verdict.cases,
+                bytes_verified: verdict.bytes_verified,
+                case_elapsed: outcome.elapsed,
+            });
+        }
     }
 }

@@ -64,6 +64,7 @@ impl Check {
         let mut watch = self.start_window_watch(jobs);
         let windowed = watch.is_some();
         let jobs = if windowed { self.window(jobs) } else { jobs };
+        verdict.jobs = jobs;
         let mut in_flight = FuturesUnordered::new();
         let mut trees: BTreeMap<u32, Tree> = BTreeMap::new();
         // Played cases by index (`None`: a draw the strategy rejected), committed in order.
@@ -113,9 +114,8 @@ impl Check {
                         match growth {
                             Some(growth) => growth,
                             None => {
-                                verdict.record_pass(&outcome);
+                                self.count_pass(&mut verdict, &outcome);
                                 trees.remove(&index);
-                                self.report_progress(&verdict);
                                 continue;
                             }
                         }
@@ -129,7 +129,6 @@ impl Check {
                     return verdict;
                 }
                 trees.remove(&index);
-                self.report_progress(&verdict);
             }
             let failing = played
                 .values()
@@ -189,13 +188,6 @@ impl Check {
         verdict
     }
 
-    /// Tells the progress hook, if any, what the verdict has counted so far.
-    fn report_progress(&self, verdict: &Verdict) {
-        if let Some(hook) = &self.progress {
-            hook(verdict.cases, verdict.bytes_verified);
-        }
-    }
-
     /// Plays one case while others may be in flight. A failure is not confirmed here: it is
     /// played again alone before it counts (see the module docs), so confirming it beside the
     /// other cases would only cost time.
@@ -226,7 +218,7 @@ impl Check {
                 true
             }
             Err(unconfirmed) => {
-                verdict.record_pass(&unconfirmed);
+                self.count_pass(verdict, &unconfirmed);
                 false
             }
         }

@@ -120,8 +120,21 @@ pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(30);
 /// then sets its length.
 pub const DEFAULT_JOBS: u32 = 8;
 
-/// Called after every case with the number of cases played and bytes verified so far.
-pub type ProgressHook = Arc<dyn Fn(u32, u64) + Send + Sync>;
+/// Called after every case that counts as passed, in the order of the sequence.
+pub type ProgressHook = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// What a [`ProgressHook`] hears after a case passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Cases counted so far, this one included.
+    pub cases: u32,
+    /// Bytes verified so far, over all passing cases.
+    pub bytes_verified: u64,
+    /// Wall time of this case's play. With [`Check::jobs`] cases overlap, so these times add up
+    /// to more than the campaign's.
+    pub case_elapsed: Duration,
+}
 
 /// A campaign against the echo server at an address. Build it, then [`run`](Check::run) (or
 /// [`run_async`](Check::run_async)) it; the [`Verdict`] says what happened.

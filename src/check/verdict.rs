@@ -26,6 +26,9 @@ pub struct Verdict {
     pub connections: u64,
     /// Wall time of the campaign, shrinking included.
     pub elapsed: Duration,
+    /// How many cases the campaign let play at once: [`Check::jobs`](super::Check::jobs), or
+    /// fewer where it allows fewer (one through a proxy, windows with a resource probe).
+    pub jobs: u32,
     /// Failures that did not count: whose only evidence was time and that passed when played
     /// again slower, or (with [`Check::jobs`](super::Check::jobs)) that were seen while other
     /// cases played and passed when played again alone.
@@ -74,6 +77,7 @@ impl Verdict {
             bytes_verified: 0,
             connections: 0,
             elapsed: Duration::ZERO,
+            jobs: 1,
             unconfirmed: Vec::new(),
             fragmented: (0, 0),
             failure: None,

@@ -193,13 +193,13 @@ fn run_campaign(
     let bar = progress_bar(args);
     if bar.is_some() || clock.is_some() {
         let bar = bar.clone();
-        campaign = campaign.progress(Arc::new(move |cases, bytes| {
+        campaign = campaign.progress(Arc::new(move |progress| {
             if let Some(clock) = &clock {
-                clock.case_passed();
+                clock.case_passed(progress.case_elapsed);
             }
             if let Some(bar) = &bar {
-                bar.set_position(u64::from(cases));
-                bar.set_message(format!("{} verified", human_bytes(bytes)));
+                bar.set_position(u64::from(progress.cases));
+                bar.set_message(format!("{} verified", human_bytes(progress.bytes_verified)));
             }
         }));
     }
@@ -337,6 +337,7 @@ fn summary_json(verdict: &Verdict, failure: serde_json::Value) -> serde_json::Va
         "connections": verdict.connections,
         "bytes_verified": verdict.bytes_verified,
         "elapsed_ms": verdict.elapsed.as_millis() as u64,
+        "jobs": verdict.jobs,
         "unconfirmed": verdict.unconfirmed.len(),
         "server_saw_fragments": { "multi_read": verdict.fragmented.0, "multi_chunk": verdict.fragmented.1 },
         "failure": failure,

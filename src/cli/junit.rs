@@ -163,30 +163,54 @@ fn escape(value: &str, in_attribute: bool) -> String {
     out
 }
 
-/// When each passing case ended, from `check`'s progress hook: the campaign itself records no
-/// times, and the hook is called once after every passing case.
-pub(crate) struct CaseClock(Mutex<(Instant, Vec<Duration>)>);
+/// Each passing case's time, from `check`'s progress hook (called once per passing case, in
+/// the sequence's order), and when the last of them was counted.
+///
+/// A case's time is its own play's, not the gap since the case before it: with `--jobs`, cases
+/// overlap and are counted in bursts, so the gaps said nothing about any one case.
+pub(crate) struct CaseClock(Mutex<ClockState>);
+
+struct ClockState {
+    started: Instant,
+    /// The play time of each passing case, in order.
+    times: Vec<Duration>,
+    /// When the last passing case was counted, from `started`.
+    last_counted: Duration,
+}
+
+impl ClockState {
+    fn new() -> ClockState {
+        ClockState {
+            started: Instant::now(),
+            times: Vec::new(),
+            last_counted: Duration::ZERO,
+        }
+    }
+}
 
 impl CaseClock {
-    /// Called by the progress hook after every passing case.
-    pub(crate) fn case_passed(&self) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let elapsed = state.0.elapsed();
-        state.1.push(elapsed);
+    fn new() -> CaseClock {
+        CaseClock(Mutex::new(ClockState::new()))
     }
 
-    /// The time each passing case took, and the time since the last one ended (the failing or
-    /// interrupted case's, shrinking included) and since the start.
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by the progress hook after every passing case, with the time its play took.
+    pub(crate) fn case_passed(&self, played: Duration) {
+        let mut state = self.state();
+        state.last_counted = state.started.elapsed();
+        state.times.push(played);
+    }
+
+    /// The time each passing case took; the time since the last one was counted (the failing
+    /// or interrupted case's: its judging, shrinking included); the time since the start.
     fn times(&self) -> (Vec<Duration>, Duration, Duration) {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut previous = Duration::ZERO;
-        let mut times = Vec::with_capacity(state.1.len());
-        for &end in &state.1 {
-            times.push(end.saturating_sub(previous));
-            previous = end;
-        }
-        let total = state.0.elapsed();
-        (times, total.saturating_sub(previous), total)
+        let state = self.state();
+        let total = state.started.elapsed();
+        let last = total.saturating_sub(state.last_counted);
+        (state.times.clone(), last, total)
     }
 }
 
@@ -219,7 +243,7 @@ impl CheckJunit {
         Ok(CheckJunit {
             path: path.to_path_buf(),
             file: File::create(path).map_err(cannot)?,
-            clock: Arc::new(CaseClock(Mutex::new((Instant::now(), Vec::new())))),
+            clock: Arc::new(CaseClock::new()),
             suite_name: "echo-harness check".to_string(),
             properties: Vec::new(),
             seed: None,
@@ -237,9 +261,7 @@ impl CheckJunit {
     pub(crate) fn start(&mut self, seed: u64) -> Arc<CaseClock> {
         self.seed = Some(seed);
         self.properties.push(("seed", seed.to_string()));
-        let mut state = self.clock.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *state = (Instant::now(), Vec::new());
-        drop(state);
+        *self.clock.state() = ClockState::new();
         Arc::clone(&self.clock)
     }
 

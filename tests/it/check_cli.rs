@@ -32,17 +32,23 @@ fn self_test_passes_and_prints_the_seed_first() {
     assert!(text.contains("passed: 20 cases"), "{text}");
 }
 
-#[test]
-fn json_is_one_object_with_a_schema_version() {
+/// `check --seed 4 --json` with `extra` arguments on a small campaign: its stdout.
+fn check_json(extra: &[&str]) -> String {
     let output = bin()
         .args(["check", "--seed", "4", "--json"])
         .args(small())
+        .args(extra)
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(output).unwrap();
+    String::from_utf8(output).unwrap()
+}
+
+#[test]
+fn json_is_one_object_with_a_schema_version() {
+    let text = check_json(&[]);
     assert_eq!(text.lines().count(), 1, "{text}");
     for field in [
         "\"schema_version\":1",
@@ -50,9 +56,13 @@ fn json_is_one_object_with_a_schema_version() {
         "\"seed\":4",
         "\"cases\":20",
         "\"bytes_verified\":",
+        // The default: 8 cases at once.
+        "\"jobs\":8",
     ] {
         assert!(text.contains(field), "{field} in {text}");
     }
+    let one_job = check_json(&["--jobs", "1"]);
+    assert!(one_job.contains("\"jobs\":1,"), "{one_job}");
 }
 
 #[test]

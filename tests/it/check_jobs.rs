@@ -10,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use echo_harness::case::CaseBounds;
+use echo_harness::check::Progress;
 use echo_harness::{Check, EchoServer, ServerConfig, Verdict};
 
 use crate::common::{self, faulty_server};
@@ -37,6 +38,47 @@ fn jobs_play_the_same_cases_as_one_job() {
     let one = run(1);
     assert_eq!(one.0, 40);
     assert_eq!(run(4), one, "cases, connections, bytes at 4 jobs vs 1");
+}
+
+#[test]
+fn the_progress_hook_hears_every_case_with_its_own_play_time() {
+    let server = EchoServer::spawn(ServerConfig::ephemeral()).unwrap();
+    for jobs in [1, 4] {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hook_heard = Arc::clone(&heard);
+        let verdict = Check::new(server.local_addr())
+            .seed(11)
+            .cases(30)
+            .bounds(small())
+            .jobs(jobs)
+            .progress(Arc::new(move |progress: &Progress| {
+                hook_heard.lock().unwrap().push(*progress);
+            }))
+            .run();
+        verdict.assert_passed();
+        assert_eq!(verdict.jobs, jobs);
+        let heard = heard.lock().unwrap();
+        assert_eq!(heard.len(), 30, "one call per case at {jobs} jobs");
+        for (index, progress) in heard.iter().enumerate() {
+            assert_eq!(progress.cases, index as u32 + 1, "counted in order");
+            assert!(
+                !progress.case_elapsed.is_zero() && progress.case_elapsed <= verdict.elapsed,
+                "case {index} took {:?} of {:?}",
+                progress.case_elapsed,
+                verdict.elapsed
+            );
+        }
+        assert_eq!(heard[29].bytes_verified, verdict.bytes_verified);
+        let played: Duration = heard.iter().map(|p| p.case_elapsed).sum();
+        if jobs == 1 {
+            // One at a time, the plays fit in the campaign's wall time.
+            assert!(
+                played <= verdict.elapsed,
+                "{played:?} > {:?}",
+                verdict.elapsed
+            );
+        }
+    }
 }
 
 /// A server that turns every 0xAB into 0xAC: a case fails exactly when it sends 0xAB, whatever

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{escape, Outcome, Problem, Suite, TestCase};
+use super::{escape, CaseClock, Outcome, Problem, Suite, TestCase};
 
 fn suite(message: &str, text: &str) -> Suite {
     Suite {
@@ -97,4 +97,21 @@ fn counts_and_times_are_in_the_suite_attributes() {
         .find(|n| n.has_tag_name("property") && n.attribute("name") == Some("seed"))
         .unwrap();
     assert_eq!(seed.attribute("value"), Some("7"));
+}
+
+/// A case's time is its own play's: with `--jobs`, cases are counted in bursts, and the gap since
+/// the case counted before it (what the clock once recorded) is about zero.
+#[test]
+fn the_clock_keeps_each_cases_play_time_not_the_gap_between_counts() {
+    let clock = CaseClock::new();
+    let plays = [250, 1_500, 40].map(Duration::from_millis);
+    for play in plays {
+        clock.case_passed(play);
+    }
+    let (times, last, total) = clock.times();
+    assert_eq!(times, plays);
+    assert!(
+        last <= total,
+        "{last:?} since the last count, {total:?} in all"
+    );
 }
