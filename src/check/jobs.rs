@@ -90,6 +90,7 @@ impl Check {
                 };
                 let replayed = match result {
                     Err(seen) if !alone => {
+                        self.wait_for_quiet(&watch).await;
                         match self.play_alone(&case, options, false, false).await {
                             Ok(outcome) => {
                                 verdict.unconfirmed.push(seen);

@@ -85,6 +85,18 @@ impl Check {
         }
     }
 
+    /// Before a failure seen beside other cases is played again alone: waits, up to the leak
+    /// bound, for the target's process group to come back to its level from before them. What
+    /// the server still does about the cases beside it must not reach the replay: a server
+    /// that cuts every connection when one is reset (faulty_echo's `reset-cuts-all`) can cut
+    /// the replay's connections for a reset that came before it. Without a probe there is
+    /// nothing to wait on.
+    pub(super) async fn wait_for_quiet(&self, watch: &Option<GrowthWatch>) {
+        if let (Some((probe, bound)), Some(watch)) = (self.watched(), watch) {
+            let _ = leaks::settle(probe, watch.level, bound).await;
+        }
+    }
+
     /// Plays one case, confirming a timing-only failure when `confirmed`; when `alone`, the
     /// process group's level after it, settled within the options' leak bound, is judged
     /// against its level before: a shrink step of a leak.
