@@ -268,22 +268,8 @@ impl Check {
     {
         let phase = Instant::now();
         let steps = shrunk.steps;
-        self.simplify_steps(shrunk, class, play, started).await;
-        phase_done(name, shrunk.steps - steps, phase);
-    }
-
-    async fn simplify_steps<F, Fut>(
-        &self,
-        shrunk: &mut Shrunk,
-        class: &SameClass,
-        play: &F,
-        started: Instant,
-    ) where
-        F: Fn(Case) -> Fut,
-        Fut: std::future::Future<Output = (Case, Result<Outcome, Divergence>)>,
-    {
         let mut improved = true;
-        while improved {
+        'phase: while improved {
             improved = false;
             let (case, found) = &shrunk.minimal;
             let mut candidates = simplify::candidates(case, &found.connection, found.received);
@@ -303,7 +289,7 @@ impl Check {
                 for _ in 0..CANDIDATE_TRIES {
                     if started.elapsed() >= self.shrink_time {
                         shrunk.hit_bound = true;
-                        return;
+                        break 'phase;
                     }
                     shrunk.steps += 1;
                     match play(candidate.clone()).await {
@@ -318,6 +304,7 @@ impl Check {
                 }
             }
         }
+        phase_done(name, shrunk.steps - steps, phase);
     }
 }
 
