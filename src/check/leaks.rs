@@ -100,6 +100,13 @@ impl Check {
     /// Plays one case, confirming a timing-only failure when `confirmed`; when `alone`, the
     /// process group's level after it, settled within the options' leak bound, is judged
     /// against its level before: a shrink step of a leak.
+    ///
+    /// A case that resets a connection waits, after it and up to the timeout, for the level
+    /// to come back: the server may still be acting on the reset when the play ends, and one
+    /// that cuts every client for one client's reset (faulty_echo's `reset-cuts-all`) would
+    /// cut the next play's connections too. Shrink candidates and confirmations are played
+    /// back to back, so a case with a reset at its end "failed again" for its own previous
+    /// play, and the shrink took cases without the cause for smaller ones.
     pub(super) async fn play_alone(
         &self,
         case: &Case,
@@ -107,21 +114,30 @@ impl Check {
         alone: bool,
         confirmed: bool,
     ) -> Result<Outcome, Divergence> {
-        let watched = self.watched().filter(|_| alone);
+        let watched = self.watched().filter(|_| alone || case.resets());
         let before = watched.and_then(|(probe, _)| probe());
-        let outcome = if confirmed {
-            roundtrip::play_confirmed(case, self.addr, options).await?
+        let played = if confirmed {
+            roundtrip::play_confirmed(case, self.addr, options).await
         } else {
-            roundtrip::play(case, self.addr, options).await?
+            roundtrip::play(case, self.addr, options).await
         };
         let (Some((probe, bound)), Some(before)) = (watched, before) else {
-            return Ok(outcome);
+            return played;
         };
-        // The options' bound: shorter for a shrink candidate, longer for a confirmation.
-        let bound = options.leak_bound.unwrap_or(bound);
-        match leaks::judge_alone(probe, before, bound).await {
-            Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
-            None => Ok(outcome),
+        match played {
+            Ok(outcome) if alone => {
+                // The options' bound: shorter for a shrink candidate, longer for a confirmation.
+                let bound = options.leak_bound.unwrap_or(bound);
+                match leaks::judge_alone(probe, before, bound).await {
+                    Some(growth) => Err(growth.divergence(bound, case.total_len(), &outcome)),
+                    None => Ok(outcome),
+                }
+            }
+            played if case.resets() => {
+                let _ = leaks::settle(probe, before, bound.min(options.timeout)).await;
+                played
+            }
+            played => played,
         }
     }
 }
