@@ -64,17 +64,21 @@ impl Conn<'_> {
                     .and_then(Result::ok);
             }
         }
+        // Recorded before the RST leaves: the close below delivers it over loopback at once, and
+        // a server that cuts its other clients for it can have another connection's lane see
+        // the cut before this one would get to say that it reset (the cut was then called a
+        // plain early EOF: faulty_echo's `reset-cuts-all`, now and then on 2 cores).
+        crate::sync::lock(&self.resets.0).push(ResetAt {
+            name: self.name.clone(),
+            received: self.received,
+            when: Instant::now(),
+        });
         // Dropped alone, a write half shuts its side down first: a FIN before the RST, which
         // a server may take for an ordinary end. Put back together, the stream just closes.
         match half {
             Some(writer) => drop(reader.reunite(writer)),
             None => drop(reader),
         }
-        crate::sync::lock(&self.resets.0).push(ResetAt {
-            name: self.name.clone(),
-            received: self.received,
-            when: Instant::now(),
-        });
         self.elapsed = self.started.elapsed();
         Ok(())
     }
