@@ -114,7 +114,8 @@ impl Check {
         alone: bool,
         confirmed: bool,
     ) -> Result<Outcome, Divergence> {
-        let watched = self.watched().filter(|_| alone || case.resets());
+        let resets = case.resets();
+        let watched = self.watched().filter(|_| alone || resets);
         let before = watched.and_then(|(probe, _)| probe());
         let played = if confirmed {
             roundtrip::play_confirmed(case, self.addr, options).await
@@ -133,7 +134,7 @@ impl Check {
                     None => Ok(outcome),
                 }
             }
-            played if case.resets() => {
+            played if resets => {
                 let _ = leaks::settle(probe, before, bound.min(options.timeout)).await;
                 played
             }

@@ -65,9 +65,9 @@ impl Conn<'_> {
             }
         }
         // Recorded before the RST leaves: the close below delivers it over loopback at once, and
-        // a server that cuts its other clients for it can have another connection's lane see
-        // the cut before this one would get to say that it reset (the cut was then called a
-        // plain early EOF: faulty_echo's `reset-cuts-all`, now and then on 2 cores).
+        // a server that cuts its other clients for it (faulty_echo's `reset-cuts-all`) could
+        // let another connection's lane see the cut before this one said that it reset, and
+        // the cut would be called a plain early EOF.
         crate::sync::lock(&self.resets.0).push(ResetAt {
             name: self.name.clone(),
             received: self.received,
